@@ -1,0 +1,107 @@
+//! The command line: clap structs only, one dispatch line per command.
+
+use std::io::{self, IsTerminal, Read, Write};
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{credential, explain, login, logout, token};
+use crate::error::{Error, Result};
+use crate::settings::{Env, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gocred",
+    version,
+    about = "Credentials for private Go modules: git credential helper routed by GOPRIVATE, secrets in the OS keyring",
+    after_help = "As git's helper: git config --global credential.https://git.corp.example.helper gocred"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// (git) Answer a credential request on stdin.
+    Get,
+    /// (git) A credential worked: remember it for a `pat` rule that has none yet.
+    Store,
+    /// (git) A credential was rejected: drop it if it is the one we hold.
+    Erase,
+    /// Store a token for PATTERN in the keyring and add its rule to the config.
+    Login(login::LoginArgs),
+    /// Remove PATTERN's rule and its token.
+    Logout(logout::LogoutArgs),
+    /// Say whether TARGET is private, and which rule and source serve it.
+    Explain(explain::ExplainArgs),
+    /// Print a token for TARGET on stdout (for scripts).
+    Token(token::TokenArgs),
+    /// Git credential operations this version does not know are ignored, as git asks.
+    #[command(external_subcommand)]
+    Unknown(Vec<String>),
+}
+
+fn settings() -> Result<Settings> {
+    Settings::load(Env::from_process())
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+    let stdin = || io::stdin().lock();
+    match cli.command {
+        Command::Get => credential::run(
+            credential::Operation::Get,
+            stdin(),
+            &mut out,
+            &mut err,
+            settings,
+        ),
+        Command::Store => credential::run(
+            credential::Operation::Store,
+            stdin(),
+            &mut out,
+            &mut err,
+            settings,
+        ),
+        Command::Erase => credential::run(
+            credential::Operation::Erase,
+            stdin(),
+            &mut out,
+            &mut err,
+            settings,
+        ),
+        Command::Login(a) => login::run(a, &settings()?, &mut err),
+        Command::Logout(a) => logout::run(a, &settings()?, &mut err),
+        Command::Explain(a) => explain::run(a, &settings()?, &mut out),
+        Command::Token(a) => token::run(a, &settings()?, &mut out),
+        Command::Unknown(args) => unknown_operation(&args, &mut err),
+    }
+}
+
+/// A helper "must silently ignore unknown operations" (gitcredentials, spec R1.2). A person who
+/// mistyped a command still deserves a word, so one line goes to stderr, which git shows.
+fn unknown_operation(args: &[String], err: &mut dyn Write) -> Result<()> {
+    let op = args.first().map(String::as_str).unwrap_or("");
+    let looks_like_op = args.len() == 1
+        && !op.is_empty()
+        && op.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    if !looks_like_op {
+        return Err(Error::Usage(format!(
+            "unknown command `{}`; see `gocred --help`",
+            crate::protocol::escape_for_display(&args.join(" "))
+        )));
+    }
+    if !io::stdin().is_terminal() {
+        let _ = io::stdin()
+            .lock()
+            .take(crate::protocol::MAX_INPUT as u64)
+            .read_to_end(&mut Vec::new());
+    }
+    if io::stderr().is_terminal() {
+        let _ = writeln!(
+            err,
+            "gocred: `{op}` is not a command of this version (ignored); see `gocred --help`"
+        );
+    }
+    Ok(())
+}

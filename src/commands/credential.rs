@@ -1,0 +1,307 @@
+//! `gocred get|store|erase`: git's credential helper (design §2, contract).
+//!
+//! Reads the whole request first, refuses anything unclean, then routes: Settings → Rule → Source.
+//! Stdout belongs to git and receives bytes only when the answer is complete and certain (git uses
+//! a helper's output even when it exits non-zero, spec R1.3). Everything for the person goes to
+//! stderr, one line each, with host names already validated.
+
+use std::io::{BufRead, Write};
+
+use crate::error::{Error, Result};
+use crate::protocol::{read_request, write_response, Request, Response};
+use crate::rules::{Rule, Rules, Selection};
+use crate::settings::Settings;
+use crate::sources::{self, Context, Erased, Lookup, Stored, Target};
+
+/// Tokens expiring sooner than this are never handed out: git could not finish with them.
+pub const EXPIRY_MARGIN_SECS: u64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Get,
+    Store,
+    Erase,
+}
+
+/// Runs one operation. `load` builds Settings after the request has been read and validated.
+pub fn run(
+    op: Operation,
+    input: impl BufRead,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    load: impl FnOnce() -> Result<Settings>,
+) -> Result<()> {
+    let req = read_request(input)?;
+    let settings = load()?;
+    let rule = match route(&settings, &req, err)? {
+        Some(r) => r,
+        None => return Ok(()),
+    };
+    let Some(source) = sources::for_rule(rule) else {
+        if op == Operation::Get {
+            let _ = writeln!(
+                err,
+                "gocred: rule `{}` uses ssh; git should reach {} over ssh, not https \
+                 (set `url.<ssh base>.insteadOf`, see `gocred explain {}`)",
+                rule.pattern,
+                req.origin.authority(),
+                rule.pattern
+            );
+        }
+        return Ok(());
+    };
+    let ctx = Context::new(&settings);
+    let target = Target {
+        origin: &req.origin,
+        path: req.path.as_deref(),
+        rule,
+    };
+    match op {
+        Operation::Get => get(&ctx, &target, source.as_ref(), &req, out),
+        Operation::Store => store(&ctx, &target, source.as_ref(), &req, err),
+        Operation::Erase => erase(&ctx, &target, source.as_ref(), &req, err),
+    }
+}
+
+/// Picks the rule, or explains on stderr why none answers.
+fn route<'s>(
+    settings: &'s Settings,
+    req: &Request,
+    err: &mut dyn Write,
+) -> Result<Option<&'s Rule>> {
+    let host = req.origin.authority();
+    match settings.rules.select(&req.origin, req.path.as_deref()) {
+        Selection::Rule(rule) => {
+            Rules::check_scheme(rule, &req.origin)?;
+            Ok(Some(rule))
+        }
+        Selection::None => {
+            let module = match &req.path {
+                Some(p) => format!("{host}/{}", p.strip_suffix(".git").unwrap_or(p)),
+                None => host.clone(),
+            };
+            if let Some(glob) = settings.scope.is_private(&module) {
+                let _ = writeln!(
+                    err,
+                    "gocred: no credential rule for {host} (private per GOPRIVATE pattern `{glob}`); \
+                     add one with: gocred login {}",
+                    if module.contains('/') { glob.to_string() } else { host.clone() }
+                );
+            }
+            Ok(None)
+        }
+        Selection::Ambiguous(rules) => {
+            let names: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
+            let _ = writeln!(
+                err,
+                "gocred: several rules cover {host} ({}) and git sent no repository path; run: \
+                 git config --global credential.https://{host}.useHttpPath true",
+                names.join(", ")
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn get(
+    ctx: &Context,
+    t: &Target,
+    source: &dyn sources::Source,
+    req: &Request,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let Lookup::Found(cred) = source.get(ctx, t)? else {
+        return Ok(());
+    };
+    if let Some(exp) = cred.expires_at {
+        if exp <= sources_now() + EXPIRY_MARGIN_SECS {
+            return Err(Error::Source {
+                kind: rule_kind(t.rule),
+                rule: t.rule.pattern.clone(),
+                message: format!(
+                    "the token expires within {EXPIRY_MARGIN_SECS} s; not handing it out"
+                ),
+                hint: None,
+            });
+        }
+    }
+    let resp = Response {
+        username: cred.username,
+        password: cred.secret,
+        password_expiry_utc: cred.expires_at,
+        ephemeral: cred.ephemeral,
+    };
+    write_response(out, req, &resp).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => Error::Source {
+            kind: rule_kind(t.rule),
+            rule: t.rule.pattern.clone(),
+            message: format!("refusing to answer: {e}"),
+            hint: None,
+        },
+        _ => Error::io("writing the answer to git", e),
+    })
+}
+
+fn store(
+    ctx: &Context,
+    t: &Target,
+    source: &dyn sources::Source,
+    req: &Request,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let (Some(user), Some(pw)) = (req.username.as_deref(), req.password.as_ref()) else {
+        return Ok(());
+    };
+    if req.password_expiry_utc.is_some_and(|e| e <= sources_now()) {
+        return Ok(()); // git never stores expired credentials; neither do we
+    }
+    if source.store(ctx, t, user, pw)? == Stored::Saved {
+        let _ = writeln!(
+            err,
+            "gocred: remembered the credential git confirmed for `{}`",
+            t.rule.pattern
+        );
+    }
+    Ok(())
+}
+
+fn erase(
+    ctx: &Context,
+    t: &Target,
+    source: &dyn sources::Source,
+    req: &Request,
+    err: &mut dyn Write,
+) -> Result<()> {
+    let Some(pw) = req.password.as_ref() else {
+        return Ok(()); // never "erase all" on a request without the rejected password
+    };
+    match source.erase(ctx, t, pw)? {
+        Erased::Dropped => {
+            let _ = writeln!(
+                err,
+                "gocred: {} rejected the token for `{}`; dropped it. Store a new one with: gocred login {}",
+                t.origin.authority(),
+                t.rule.pattern,
+                t.rule.pattern
+            );
+        }
+        Erased::CannotForget(msg) => {
+            let _ = writeln!(err, "gocred: {msg}");
+        }
+        Erased::Different | Erased::NothingHeld => {}
+    }
+    Ok(())
+}
+
+fn rule_kind(rule: &Rule) -> &'static str {
+    rule.source.as_ref().map_or("ssh", |s| s.kind().as_str())
+}
+
+fn sources_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Env;
+
+    fn settings(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut pairs: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        pairs.push(("GOCRED_CONFIG".into(), path.to_str().unwrap().into()));
+        pairs.push(("GOENV".into(), "off".into()));
+        let s = Settings::load(Env::from_pairs(pairs)).unwrap();
+        (dir, s)
+    }
+
+    fn get(config: &str, env: &[(&str, &str)], input: &str) -> (Result<()>, String, String) {
+        let (_d, s) = settings(config, env);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let r = run(Operation::Get, input.as_bytes(), &mut out, &mut err, || {
+            Ok(s)
+        });
+        (
+            r,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    const ENV_RULE: &str = "[[rule]]\npattern = \"git.corp.example\"\nsource = \"env\"\nvariable = \"CORP_TOKEN\"\nusername = \"ci\"\n";
+
+    #[test]
+    fn env_rule_answers() {
+        let (r, out, _) = get(
+            ENV_RULE,
+            &[("CORP_TOKEN", "tok123")],
+            "protocol=https\nhost=git.corp.example\n\n",
+        );
+        r.unwrap();
+        assert_eq!(out, "username=ci\npassword=tok123\n");
+    }
+
+    #[test]
+    fn uncovered_private_host_prints_nothing_but_a_hint() {
+        let (r, out, err) = get(
+            ENV_RULE,
+            &[("CORP_TOKEN", "t"), ("GOPRIVATE", "other.example")],
+            "protocol=https\nhost=other.example\n\n",
+        );
+        r.unwrap();
+        assert_eq!(out, "");
+        assert!(err.contains("gocred login other.example"), "{err}");
+        let (_, out, err) = get(
+            ENV_RULE,
+            &[("CORP_TOKEN", "t")],
+            "protocol=https\nhost=public.example\n\n",
+        );
+        assert_eq!(
+            (out.as_str(), err.as_str()),
+            ("", ""),
+            "public host: silence"
+        );
+    }
+
+    #[test]
+    fn missing_variable_is_an_error_without_output() {
+        let (r, out, _) = get(ENV_RULE, &[], "protocol=https\nhost=git.corp.example\n\n");
+        let e = r.unwrap_err();
+        assert!(e.to_string().contains("$CORP_TOKEN is not set"), "{e}");
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn http_is_refused_without_opt_in() {
+        let (r, out, _) = get(
+            ENV_RULE,
+            &[("CORP_TOKEN", "t")],
+            "protocol=http\nhost=git.corp.example\n\n",
+        );
+        assert!(r.unwrap_err().to_string().contains("not https"));
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn token_with_newline_never_reaches_git() {
+        let (r, out, _) = get(
+            ENV_RULE,
+            &[("CORP_TOKEN", "a\nhost=evil")],
+            "protocol=https\nhost=git.corp.example\n\n",
+        );
+        assert!(r.is_err());
+        assert_eq!(out, "");
+    }
+}

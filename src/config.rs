@@ -1,0 +1,338 @@
+//! The config file model: ordered rules, first match wins (design §3).
+//!
+//! Read by `settings`, compiled into [`crate::rules::Rules`]. Secrets never live here: a rule names
+//! a keyring entry (implicitly, by its pattern) or an environment variable. Unknown keys and
+//! inconsistent rules are errors that name the key and the line. Writes (`login`/`logout`) go
+//! through `toml_edit` so the user's comments and layout survive, and through `fsutil` so they are
+//! atomic.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The whole file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<toml::Spanned<RuleSpec>>,
+    #[serde(default)]
+    pub keyring: KeyringSpec,
+}
+
+/// One `[[rule]]` table.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// GOPRIVATE syntax: `git.corp.example`, `*.corp.example`, `github.com/acme/*`.
+    pub pattern: String,
+    pub source: Option<SourceKind>,
+    /// Git username sent with the token. Defaults per source (`pat`: the one stored at login).
+    pub username: Option<String>,
+    /// The git host this rule serves when it is not the pattern's first element (vanity paths).
+    pub host: Option<String>,
+    /// Release the credential over plain `http://` to this exact host (never the default).
+    #[serde(default)]
+    pub allow_http: bool,
+    #[serde(default)]
+    pub transport: Transport,
+    /// `env` source: the variable holding the token.
+    pub variable: Option<String>,
+    /// `command` source: argv (no shell), the token is its stdout.
+    pub command: Option<Vec<String>>,
+    /// `command` source: seconds before the command is killed (default 30).
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Pat,
+    Env,
+    Command,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Pat => "pat",
+            SourceKind::Env => "env",
+            SourceKind::Command => "command",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SourceKind> {
+        match s {
+            "pat" => Some(SourceKind::Pat),
+            "env" => Some(SourceKind::Env),
+            "command" => Some(SourceKind::Command),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Https,
+    Ssh,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Https => "https",
+            Transport::Ssh => "ssh",
+        }
+    }
+}
+
+/// `[keyring]`: which OS store holds root secrets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyringSpec {
+    /// `auto` (default), `secret-service`, `keyutils`, `macos`, `windows`.
+    pub backend: Option<String>,
+    /// Service name entries are filed under (default `gocred`).
+    pub service: Option<String>,
+}
+
+/// Where the config file lives: `GOCRED_CONFIG`, else `<config dir>/gocred/config.toml`.
+pub fn default_path(gocred_config: Option<&str>, config_dir: Option<PathBuf>) -> Option<PathBuf> {
+    match gocred_config {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => config_dir.map(|d| d.join("gocred").join("config.toml")),
+    }
+}
+
+/// Parses the file text. Errors carry the line and the key toml reports.
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
+    toml::from_str::<ConfigFile>(text).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        message: describe_toml_error(text, &e),
+    })
+}
+
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => format!("line {}: {msg}", line_of(text, span.start)),
+        None => msg,
+    }
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Reads the file; a missing file is an empty config (CI can run with none).
+pub fn load(path: &Path) -> Result<(ConfigFile, String)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((ConfigFile::default(), String::new()))
+        }
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    check_ownership(path)?;
+    Ok((parse(path, &text)?, text))
+}
+
+/// A config that others can write could add a `command` rule that runs as you.
+#[cfg(unix)]
+fn check_ownership(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let md =
+        std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let euid = crate::fsutil::euid();
+    if md.uid() != euid && md.uid() != 0 {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "owned by uid {}, not by you (uid {euid}); refusing to use it",
+                md.uid()
+            ),
+        });
+    }
+    if md.mode() & 0o022 != 0 {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "writable by group or others (mode {:o}); run `chmod go-w {}`",
+                md.mode() & 0o777,
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_ownership(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+pub mod edit {
+    //! Format-preserving edits of the config file for `login` / `logout`.
+    use super::*;
+    use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
+
+    fn open(path: &Path) -> Result<DocumentMut> {
+        let (_, text) = load(path)?;
+        text.parse::<DocumentMut>().map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    fn rules_mut(doc: &mut DocumentMut) -> Result<&mut ArrayOfTables> {
+        if !doc.contains_key("rule") {
+            doc.insert("rule", Item::ArrayOfTables(ArrayOfTables::new()));
+        }
+        doc["rule"].as_array_of_tables_mut().ok_or_else(|| {
+            Error::other("`rule` in the config is not an array of tables ([[rule]])")
+        })
+    }
+
+    fn to_table(spec: &RuleSpec) -> Table {
+        let mut t = Table::new();
+        t.insert("pattern", value(&spec.pattern));
+        if let Some(s) = spec.source {
+            t.insert("source", value(s.as_str()));
+        }
+        if let Some(u) = &spec.username {
+            t.insert("username", value(u));
+        }
+        if let Some(h) = &spec.host {
+            t.insert("host", value(h));
+        }
+        if spec.allow_http {
+            t.insert("allow_http", value(true));
+        }
+        if spec.transport != Transport::Https {
+            t.insert("transport", value(spec.transport.as_str()));
+        }
+        if let Some(v) = &spec.variable {
+            t.insert("variable", value(v));
+        }
+        if let Some(c) = &spec.command {
+            t.insert("command", value(c.iter().collect::<Array>()));
+        }
+        if let Some(s) = spec.timeout_secs {
+            t.insert("timeout_secs", value(s as i64));
+        }
+        t
+    }
+
+    /// Replaces the rule with the same pattern in place, or appends it. Returns true if replaced.
+    pub fn upsert_rule(path: &Path, spec: &RuleSpec) -> Result<bool> {
+        let mut doc = open(path)?;
+        let rules = rules_mut(&mut doc)?;
+        let pos = rules
+            .iter()
+            .position(|t| t.get("pattern").and_then(|p| p.as_str()) == Some(spec.pattern.as_str()));
+        let replaced = match pos {
+            Some(i) => {
+                let t = rules.get_mut(i).expect("index from position");
+                *t = to_table(spec);
+                true
+            }
+            None => {
+                rules.push(to_table(spec));
+                false
+            }
+        };
+        let text = doc.to_string();
+        parse(path, &text)?; // never write a file we could not read back
+        crate::fsutil::write_atomic(path, text.as_bytes(), 0o600)?;
+        Ok(replaced)
+    }
+
+    /// Removes every rule with this exact pattern. Returns how many were removed.
+    pub fn remove_rule(path: &Path, pattern: &str) -> Result<usize> {
+        let mut doc = open(path)?;
+        let Some(rules) = doc.get_mut("rule").and_then(|r| r.as_array_of_tables_mut()) else {
+            return Ok(0);
+        };
+        let before = rules.len();
+        rules.retain(|t| t.get("pattern").and_then(|p| p.as_str()) != Some(pattern));
+        let removed = before - rules.len();
+        if removed > 0 {
+            crate::fsutil::write_atomic(path, doc.to_string().as_bytes(), 0o600)?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<ConfigFile> {
+        parse(Path::new("c.toml"), text)
+    }
+
+    #[test]
+    fn parses_the_design_example() {
+        let c = p(r#"
+[[rule]]
+pattern = "git.corp.example"
+source = "pat"
+username = "alice"
+
+[[rule]]
+pattern = "gitlab.corp.example"
+source = "env"
+variable = "CORP_GITLAB_TOKEN"
+username = "gitlab-ci-token"
+
+[[rule]]
+pattern = "git.legacy.example"
+transport = "ssh"
+
+[keyring]
+backend = "keyutils"
+"#)
+        .unwrap();
+        assert_eq!(c.rules.len(), 3);
+        assert_eq!(c.rules[0].get_ref().source, Some(SourceKind::Pat));
+        assert_eq!(
+            c.rules[1].get_ref().variable.as_deref(),
+            Some("CORP_GITLAB_TOKEN")
+        );
+        assert_eq!(c.rules[2].get_ref().transport, Transport::Ssh);
+        assert_eq!(c.keyring.backend.as_deref(), Some("keyutils"));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = p("[[rule]]\npattern = \"a.example\"\nsource = \"pat\"\npasword = \"x\"\n")
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("line 4"), "{msg}");
+        assert!(msg.contains("pasword"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_source_is_an_error() {
+        let msg = p("[[rule]]\npattern = \"a\"\nsource = \"magic\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 3") && msg.contains("magic"), "{msg}");
+    }
+
+    #[test]
+    fn line_numbers() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 99), 3);
+    }
+}

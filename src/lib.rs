@@ -1,0 +1,32 @@
+//! gocred: credentials for private Go modules.
+//!
+//! One request travels left to right once:
+//!
+//! ```text
+//!  git ──credential protocol──► get/store/erase ─┐
+//!  you ──────────────────────► login|explain|token┴─► Settings ─► Scope ─► Rule ─► Source ─► Credential
+//!                                                  (env, go env  (GOPRIVATE (config:  (pat, env,   (token +
+//!                                                   file, config) globs)     pattern→  command)     expiry)
+//!                                                                            source)      │
+//!                                                             keyring: root secrets ◄─────┘
+//! ```
+//!
+//! Module map: [`cli`] parses flags and dispatches; [`commands`] holds one file per command;
+//! [`settings`] reads the outside world once; [`scope`] is Go's GOPRIVATE matching; [`config`] is
+//! the file model and [`rules`] its compiled, first-match-wins form; [`protocol`] is git's
+//! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
+//! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
+//! the one error type.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod protocol;
+pub mod rules;
+pub mod scope;
+pub mod secret;
+pub mod settings;
+pub mod sources;
+pub mod store;

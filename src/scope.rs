@@ -1,0 +1,683 @@
+//! Scope: is a module path private, and under which pattern? Go's
+//! GOPRIVATE/GONOPROXY/GONOSUMDB semantics (module.MatchPrefixPatterns).
+//!
+//! This is a faithful port of two pieces of Go (go1.27.3):
+//!
+//! * `path.Match` (go:path/match.go), the glob matcher. It keeps Go's
+//!   structure (`scanChunk`, `matchChunk`, `getEsc`) so that its corner cases
+//!   come out the same: byte-wise literals, rune-wise `?` and `[...]`,
+//!   `*` never crossing `/`, and whole-pattern validation that reports a
+//!   malformed pattern even after a failed match.
+//! * `module.MatchPrefixPatterns`
+//!   (go:cmd/vendor/golang.org/x/mod/module/module.go), which matches each
+//!   comma-separated glob against the leading path elements of a module path.
+//!
+//! The globs decide which modules skip the proxy and the checksum database.
+//! They are not a host allow-list for releasing secrets: `*corp.com` matches
+//! `evilcorp.com`.
+//!
+//! Pure code: no I/O, std only.
+
+/// One glob of a [`Patterns`] list, pre-digested.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Glob {
+    /// The glob as written, after stripping one trailing `/`. Never empty.
+    text: String,
+    /// Number of `/` in `text`: the glob is matched against the first
+    /// `slashes + 1` path elements of the target.
+    slashes: usize,
+    /// False when `path.Match` rejects the glob as malformed. Go ignores the
+    /// error and treats the glob as a non-match; whether a pattern is
+    /// malformed does not depend on the name it is matched against.
+    well_formed: bool,
+}
+
+/// One GOPRIVATE-style list, e.g. "git.corp.example,github.com/acme/*".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Patterns {
+    raw: String,
+    globs: Vec<Glob>,
+}
+
+impl Patterns {
+    /// Parses a comma-separated list exactly as `module.MatchPrefixPatterns`
+    /// reads it. Never fails. Go's quirks are kept: elements are not trimmed
+    /// (spaces are significant), one trailing `/` is stripped from each
+    /// element, empty elements are skipped, and malformed globs are kept but
+    /// never match.
+    pub fn parse(list: &str) -> Patterns {
+        let globs = list
+            .split(',')
+            .map(|piece| piece.strip_suffix('/').unwrap_or(piece))
+            .filter(|glob| !glob.is_empty())
+            .map(|glob| Glob {
+                text: glob.to_owned(),
+                slashes: glob.bytes().filter(|&b| b == b'/').count(),
+                well_formed: path_match(glob, "").is_ok(),
+            })
+            .collect();
+        Patterns {
+            raw: list.to_owned(),
+            globs,
+        }
+    }
+
+    /// True when the list holds no usable glob: it is empty, holds only
+    /// empty elements (`""`, `",,"`, `"/"`), or only malformed globs (`"["`).
+    pub fn is_empty(&self) -> bool {
+        !self.globs.iter().any(|g| g.well_formed)
+    }
+
+    /// The raw list, as given to [`Patterns::parse`].
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The first glob that matches `target` (a module or import path), with
+    /// Go's semantics. The glob is returned as written, after stripping its
+    /// one trailing `/`.
+    pub fn matching(&self, target: &str) -> Option<&str> {
+        self.globs
+            .iter()
+            .filter(|g| g.well_formed)
+            .find(|g| {
+                leading_elements(target, g.slashes)
+                    .is_some_and(|prefix| path_match(&g.text, prefix) == Ok(true))
+            })
+            .map(|g| g.text.as_str())
+    }
+
+    /// Whether any glob matches `target` (Go's `MatchPrefixPatterns`).
+    pub fn matches(&self, target: &str) -> bool {
+        self.matching(target).is_some()
+    }
+}
+
+/// `target` cut just before its `(slashes + 1)`-th `/`, i.e. its first
+/// `slashes + 1` path elements; `None` when it has fewer elements.
+fn leading_elements(target: &str, slashes: usize) -> Option<&str> {
+    let mut left = slashes;
+    for (i, b) in target.bytes().enumerate() {
+        if b == b'/' {
+            if left == 0 {
+                return Some(&target[..i]);
+            }
+            left -= 1;
+        }
+    }
+    if left > 0 {
+        None
+    } else {
+        Some(target)
+    }
+}
+
+/// `path.ErrBadPattern`: the pattern is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadPattern;
+
+impl std::fmt::Display for BadPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("syntax error in pattern")
+    }
+}
+
+impl std::error::Error for BadPattern {}
+
+/// Go's path.Match, byte-wise. Err(BadPattern) when the pattern is malformed
+/// (Go validates the whole pattern, also after a failed match).
+///
+/// Syntax: `*` matches any run of non-`/` characters, `?` one non-`/`
+/// character, `[...]` / `[^...]` a character class of single characters and
+/// `lo-hi` ranges, `\c` the character `c`. The whole name must match.
+/// Literals are compared byte by byte; `?` and classes consume one UTF-8
+/// rune, where a byte that does not start a valid sequence counts as U+FFFD
+/// of width 1. As in Go, a `*` retries the rest of the pattern at every
+/// *byte* offset, so the retry may start inside a multi-byte character
+/// (`*[^é]` matches `é`).
+pub fn path_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
+    match_bytes(pattern.as_bytes(), name.as_bytes())
+}
+
+fn match_bytes(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, BadPattern> {
+    'pattern: while !pattern.is_empty() {
+        let (star, chunk, rest) = scan_chunk(pattern);
+        pattern = rest;
+        if star && chunk.is_empty() {
+            // Trailing * matches the rest of the name unless it has a '/'.
+            return Ok(!name.contains(&b'/'));
+        }
+        // Look for a match at the current position. If this is the last
+        // chunk, it must exhaust the name.
+        if let Some(t) = match_chunk(chunk, name)? {
+            if t.is_empty() || !pattern.is_empty() {
+                name = t;
+                continue;
+            }
+        }
+        if star {
+            // Look for a match skipping i+1 bytes; the star cannot skip '/'.
+            let here = name;
+            for (i, &b) in here.iter().enumerate() {
+                if b == b'/' {
+                    break;
+                }
+                if let Some(t) = match_chunk(chunk, &here[i + 1..])? {
+                    if pattern.is_empty() && !t.is_empty() {
+                        continue;
+                    }
+                    name = t;
+                    continue 'pattern;
+                }
+            }
+        }
+        // Before returning false, check that the rest of the pattern is
+        // syntactically valid.
+        while !pattern.is_empty() {
+            let (_, chunk, rest) = scan_chunk(pattern);
+            pattern = rest;
+            match_chunk(chunk, b"")?;
+        }
+        return Ok(false);
+    }
+    Ok(name.is_empty())
+}
+
+/// Splits off the next segment of `pattern`: a non-star string, possibly
+/// preceded by stars. Returns (star, chunk, rest).
+fn scan_chunk(mut pattern: &[u8]) -> (bool, &[u8], &[u8]) {
+    let mut star = false;
+    while let [b'*', rest @ ..] = pattern {
+        pattern = rest;
+        star = true;
+    }
+    let mut in_range = false;
+    let mut i = 0;
+    while i < pattern.len() {
+        match pattern[i] {
+            // A trailing '\' is reported by match_chunk.
+            b'\\' if i + 1 < pattern.len() => i += 1,
+            b'[' => in_range = true,
+            b']' => in_range = false,
+            b'*' if !in_range => return (star, &pattern[..i], &pattern[i..]),
+            _ => {}
+        }
+        i += 1;
+    }
+    (star, pattern, &[])
+}
+
+/// Checks whether `chunk` (literals, classes and `?`, no `*`) matches the
+/// beginning of `s`; `Ok(Some(rest of s))` when it does. The whole chunk is
+/// parsed even after the match has failed, so a malformed chunk is always
+/// reported.
+fn match_chunk<'a>(mut chunk: &[u8], mut s: &'a [u8]) -> Result<Option<&'a [u8]>, BadPattern> {
+    let mut failed = false;
+    while let Some(&c) = chunk.first() {
+        failed = failed || s.is_empty();
+        match c {
+            b'[' => {
+                let mut r = 0;
+                if !failed {
+                    let (decoded, n) = decode_rune(s);
+                    r = decoded;
+                    s = &s[n..];
+                }
+                chunk = &chunk[1..];
+                let negated = chunk.first() == Some(&b'^');
+                if negated {
+                    chunk = &chunk[1..];
+                }
+                let mut matched = false;
+                let mut ranges = 0;
+                loop {
+                    if ranges > 0 && chunk.first() == Some(&b']') {
+                        chunk = &chunk[1..];
+                        break;
+                    }
+                    let (lo, rest) = get_esc(chunk)?;
+                    chunk = rest;
+                    let mut hi = lo;
+                    // get_esc never leaves `chunk` empty.
+                    if chunk[0] == b'-' {
+                        let (h, rest) = get_esc(&chunk[1..])?;
+                        hi = h;
+                        chunk = rest;
+                    }
+                    matched = matched || (lo <= r && r <= hi);
+                    ranges += 1;
+                }
+                failed = failed || matched == negated;
+            }
+            b'?' => {
+                if !failed {
+                    failed = s[0] == b'/';
+                    let (_, n) = decode_rune(s);
+                    s = &s[n..];
+                }
+                chunk = &chunk[1..];
+            }
+            _ => {
+                if c == b'\\' {
+                    chunk = &chunk[1..];
+                    if chunk.is_empty() {
+                        return Err(BadPattern);
+                    }
+                }
+                if !failed {
+                    failed = chunk[0] != s[0];
+                    s = &s[1..];
+                }
+                chunk = &chunk[1..];
+            }
+        }
+    }
+    Ok(if failed { None } else { Some(s) })
+}
+
+/// Reads one possibly-escaped character of a class. Fails on an empty
+/// chunk, an unescaped `-` or `]`, an invalid UTF-8 byte, or when nothing
+/// follows the character (the class is unterminated).
+fn get_esc(mut chunk: &[u8]) -> Result<(u32, &[u8]), BadPattern> {
+    match chunk.first() {
+        None | Some(b'-') | Some(b']') => return Err(BadPattern),
+        Some(b'\\') => {
+            chunk = &chunk[1..];
+            if chunk.is_empty() {
+                return Err(BadPattern);
+            }
+        }
+        Some(_) => {}
+    }
+    let (r, n) = decode_rune(chunk);
+    if r == RUNE_ERROR && n == 1 {
+        return Err(BadPattern);
+    }
+    let rest = &chunk[n..];
+    if rest.is_empty() {
+        return Err(BadPattern);
+    }
+    Ok((r, rest))
+}
+
+/// U+FFFD, Go's `utf8.RuneError`.
+const RUNE_ERROR: u32 = 0xFFFD;
+
+/// Go's `utf8.DecodeRune`: the first rune of `s` and its width;
+/// `(RUNE_ERROR, 1)` for a byte that does not start a valid, complete UTF-8
+/// sequence (Go and Rust agree on validity: no overlongs, no surrogates,
+/// nothing above U+10FFFF), `(RUNE_ERROR, 0)` for an empty slice.
+fn decode_rune(s: &[u8]) -> (u32, usize) {
+    let width = match s.first() {
+        None => return (RUNE_ERROR, 0),
+        Some(&b) if b < 0x80 => return (u32::from(b), 1),
+        Some(0xC2..=0xDF) => 2,
+        Some(0xE0..=0xEF) => 3,
+        Some(0xF0..=0xF4) => 4,
+        Some(_) => return (RUNE_ERROR, 1),
+    };
+    s.get(..width)
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|text| text.chars().next())
+        .map_or((RUNE_ERROR, 1), |c| (u32::from(c), width))
+}
+
+/// The three lists after Go's fallback rules: empty GONOPROXY / GONOSUMDB fall back to GOPRIVATE.
+#[derive(Debug, Clone, Default)]
+pub struct GoScope {
+    pub private: Patterns,
+    pub noproxy: Patterns,
+    pub nosumdb: Patterns,
+}
+
+impl GoScope {
+    /// Values as Go's cfg.Getenv would return them (None or "" = unset).
+    ///
+    /// As in go:cmd/go/internal/cfg/cfg.go (`EnvOrAndChanged`), only an
+    /// empty raw value falls back to GOPRIVATE; a non-empty list that
+    /// matches nothing (`none`, `,`) does not.
+    pub fn new(
+        goprivate: Option<&str>,
+        gonoproxy: Option<&str>,
+        gonosumdb: Option<&str>,
+    ) -> GoScope {
+        let private = goprivate.unwrap_or("");
+        let or_private = |value: Option<&str>| match value {
+            Some(v) if !v.is_empty() => Patterns::parse(v),
+            _ => Patterns::parse(private),
+        };
+        GoScope {
+            private: Patterns::parse(private),
+            noproxy: or_private(gonoproxy),
+            nosumdb: or_private(gonosumdb),
+        }
+    }
+
+    /// The GOPRIVATE glob that matches `module`, if any.
+    pub fn is_private(&self, module: &str) -> Option<&str> {
+        self.private.matching(module)
+    }
+
+    /// Whether `module` bypasses proxies (GONOPROXY, default GOPRIVATE).
+    pub fn is_noproxy(&self, module: &str) -> bool {
+        self.noproxy.matches(module)
+    }
+
+    /// Whether `module` skips the checksum database (GONOSUMDB, default
+    /// GOPRIVATE).
+    pub fn is_nosumdb(&self, module: &str) -> bool {
+        self.nosumdb.matches(module)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(globs: &str, target: &str) -> bool {
+        Patterns::parse(globs).matches(target)
+    }
+
+    /// Every row of the edge-case table in spec §2.2.
+    #[test]
+    fn spec_table() {
+        let rows: &[(&str, &str, bool)] = &[
+            ("*.corp.com", "git.corp.com/x/y", true),
+            ("*.corp.com", "corp.com/x", false),
+            ("*.corp.com", ".corp.com/x", true),
+            ("*.corp.com", "a.b.corp.com/x", true),
+            ("*.corp.com", "git.corp.com.evil.com/x", false),
+            ("*corp.com", "evilcorp.com/x", true),
+            ("corp.com", "corp.com.evil.com/x", false),
+            ("corp.com", "corp.comx/y", false),
+            ("Corp.com", "corp.com/x", false),
+            ("corp.com/private", "corp.com/private", true),
+            ("corp.com/private", "corp.com/private/sub", true),
+            ("corp.com/private", "corp.com/privateX", false),
+            ("corp.com/private/", "corp.com/private/sub", true),
+            ("corp.com/private//", "corp.com/private/sub", false),
+            ("corp.com/*", "corp.com", false),
+            ("*/private", "corp.com/private/x", true),
+            ("*", "anything/at/all", true),
+            (" corp.com", "corp.com/x", false),
+            ("corp.com ,x", "corp.com/x", false),
+            (",,corp.com,", "corp.com/x", true),
+            ("[,corp.com", "corp.com", true),
+            ("/", "x", false),
+            ("corp.com", "corp.com/", true),
+            ("corp.com:8443", "corp.com:8443/x", true),
+        ];
+        for &(globs, target, want) in rows {
+            assert_eq!(m(globs, target), want, "globs {globs:?} target {target:?}");
+        }
+    }
+
+    #[test]
+    fn matching_returns_first_glob_as_written() {
+        let p = Patterns::parse("other.org,corp.com/private/,*.corp.com,corp.com");
+        assert_eq!(p.matching("corp.com/private/sub"), Some("corp.com/private"));
+        assert_eq!(p.matching("corp.com/public"), Some("corp.com"));
+        assert_eq!(p.matching("git.corp.com/x"), Some("*.corp.com"));
+        assert_eq!(p.matching("github.com/x"), None);
+        assert_eq!(
+            p.as_str(),
+            "other.org,corp.com/private/,*.corp.com,corp.com"
+        );
+        // A malformed glob never matches, even against itself.
+        let bad = Patterns::parse("[,a[");
+        assert_eq!(bad.matching("["), None);
+        assert_eq!(bad.matching("a["), None);
+    }
+
+    #[test]
+    fn parse_quirks() {
+        assert!(Patterns::parse("").is_empty());
+        assert!(Patterns::parse(",,").is_empty());
+        assert!(Patterns::parse("/").is_empty());
+        assert!(Patterns::parse("/,/,").is_empty());
+        assert!(Patterns::parse("[").is_empty());
+        assert!(!Patterns::parse("[,x").is_empty());
+        assert!(!Patterns::parse("none").is_empty());
+        assert!(!Patterns::parse("//").is_empty());
+        let slash = Patterns::parse("//");
+        assert_eq!(slash.matching("/"), Some("/"));
+        assert_eq!(slash.matching("//x"), Some("/"));
+        assert_eq!(slash.matching("/x"), None);
+        assert_eq!(Patterns::parse("a//").matching("a/"), Some("a/"));
+        assert_eq!(Patterns::parse("a").matching(""), None);
+        assert_eq!(Patterns::parse("*").matching(""), Some("*"));
+        assert_eq!(Patterns::default(), Patterns::parse(""));
+        assert_ne!(Patterns::parse(","), Patterns::parse(""));
+        assert!(!Patterns::default().matches("x"));
+    }
+
+    #[test]
+    fn element_counting() {
+        assert_eq!(leading_elements("a/b/c", 0), Some("a"));
+        assert_eq!(leading_elements("a/b/c", 1), Some("a/b"));
+        assert_eq!(leading_elements("a/b/c", 2), Some("a/b/c"));
+        assert_eq!(leading_elements("a/b/c", 3), None);
+        assert_eq!(leading_elements("a/", 1), Some("a/"));
+        assert_eq!(leading_elements("", 0), Some(""));
+        assert!(m("a/*/c", "a/b/c/d"));
+        assert!(!m("a/*/c", "a/b"));
+        assert!(m("a/*", "a/"));
+        assert!(m("é/і", "é/і/x"));
+    }
+
+    fn pm(pattern: &str, name: &str) -> Result<bool, BadPattern> {
+        path_match(pattern, name)
+    }
+
+    /// Go's own path.Match table (go:path/match_test.go) and more.
+    #[test]
+    fn path_match_cases() {
+        let ok: &[(&str, &str, bool)] = &[
+            ("abc", "abc", true),
+            ("*", "abc", true),
+            ("*c", "abc", true),
+            ("a*", "a", true),
+            ("a*", "abc", true),
+            ("a*", "ab/c", false),
+            ("a*/b", "abc/b", true),
+            ("a*/b", "a/c/b", false),
+            ("a*b*c*d*e*/f", "axbxcxdxe/f", true),
+            ("a*b*c*d*e*/f", "axbxcxdxexxx/f", true),
+            ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", false),
+            ("a*b*c*d*e*/f", "axbxcxdxexxx/fff", false),
+            ("a*b?c*x", "abxbbxdbxebxczzx", true),
+            ("a*b?c*x", "abxbbxdbxebxczzy", false),
+            ("ab[c]", "abc", true),
+            ("ab[b-d]", "abc", true),
+            ("ab[e-g]", "abc", false),
+            ("ab[^c]", "abc", false),
+            ("ab[^b-d]", "abc", false),
+            ("ab[^e-g]", "abc", true),
+            ("a\\*b", "a*b", true),
+            ("a\\*b", "ab", false),
+            ("a?b", "a☺b", true),
+            ("a[^a]b", "a☺b", true),
+            ("a???b", "a☺b", false),
+            ("a[^a][^a][^a]b", "a☺b", false),
+            ("[a-ζ]*", "α", true),
+            ("*[a-ζ]", "A", false),
+            ("a?b", "a/b", false),
+            ("a*b", "a/b", false),
+            ("[\\]a]", "]", true),
+            ("[\\-]", "-", true),
+            ("[x\\-]", "x", true),
+            ("[x\\-]", "-", true),
+            ("[x\\-]", "z", false),
+            ("[\\-x]", "x", true),
+            ("[\\-x]", "-", true),
+            ("[\\-x]", "a", false),
+            ("*x", "xxx", true),
+            // Empty pattern and name.
+            ("", "", true),
+            ("", "a", false),
+            ("*", "", true),
+            ("**", "a", true),
+            ("*/", "a/", true),
+            ("?", "", false),
+            ("?", "/", false),
+            ("[^a]", "/", true),
+            // Classes: '^' only negates first, '*' and '?' are literal inside.
+            ("[a^]", "^", true),
+            ("[^^]", "^", false),
+            ("[*]", "*", true),
+            ("[*]", "a", false),
+            ("a[*]*", "a*bc", true),
+            ("[?]", "a", false),
+            ("[a-cx-z]", "y", true),
+            ("[a-cx-z]", "d", false),
+            ("[é]", "é", true),
+            ("[^é]", "é", false),
+            ("[é-і]", "ж", true),
+            ("[\\é]", "é", true),
+            // Escapes outside classes.
+            ("\\a", "a", true),
+            ("\\\\", "\\", true),
+            ("\\?", "a", false),
+            ("\\[", "[", true),
+            ("\\é", "é", true),
+            // Case-sensitive, whole-string.
+            ("ABC", "abc", false),
+            ("ab", "abc", false),
+            // Multi-byte runes: '?' takes one rune, literals are bytes.
+            ("?", "é", true),
+            ("??", "é", false),
+            ("é", "é", true),
+            ("*é", "aé", true),
+            // Go retries after '*' at every byte offset, including inside
+            // a multi-byte rune, where the stray byte decodes as U+FFFD.
+            ("*[^é]", "é", true),
+            ("[^é]", "é", false),
+            ("*[\u{FFFD}]", "é", true),
+            ("*?", "é", true),
+            ("*??", "é", false),
+            // ... so "*??" (two runes) matches one 3-byte rune: the star
+            // skips its lead byte, each '?' takes one stray byte.
+            ("*??", "☺", true),
+            ("??", "☺", false),
+        ];
+        for &(pattern, name, want) in ok {
+            assert_eq!(pm(pattern, name), Ok(want), "Match({pattern:?}, {name:?})");
+        }
+    }
+
+    #[test]
+    fn path_match_bad_patterns() {
+        let bad: &[(&str, &str)] = &[
+            ("[]a]", "]"),
+            ("[-]", "-"),
+            ("[x-]", "x"),
+            ("[x-]", "-"),
+            ("[x-]", "z"),
+            ("[-x]", "x"),
+            ("[-x]", "-"),
+            ("[-x]", "a"),
+            ("\\", "a"),
+            ("\\", ""),
+            ("a\\", "a"),
+            ("[a-b-c]", "a"),
+            ("[", "a"),
+            ("[", ""),
+            ("[^", "a"),
+            ("[^]", "a"),
+            ("[^bc", "a"),
+            ("[a-", "a"),
+            ("[a-\\", "a"),
+            ("[\\", "a"),
+            ("[]", "a"),
+            ("a[", "a"),
+            ("a[", "ab"),
+            ("a[", "x"),
+            ("a/b[", "x"),
+            ("*[", "a"),
+            ("*[", ""),
+            ("a*[", "abc"),
+            // Validated after a failed match, in any later chunk.
+            ("x*[", "abc"),
+            ("x*a*\\", "abc"),
+            ("b*[a-", "a/b"),
+            // ... and even when the match already succeeded chunk-wise.
+            ("a[]", "a"),
+            ("a*[]", "abc"),
+        ];
+        for &(pattern, name) in bad {
+            assert_eq!(
+                pm(pattern, name),
+                Err(BadPattern),
+                "Match({pattern:?}, {name:?})"
+            );
+        }
+        // Well-formed despite looking odd.
+        for pattern in ["]", "-", "^", "[\\]]", "[^\\-]", "[a-a]", "a]", "[é-і]"] {
+            assert!(pm(pattern, "").is_ok(), "{pattern:?} is well-formed");
+        }
+        for pattern in ["[]]]", "[]-]]", "[^-\\-]", "[a-]]"] {
+            assert_eq!(
+                pm(pattern, "]"),
+                Err(BadPattern),
+                "{pattern:?} is malformed"
+            );
+        }
+        assert_eq!(BadPattern.to_string(), "syntax error in pattern");
+    }
+
+    #[test]
+    fn rune_decoding_matches_go() {
+        assert_eq!(decode_rune(b""), (RUNE_ERROR, 0));
+        assert_eq!(decode_rune(b"a"), (u32::from('a'), 1));
+        assert_eq!(decode_rune("é".as_bytes()), (0xE9, 2));
+        assert_eq!(decode_rune("😀x".as_bytes()), (0x1F600, 4));
+        assert_eq!(decode_rune(&"é".as_bytes()[1..]), (RUNE_ERROR, 1));
+        assert_eq!(decode_rune(&[0xE2, 0x98]), (RUNE_ERROR, 1));
+        assert_eq!(decode_rune(&[0xC0, 0x80]), (RUNE_ERROR, 1));
+        assert_eq!(decode_rune(&[0xED, 0xA0, 0x80]), (RUNE_ERROR, 1));
+        assert_eq!(decode_rune(&[0xF4, 0x90, 0x80, 0x80]), (RUNE_ERROR, 1));
+        assert_eq!(decode_rune(&[0xFF]), (RUNE_ERROR, 1));
+        assert_eq!(decode_rune("\u{FFFD}".as_bytes()), (RUNE_ERROR, 3));
+    }
+
+    #[test]
+    fn go_scope_fallback() {
+        // Unset or empty GONOPROXY / GONOSUMDB fall back to GOPRIVATE.
+        for empty in [None, Some("")] {
+            let s = GoScope::new(Some("corp.com,*.corp.org"), empty, empty);
+            assert_eq!(s.is_private("corp.com/x"), Some("corp.com"));
+            assert_eq!(s.is_private("git.corp.org/x"), Some("*.corp.org"));
+            assert_eq!(s.is_private("github.com/x"), None);
+            assert!(s.is_noproxy("corp.com/x"));
+            assert!(s.is_nosumdb("git.corp.org/x"));
+            assert!(!s.is_noproxy("github.com/x"));
+            assert_eq!(s.noproxy.as_str(), "corp.com,*.corp.org");
+        }
+        // "none" is a non-empty list that matches nothing: no fallback.
+        let s = GoScope::new(Some("corp.com"), Some("none"), None);
+        assert_eq!(s.is_private("corp.com/x"), Some("corp.com"));
+        assert!(!s.is_noproxy("corp.com/x"));
+        assert!(s.is_nosumdb("corp.com/x"));
+        // Only the raw value decides: "," matches nothing yet is not empty.
+        let s = GoScope::new(Some("corp.com"), Some(","), Some("["));
+        assert!(!s.is_noproxy("corp.com/x"));
+        assert!(!s.is_nosumdb("corp.com/x"));
+        // GONOSUMDB set separately, GOPRIVATE unset.
+        let s = GoScope::new(None, None, Some("git.corp.test"));
+        assert_eq!(s.is_private("git.corp.test/team/lib"), None);
+        assert!(!s.is_noproxy("git.corp.test/team/lib"));
+        assert!(s.is_nosumdb("git.corp.test/team/lib"));
+        assert!(s.private.is_empty() && s.noproxy.is_empty());
+        // Both set, both independent of GOPRIVATE.
+        let s = GoScope::new(Some("a.com"), Some("b.com"), Some("c.com"));
+        assert!(s.is_private("a.com/x").is_some() && !s.is_noproxy("a.com/x"));
+        assert!(s.is_noproxy("b.com/x") && !s.is_nosumdb("b.com/x"));
+        assert!(s.is_nosumdb("c.com/x") && s.is_private("c.com/x").is_none());
+        // Nothing set: nothing is private.
+        let s = GoScope::new(None, None, None);
+        assert_eq!(s.is_private("corp.com/x"), None);
+        assert!(!s.is_noproxy("corp.com/x") && !s.is_nosumdb("corp.com/x"));
+        let d = GoScope::default();
+        assert!(d.private.is_empty() && !d.is_noproxy("x"));
+    }
+}

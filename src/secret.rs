@@ -1,0 +1,93 @@
+//! Secret values and the few places they may be exposed.
+//!
+//! Every token, password and key travels as a [`SecretString`] from the moment it is read (keyring,
+//! environment, command output, git's stdin) to the moment it is written (git's stdout, the
+//! keyring). `expose_secret()` is the grep-able mark of each place a secret leaves its box; `Debug`
+//! prints `[REDACTED]`. Comparison is constant-time.
+
+pub use secrecy::{ExposeSecret, SecretString};
+
+/// Wraps an owned string; the original allocation moves into the box (no copy left behind).
+pub fn secret(value: String) -> SecretString {
+    SecretString::from(value)
+}
+
+/// Constant-time equality of two secrets (`erase` compares what git rejected with what we hold).
+pub fn same_secret(a: &SecretString, b: &SecretString) -> bool {
+    use subtle::ConstantTimeEq;
+    let (a, b) = (a.expose_secret().as_bytes(), b.expose_secret().as_bytes());
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Why a token cannot be handed to git or Go. Never contains the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("it is empty")]
+    Empty,
+    #[error("it contains whitespace or a control character")]
+    ControlOrSpace,
+    #[error("it is longer than 16384 bytes")]
+    TooLong,
+}
+
+/// A token must be one printable, space-free word: anything else could split a protocol line
+/// (CR/LF/NUL) or be mangled by netrc and HTTP header parsers. Length and alphabet are otherwise
+/// not assumed (GitHub's stateless installation tokens are ~520 chars with dots).
+pub fn check_token(token: &SecretString) -> Result<(), TokenProblem> {
+    let t = token.expose_secret();
+    if t.is_empty() {
+        return Err(TokenProblem::Empty);
+    }
+    if t.len() > 16 * 1024 {
+        return Err(TokenProblem::TooLong);
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(TokenProblem::ControlOrSpace);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equality_is_exact() {
+        let a = secret("ghp_abc".into());
+        assert!(same_secret(&a, &secret("ghp_abc".into())));
+        assert!(!same_secret(&a, &secret("ghp_abd".into())));
+        assert!(!same_secret(&a, &secret("ghp_ab".into())));
+    }
+
+    #[test]
+    fn tokens_are_one_printable_word() {
+        assert_eq!(
+            check_token(&secret(String::new())),
+            Err(TokenProblem::Empty)
+        );
+        for bad in ["a b", "a\rb", "a\nb", "a\0b", "a\tb", "\u{1b}[2K"] {
+            assert_eq!(
+                check_token(&secret(bad.into())),
+                Err(TokenProblem::ControlOrSpace),
+                "{bad:?}"
+            );
+        }
+        let stateless = format!(
+            "ghs_{}.{}.{}",
+            "a".repeat(200),
+            "b".repeat(200),
+            "c".repeat(100)
+        );
+        assert_eq!(check_token(&secret(stateless)), Ok(()));
+        assert_eq!(
+            check_token(&secret("x".repeat(20_000))),
+            Err(TokenProblem::TooLong)
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let s = secret("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,257 @@
+//! `command`: runs a configured program (argv, no shell) and reads the token from its stdout.
+//!
+//! Output is either one line holding the token, or a JSON object
+//! `{"token": "…", "expires_at": "2026-01-01T00:00:00Z" | 1767225600, "username": "…"}` so Vault,
+//! octo-sts clients or cloud CLIs plug in without code here. The command learns what is asked
+//! through `GOCRED_PROTOCOL`, `GOCRED_HOST`, `GOCRED_PATH` and `GOCRED_PATTERN`. Its stdout and
+//! stderr are never shown: either may hold a secret. A failure names the program and its status.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
+use crate::error::{Error, Result};
+use crate::secret::{secret, ExposeSecret, SecretString};
+
+/// Cap on what we read from the command: a token, not a file.
+const MAX_OUTPUT: u64 = 64 * 1024;
+
+pub struct CommandSource {
+    pub argv: Vec<String>,
+    pub timeout_secs: u64,
+}
+
+/// What the command said, parsed.
+#[derive(Debug)]
+pub struct CommandOutput {
+    pub token: SecretString,
+    pub username: Option<String>,
+    pub expires_at: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonOutput {
+    token: String,
+    #[serde(default)]
+    expires_at: Option<serde_json::Value>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+impl CommandSource {
+    fn fail(&self, t: &Target, message: String) -> Error {
+        Error::Source {
+            kind: "command",
+            rule: t.rule.pattern.clone(),
+            message,
+            hint: Some(
+                "its output is not shown because it may hold a secret; run the command yourself to see why".into(),
+            ),
+        }
+    }
+
+    fn run(&self, t: &Target) -> Result<CommandOutput> {
+        let prog = &self.argv[0];
+        let mut child = Command::new(prog)
+            .args(&self.argv[1..])
+            .env("GOCRED_PROTOCOL", t.origin.scheme.as_str())
+            .env("GOCRED_HOST", t.origin.authority())
+            .env("GOCRED_PATH", t.path.unwrap_or(""))
+            .env("GOCRED_PATTERN", &t.rule.pattern)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| self.fail(t, format!("could not start `{prog}`: {e}")))?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = (&mut stdout).take(MAX_OUTPUT + 1).read_to_end(&mut buf);
+            // Drain the rest so a chatty command cannot block on a full pipe.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+            buf
+        });
+        let deadline = Instant::now() + Duration::from_secs(self.timeout_secs);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(self.fail(
+                        t,
+                        format!(
+                            "`{prog}` did not finish within {} s and was killed",
+                            self.timeout_secs
+                        ),
+                    ));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => return Err(self.fail(t, format!("waiting for `{prog}`: {e}"))),
+            }
+        };
+        let out = secret_bytes(reader.join().unwrap_or_default());
+        if !status.success() {
+            return Err(self.fail(t, format!("`{prog}` failed ({})", describe_status(status))));
+        }
+        parse_output(out).map_err(|m| self.fail(t, format!("`{prog}` {m}")))
+    }
+}
+
+fn secret_bytes(buf: Vec<u8>) -> Option<SecretString> {
+    if buf.len() as u64 > MAX_OUTPUT {
+        return None;
+    }
+    String::from_utf8(buf).ok().map(secret)
+}
+
+fn describe_status(s: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = s.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    match s.code() {
+        Some(c) => format!("exit status {c}"),
+        None => "no exit status".into(),
+    }
+}
+
+/// Parses the command's stdout. Errors describe the shape, never the content.
+pub fn parse_output(out: Option<SecretString>) -> std::result::Result<CommandOutput, String> {
+    let out = out.ok_or("printed more than 64 KiB or invalid UTF-8")?;
+    let text = out.expose_secret().trim();
+    if text.starts_with('{') {
+        let j: JsonOutput = serde_json::from_str(text).map_err(|e| {
+            // serde_json messages quote unknown field names, never values.
+            format!("printed JSON that is not {{\"token\", \"expires_at\", \"username\"}} (line {}, column {})", e.line(), e.column())
+        })?;
+        let token = secret(j.token);
+        crate::secret::check_token(&token)
+            .map_err(|p| format!("printed an unusable token: {p}"))?;
+        let expires_at = j.expires_at.map(parse_expiry).transpose()?;
+        if let Some(t) = expires_at {
+            if t <= now() {
+                return Err("printed a token that has already expired".into());
+            }
+        }
+        return Ok(CommandOutput {
+            token,
+            username: j
+                .username
+                .filter(|u| !u.is_empty() && !u.chars().any(char::is_control)),
+            expires_at,
+        });
+    }
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().ok_or("printed nothing")?;
+    if lines.next().is_some() {
+        return Err("printed more than one line (print only the token, or JSON)".into());
+    }
+    let token = secret(first.trim().to_string());
+    crate::secret::check_token(&token).map_err(|p| format!("printed an unusable token: {p}"))?;
+    Ok(CommandOutput {
+        token,
+        username: None,
+        expires_at: None,
+    })
+}
+
+fn parse_expiry(v: serde_json::Value) -> std::result::Result<u64, String> {
+    match v {
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| "printed a bad expires_at".into()),
+        serde_json::Value::String(s) => {
+            time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+                .ok_or_else(|| "printed an expires_at that is not RFC 3339".into())
+        }
+        _ => Err("printed a bad expires_at".into()),
+    }
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Source for CommandSource {
+    fn get(&self, _ctx: &Context, t: &Target) -> Result<Lookup> {
+        let out = self.run(t)?;
+        Ok(Lookup::Found(Credential {
+            username: username_for(t.rule, out.username),
+            secret: out.token,
+            ephemeral: out.expires_at.is_some(),
+            expires_at: out.expires_at,
+        }))
+    }
+
+    fn erase(&self, _ctx: &Context, _t: &Target, _password: &SecretString) -> Result<Erased> {
+        // Re-running the command to compare could mint a new token; say what happened instead.
+        Ok(Erased::CannotForget(format!(
+            "the server rejected the token from `{}`; check what the command returns",
+            self.argv[0]
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> std::result::Result<CommandOutput, String> {
+        parse_output(Some(secret(s.into())))
+    }
+
+    #[test]
+    fn bare_token() {
+        let o = p("  ghp_abc\n").unwrap();
+        assert_eq!(o.token.expose_secret(), "ghp_abc");
+        assert!(o.expires_at.is_none());
+    }
+
+    #[test]
+    fn json_with_expiry() {
+        let o =
+            p(r#"{"token":"t.o.k","expires_at":"2099-01-01T00:00:00Z","username":"bot"}"#).unwrap();
+        assert_eq!(o.token.expose_secret(), "t.o.k");
+        assert_eq!(o.expires_at, Some(4_070_908_800));
+        assert_eq!(o.username.as_deref(), Some("bot"));
+        assert_eq!(
+            p(r#"{"token":"t","expires_at":4070908800}"#)
+                .unwrap()
+                .expires_at,
+            Some(4_070_908_800)
+        );
+    }
+
+    #[test]
+    fn bad_outputs_never_echo_the_content() {
+        for (out, needle) in [
+            ("", "printed nothing"),
+            ("tok\nsecond", "more than one line"),
+            ("to ken", "unusable"),
+            (
+                r#"{"token":"t","expires_at":"2001-01-01T00:00:00Z"}"#,
+                "already expired",
+            ),
+            (r#"{"token":"t","expires_at":"tomorrow"}"#, "RFC 3339"),
+            (r#"{"tok":"supersecret"}"#, "JSON"),
+        ] {
+            let e = p(out).unwrap_err();
+            assert!(e.contains(needle), "{out:?}: {e}");
+            assert!(!e.contains("supersecret"));
+        }
+        assert!(parse_output(None).is_err());
+    }
+}

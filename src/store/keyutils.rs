@@ -1,0 +1,83 @@
+//! Kernel keyutils backend on the *user* keyring, plugged into the `keyring` crate.
+//!
+//! The `keyring` crate's own keyutils store files keys in the session keyring, which on many
+//! machines (containers, CI runners, ssh without pam_keyinit) is a throw-away per-process keyring:
+//! a key stored by `gocred login` would be gone for the next `gocred get` (reference
+//! test-environment.md §5). The user keyring (`@u`) is shared by every process of the uid for as
+//! long as the user has a process running. Keys are created possessor+user read/write only.
+
+use std::any::Any;
+
+use keyring::credential::{Credential, CredentialApi};
+use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
+
+/// One entry: `gocred:<service>:<account>` in the user keyring.
+#[derive(Debug)]
+pub struct UserKeyringCredential {
+    description: String,
+}
+
+impl UserKeyringCredential {
+    pub fn new(service: &str, account: &str) -> UserKeyringCredential {
+        UserKeyringCredential {
+            description: format!("{service}:{account}"),
+        }
+    }
+
+    pub fn into_entry(self) -> keyring::Entry {
+        keyring::Entry::new_with_credential(Box::new(self) as Box<Credential>)
+    }
+
+    fn ring() -> keyring::Result<KeyRing> {
+        KeyRing::from_special_id(KeyRingIdentifier::User, true).map_err(platform)
+    }
+}
+
+fn platform(e: KeyError) -> keyring::Error {
+    keyring::Error::PlatformFailure(Box::new(e))
+}
+
+fn not_found_or(e: KeyError) -> keyring::Error {
+    match e {
+        KeyError::KeyDoesNotExist | KeyError::KeyExpired | KeyError::KeyRevoked => {
+            keyring::Error::NoEntry
+        }
+        other => platform(other),
+    }
+}
+
+impl CredentialApi for UserKeyringCredential {
+    fn set_secret(&self, secret: &[u8]) -> keyring::Result<()> {
+        let ring = Self::ring()?;
+        // add_key updates an existing key with the same description in place.
+        let key = ring.add_key(&self.description, secret).map_err(platform)?;
+        let perms = KeyPermissionsBuilder::builder()
+            .posessor(Permission::ALL)
+            .user(
+                Permission::VIEW
+                    | Permission::READ
+                    | Permission::WRITE
+                    | Permission::SEARCH
+                    | Permission::SETATTR,
+            )
+            .build();
+        key.set_perms(perms).map_err(platform)?;
+        Ok(())
+    }
+
+    fn get_secret(&self) -> keyring::Result<Vec<u8>> {
+        let ring = Self::ring()?;
+        let key = ring.search(&self.description).map_err(not_found_or)?;
+        key.read_to_vec().map_err(not_found_or)
+    }
+
+    fn delete_credential(&self) -> keyring::Result<()> {
+        let ring = Self::ring()?;
+        let key = ring.search(&self.description).map_err(not_found_or)?;
+        key.invalidate().map_err(not_found_or)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
