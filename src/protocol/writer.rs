@@ -60,9 +60,9 @@ struct Zeroing(Vec<u8>);
 impl Drop for Zeroing {
     fn drop(&mut self) {
         for b in self.0.iter_mut() {
-            // SAFETY-free volatile-ish wipe: black_box keeps the stores from being elided.
             *b = 0;
         }
+        // Keeps the zeroing stores from being optimised away as dead writes.
         std::hint::black_box(&self.0);
     }
 }
