@@ -15,7 +15,6 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod support;
 
 use std::fs::File;
@@ -138,7 +137,7 @@ fn main() {
     st.args(["lookup", "service", "gocred-bench-st", "user", "alice"]);
     ss.apply(&mut st);
 
-    let mut cs = vec![
+    let mut cs = [
         Contender {
             name: "git credential-store get",
             cmd: store,
