@@ -368,16 +368,30 @@ fn private_goproxy_with_basic_auth_and_only_goauth() {
         v["notes"].to_string().contains("go env -w GONOPROXY=none"),
         "{v}"
     );
-    let out = w.go(&["mod", "download"]);
+    let out = w.go(&["mod", "download", "-x"]);
     assert!(
         !out.status.success(),
         "fetched although GOPRIVATE bypasses the proxy"
     );
+    let err = stderr_str(&out);
     assert!(
-        stderr_str(&out).contains("git.corp.test/team/lib?go-get=1: 401"),
-        "{}",
-        stderr_str(&out)
+        err.contains("git.corp.test/team/lib?go-get=1: 401"),
+        "{err}"
     );
+    // `-x` shows why gocred's retry answered nothing: no rule names git.corp.test.
+    assert!(
+        err.contains("GOAUTH encountered errors for https://git.corp.test/team/lib?go-get=1")
+            && err.contains("gocred: goauth: no rule covers https://git.corp.test/team/lib"),
+        "{err}"
+    );
+    assert!(!err.contains(PROXY_TOKEN), "{err}");
+    // Asked about the proxy itself, explain says GOAUTH is in place and names the trap.
+    let out = w.gocred(&["explain", "--json", "proxy.corp.test"], b"");
+    let v: serde_json::Value = serde_json::from_str(&stdout_str(&out)).unwrap();
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("reaches it only through GOAUTH"), "{v}");
+    assert!(!notes.contains("GOAUTH is `"), "GOAUTH is set: {v}");
+    assert!(notes.contains("GONOPROXY is unset"), "{v}");
     assert!(w
         .server
         .access_entries()
