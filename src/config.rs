@@ -44,6 +44,9 @@ pub struct RuleSpec {
     pub command: Option<Vec<String>>,
     /// `command` source: seconds before the command is killed (default 30).
     pub timeout_secs: Option<u64>,
+    /// `goauth`: the header Go sends, `basic` (default) or `bearer`. Git always gets
+    /// username/password.
+    pub auth: Option<HttpAuth>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -86,6 +89,33 @@ impl Transport {
         match self {
             Transport::Https => "https",
             Transport::Ssh => "ssh",
+        }
+    }
+}
+
+/// How `goauth` hands the token to Go: `Authorization: Basic base64(user:token)` or
+/// `Authorization: Bearer token` (private GOPROXYs such as Artifactory take either).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpAuth {
+    #[default]
+    Basic,
+    Bearer,
+}
+
+impl HttpAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpAuth::Basic => "basic",
+            HttpAuth::Bearer => "bearer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HttpAuth> {
+        match s {
+            "basic" => Some(HttpAuth::Basic),
+            "bearer" => Some(HttpAuth::Bearer),
+            _ => None,
         }
     }
 }
@@ -229,6 +259,9 @@ pub mod edit {
         if let Some(s) = spec.timeout_secs {
             t.insert("timeout_secs", value(s as i64));
         }
+        if let Some(a) = spec.auth {
+            t.insert("auth", value(a.as_str()));
+        }
         t
     }
 
@@ -327,6 +360,18 @@ backend = "keyutils"
             .unwrap_err()
             .to_string();
         assert!(msg.contains("line 3") && msg.contains("magic"), "{msg}");
+    }
+
+    #[test]
+    fn auth_key() {
+        let c =
+            p("[[rule]]\npattern = \"proxy.corp.example\"\nsource = \"pat\"\nauth = \"bearer\"\n")
+                .unwrap();
+        assert_eq!(c.rules[0].get_ref().auth, Some(HttpAuth::Bearer));
+        let msg = p("[[rule]]\npattern = \"a\"\nsource = \"pat\"\nauth = \"digest\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 4") && msg.contains("digest"), "{msg}");
     }
 
     #[test]

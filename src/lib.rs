@@ -16,13 +16,16 @@
 //! the file model and [`rules`] its compiled, first-match-wins form; [`protocol`] is git's
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
 //! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
-//! the one error type.
+//! the one error type. [`goauth`] is Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads
+//! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod goauth;
+pub mod goproxy;
 pub mod protocol;
 pub mod rules;
 pub mod scope;

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::config::{ConfigFile, RuleSpec, SourceKind, Transport};
+use crate::config::{ConfigFile, HttpAuth, RuleSpec, SourceKind, Transport};
 use crate::error::{Error, Result};
 use crate::protocol::{Origin, ProtocolError, Scheme};
 use crate::scope::path_match;
@@ -104,6 +104,8 @@ pub struct Rule {
     pub allow_http: bool,
     pub transport: Transport,
     pub line: usize,
+    /// The header `goauth` gives Go (`git` always gets username/password).
+    pub auth: HttpAuth,
 }
 
 impl Rule {
@@ -149,6 +151,7 @@ impl Rule {
             allow_http: spec.allow_http,
             transport: spec.transport,
             line,
+            auth: spec.auth.unwrap_or_default(),
         })
     }
 

@@ -80,12 +80,15 @@ pub struct GoVars {
 
 impl GoVars {
     pub const NAMES: [&'static str; 3] = ["GOPRIVATE", "GONOPROXY", "GONOSUMDB"];
+    /// Read too, for `goauth` and `explain`: where Go's own requests go and how it authenticates
+    /// them. Not part of the scope.
+    pub const FETCH_NAMES: [&'static str; 3] = ["GOPROXY", "GOINSECURE", "GOAUTH"];
 
     pub fn read(env: &Env) -> GoVars {
         let env_file = go_env_file(env);
         let mut file_values: Option<HashMap<String, String>> = None;
         let mut values = HashMap::new();
-        for name in Self::NAMES {
+        for name in Self::NAMES.into_iter().chain(Self::FETCH_NAMES) {
             let entry = if let Some(v) = env.get(name) {
                 (v.to_string(), Origin::Environment)
             } else if let Some(path) = &env_file {
@@ -263,6 +266,22 @@ mod tests {
             ("HOME", "/nonexistent"),
         ]));
         assert_eq!(v.origin("GOPRIVATE"), Origin::Unset);
+    }
+
+    #[test]
+    fn fetch_variables_are_read_like_the_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("env");
+        std::fs::write(&file, "GOPROXY=https://proxy.corp.example\nGOAUTH=netrc\n").unwrap();
+        let f = file.to_str().unwrap();
+        let v = GoVars::read(&Env::from_pairs([
+            ("GOENV", f),
+            ("GOAUTH", "/bin/gocred goauth"),
+        ]));
+        assert_eq!(v.value("GOPROXY"), "https://proxy.corp.example");
+        assert_eq!(v.origin("GOPROXY"), Origin::GoEnvFile(file.clone()));
+        assert_eq!(v.value("GOAUTH"), "/bin/gocred goauth");
+        assert_eq!(v.origin("GOINSECURE"), Origin::Unset);
     }
 
     #[test]

@@ -55,7 +55,9 @@ pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
             None
         }
     };
-    if private.is_none() {
+    let proxies = crate::goproxy::served_proxies(&settings.go, &settings.rules);
+    let as_proxy = proxies.iter().find(|p| p.origin == t.origin);
+    if private.is_none() && as_proxy.is_none() {
         notes.push(format!(
             "GOPRIVATE does not cover {}: go will look it up through the public proxy and checksum database \
              (410 Gone / not found). Run: go env -w GOPRIVATE={}",
@@ -74,6 +76,11 @@ pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
         notes.push(
             "GONOSUMDB does not cover it: go will ask sum.golang.org about a private module".into(),
         );
+    }
+    let trap = crate::goproxy::trap_note(&settings.go, &settings.rules, &t.module_path);
+    notes.extend(trap.clone());
+    if let Some(p) = as_proxy {
+        notes.extend(proxy_notes(p, settings));
     }
     let credential = rule.map(|r| credential_state(r, settings));
     let source = rule
@@ -95,7 +102,41 @@ pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
         "transport": rule.map_or("https", |r| r.transport.as_str()),
         "credential": credential,
         "notes": notes,
+        "goproxy": Some(settings.go.value("GOPROXY")).filter(|v| !v.is_empty()).unwrap_or(crate::goproxy::DEFAULT),
+        "goauth": Some(settings.go.value("GOAUTH")).filter(|v| !v.is_empty()).unwrap_or("netrc"),
+        "proxy_bypassed": trap.is_some(),
     }))
+}
+
+/// TARGET is a proxy in GOPROXY that a rule serves: Go asks it itself, never through git.
+fn proxy_notes(p: &crate::goproxy::ServedProxy, settings: &Settings) -> Vec<String> {
+    let mut notes = vec![format!(
+        "{} is in GOPROXY and rule `{}` serves it: go fetches from it itself, so the credential \
+         reaches it only through GOAUTH",
+        p.url, p.rule
+    )];
+    let goauth = settings.go.value("GOAUTH");
+    if !goauth
+        .split(';')
+        .any(|c| c.split_whitespace().nth(1) == Some("goauth"))
+    {
+        notes.push(format!(
+            "GOAUTH is `{}`: run go env -w GOAUTH=\"$(command -v gocred) goauth\" (the path must \
+             hold no spaces)",
+            if goauth.is_empty() { "netrc" } else { goauth }
+        ));
+    }
+    let (private, noproxy) = (
+        settings.go.value("GOPRIVATE"),
+        settings.go.value("GONOPROXY"),
+    );
+    if !private.is_empty() && noproxy.is_empty() {
+        notes.push(format!(
+            "GONOPROXY is unset, so modules matching GOPRIVATE `{private}` bypass this proxy; if \
+             they are published on it, run: go env -w GONOPROXY=none"
+        ));
+    }
+    notes
 }
 
 fn describe_origin(o: &VarOrigin) -> String {

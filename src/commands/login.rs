@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Read, Write};
 
 use clap::Args;
 
-use crate::config::{edit, RuleSpec, SourceKind, Transport};
+use crate::config::{edit, HttpAuth, RuleSpec, SourceKind, Transport};
 use crate::error::{Error, Result};
 use crate::rules::Rule;
 use crate::secret::{check_token, secret, SecretString};
@@ -39,6 +39,9 @@ pub struct LoginArgs {
     /// `command` source: seconds before the command is killed.
     #[arg(long)]
     pub timeout_secs: Option<u64>,
+    /// The header `gocred goauth` gives Go for this rule: basic (default) or bearer.
+    #[arg(long, value_parser = ["basic", "bearer"])]
+    pub auth: Option<String>,
     /// `command` source: the program and its arguments, after `--`.
     #[arg(last = true)]
     pub command: Vec<String>,
@@ -57,6 +60,7 @@ pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<
         variable: args.variable.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         timeout_secs: args.timeout_secs,
+        auth: args.auth.as_deref().and_then(HttpAuth::parse),
     };
     Rule::compile(&spec, 0).map_err(Error::Usage)?;
     let config = settings.require_config_path()?.to_path_buf();

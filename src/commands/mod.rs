@@ -2,6 +2,7 @@
 
 pub mod credential;
 pub mod explain;
+pub mod goauth;
 pub mod login;
 pub mod logout;
 pub mod token;

@@ -19,6 +19,8 @@ use super::{mkdir, require_tool, run_ok, run_with_stdin, write_file};
 
 pub const GIT_HOST: &str = "git.corp.test";
 pub const PROXY_HOST: &str = "proxy.corp.test";
+/// The same GOPROXY directory, but behind `Authorization: Bearer <GitServer::bearer_token>`.
+pub const BEARER_PROXY_HOST: &str = "bearer-proxy.corp.test";
 
 /// Fixed commit dates make repos reproducible: 2024-01-01T00:00:00Z plus one minute per commit.
 const EPOCH: u64 = 1_704_067_200;
@@ -47,6 +49,10 @@ pub struct AccessLogEntry {
 ///   check with `GOAUTH=git`).
 /// * `https://proxy.corp.test/...`: the static directory [`GitServer::goproxy_dir`] (a GOPROXY
 ///   layout, empty at start), Basic auth required.
+/// * `https://bearer-proxy.corp.test/...`: the same directory, only for
+///   `Authorization: Bearer <`[`GitServer::bearer_token`]`>` (compared case-sensitively; else 401
+///   with `WWW-Authenticate: Bearer`). Its access-log user is `bearer-token` when the token
+///   matched, `-` otherwise.
 ///
 /// Both hosts accept the users of [`GitServer::start`] / [`GitServer::set_users`] with realm
 /// `<host>`. Modules `lax/lib` and `team/lib` v1.0.0 exist from the start (package `lib`,
@@ -60,6 +66,7 @@ pub struct GitServer {
     port: u16,
     commits: Mutex<HashMap<String, u64>>,
     root: PathBuf,
+    bearer_token: String,
     _dir: TempDir,
 }
 
@@ -88,6 +95,11 @@ impl GitServer {
         );
         make_pki(&root);
         write_htpasswd(&root, users);
+        let bearer_token = random_token();
+        write_file(
+            &root.join("bearer.map"),
+            format!("\"~^Bearer {bearer_token}$\" bearer-token;\n"),
+        );
 
         let fcgiwrap = start_fcgiwrap(&root);
         let (nginx, port) = start_nginx(&root);
@@ -100,6 +112,7 @@ impl GitServer {
             port,
             commits: Mutex::new(HashMap::new()),
             root,
+            bearer_token,
             _dir: dir,
         };
         let lib = |who: &str| {
@@ -113,6 +126,11 @@ impl GitServer {
     /// Replaces the accepted Basic-auth users (nginx reads the file on every request).
     pub fn set_users(&self, users: &[(&str, &str)]) {
         write_htpasswd(&self.root, users);
+    }
+
+    /// The one token `bearer-proxy.corp.test` accepts (random per server, 32 hex digits).
+    pub fn bearer_token(&self) -> &str {
+        &self.bearer_token
     }
 
     /// Environment for a client of this server: `HTTPS_PROXY`/`https_proxy` pointing at the
@@ -362,6 +380,15 @@ impl GitServer {
                 .stdin(Stdio::null()),
         )
     }
+}
+
+/// 32 hex digits from /dev/urandom.
+fn random_token() -> String {
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .expect("reading /dev/urandom");
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Minimal environment for server-side processes (git, fcgiwrap, nginx).
@@ -709,6 +736,27 @@ http {{
         server_name {PROXY_HOST};
         root {r}/goproxy;
         auth_basic "{PROXY_HOST}";
+    }}
+
+    # `map` compares plain strings ignoring case: the token is matched by a `~` regex
+    # (case-sensitive) from bearer.map.
+    map $http_authorization $gocred_bearer_user {{
+        default "-";
+        include {r}/bearer.map;
+    }}
+    log_format gocred_bearer '$status $request_method $request_uri $gocred_bearer_user "$http_user_agent" $host';
+
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name {BEARER_PROXY_HOST};
+        root {r}/goproxy;
+        access_log {r}/logs/access.log gocred_bearer;
+        location / {{
+            add_header WWW-Authenticate 'Bearer realm="{BEARER_PROXY_HOST}"' always;
+            if ($gocred_bearer_user = "-") {{
+                return 401;
+            }}
+        }}
     }}
 }}
 "#

@@ -18,11 +18,13 @@
 #![allow(unused)]
 
 mod git_server;
+mod go_userauth;
 mod proc;
 mod sandbox;
 mod secret_service;
 
-pub use git_server::{AccessLogEntry, GitServer, GIT_HOST, PROXY_HOST};
+pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
+pub use go_userauth::{GoParse, GoUserAuth};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
