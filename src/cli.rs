@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{credential, explain, login, logout, token};
+use crate::commands::{credential, explain, init, login, logout, token, uninit};
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
 
@@ -36,6 +36,10 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Print a token for TARGET on stdout (for scripts).
     Token(token::TokenArgs),
+    /// Set up git and Go on this machine for the private modules GOPRIVATE names.
+    Init(init::InitArgs),
+    /// Remove exactly what `gocred init` added.
+    Uninit(uninit::UninitArgs),
     /// Git credential operations this version does not know are ignored, as git asks.
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -74,6 +78,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logout(a) => logout::run(a, &settings()?, &mut err),
         Command::Explain(a) => explain::run(a, &settings()?, &mut out),
         Command::Token(a) => token::run(a, &settings()?, &mut out),
+        Command::Init(a) => init::run_on_terminal(a, &settings()?, &mut out, &mut err),
+        Command::Uninit(a) => uninit::run(a, &settings()?, &mut out, &mut err),
         Command::Unknown(args) => unknown_operation(&args, &mut err),
     }
 }

@@ -44,6 +44,9 @@ pub struct RuleSpec {
     pub command: Option<Vec<String>>,
     /// `command` source: seconds before the command is killed (default 30).
     pub timeout_secs: Option<u64>,
+    /// `transport = "ssh"`: where git fetches over ssh (`git@host:` by default;
+    /// `ssh://git@host:2222/` or `host:/srv/git/` also work). `gocred init` writes the rewrite.
+    pub ssh_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -228,6 +231,9 @@ pub mod edit {
         }
         if let Some(s) = spec.timeout_secs {
             t.insert("timeout_secs", value(s as i64));
+        }
+        if let Some(b) = &spec.ssh_base {
+            t.insert("ssh_base", value(b));
         }
         t
     }

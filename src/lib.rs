@@ -16,17 +16,21 @@
 //! the file model and [`rules`] its compiled, first-match-wins form; [`protocol`] is git's
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
 //! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
-//! the one error type.
+//! the one error type; [`gitconfig`] and [`goenv`] let git and Go edit their own config for
+//! `init`/`uninit`; [`ssh`] holds the rewrites and readiness checks of `transport = "ssh"` rules.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod gitconfig;
+pub mod goenv;
 pub mod protocol;
 pub mod rules;
 pub mod scope;
 pub mod secret;
 pub mod settings;
 pub mod sources;
+pub mod ssh;
 pub mod store;

@@ -104,6 +104,8 @@ pub struct Rule {
     pub allow_http: bool,
     pub transport: Transport,
     pub line: usize,
+    /// `transport = "ssh"`: the ssh base for the rewrite (validated; default `git@<host>:`).
+    pub ssh_base: Option<String>,
 }
 
 impl Rule {
@@ -140,6 +142,12 @@ impl Rule {
                 return Err("`username` must be non-empty and free of control characters".into());
             }
         }
+        if let Some(base) = &spec.ssh_base {
+            if spec.transport != Transport::Ssh {
+                return Err("`ssh_base` applies only to `transport = \"ssh\"` rules".into());
+            }
+            crate::ssh::SshBase::parse(base)?;
+        }
         Ok(Rule {
             pattern,
             host,
@@ -149,6 +157,7 @@ impl Rule {
             allow_http: spec.allow_http,
             transport: spec.transport,
             line,
+            ssh_base: spec.ssh_base.clone(),
         })
     }
 

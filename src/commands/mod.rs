@@ -2,9 +2,11 @@
 
 pub mod credential;
 pub mod explain;
+pub mod init;
 pub mod login;
 pub mod logout;
 pub mod token;
+pub mod uninit;
 
 use crate::error::Error;
 use crate::protocol::{Origin, Scheme};
