@@ -685,3 +685,26 @@ fn a_person_at_a_terminal_is_asked() {
     );
     same_files(&before, &l.snapshot());
 }
+
+#[test]
+fn a_gocred_path_with_spaces_is_refused_for_goauth() {
+    // Go splits GOAUTH on whitespace: `/opt/my tools/gocred goauth` could never run.
+    let l = Laptop::new();
+    l.go_env_w(&["GOPRIVATE=git.corp.test"]);
+    let dir = l.s.root().join("my tools");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("gocred");
+    std::fs::copy(support::gocred_bin(), &copy).unwrap();
+    let before = l.snapshot();
+    let mut c = l.s.command(&copy);
+    c.args(["init", "--yes", "--source", "env", "--variable", "T"]);
+    l.env(&mut c);
+    let out = run_with_stdin(&mut c, b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_str(&out));
+    let err = stderr_str(&out);
+    assert!(
+        err.contains("my tools/gocred") && err.contains("path without spaces"),
+        "{err}"
+    );
+    same_files(&before, &l.snapshot());
+}

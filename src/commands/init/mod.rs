@@ -94,6 +94,9 @@ pub fn run(
     settings.require_config_path()?;
     let exe = std::env::current_exe()
         .map_err(|e| Error::io("finding the gocred binary (for git and GOAUTH)", e))?;
+    // Before anything else: git and Go must be able to run this path as written.
+    crate::goenv::goauth_command(&exe)?;
+    wiring::helper_value(&exe)?;
     let git = GitConfig::new(&settings.env)?;
     let go = GoEnv::locate(&settings.env)?;
     let inp = Inputs {
