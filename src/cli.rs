@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{credential, explain, goauth, login, logout, token};
+use crate::commands::{credential, explain, goauth, init, login, logout, token, uninit};
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
 
@@ -38,6 +38,10 @@ pub enum Command {
     Token(token::TokenArgs),
     /// (go) GOAUTH command: GOAUTH="/abs/path/gocred goauth" (no spaces in the path).
     Goauth(goauth::GoauthArgs),
+    /// Set up git and Go on this machine for the private modules GOPRIVATE names.
+    Init(init::InitArgs),
+    /// Remove exactly what `gocred init` added.
+    Uninit(uninit::UninitArgs),
     /// Git credential operations this version does not know are ignored, as git asks.
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -80,6 +84,8 @@ pub fn run(cli: Cli) -> Result<()> {
             let input = (!io::stdin().is_terminal()).then(stdin);
             goauth::run(a, input, &mut out, &mut err, settings)
         }
+        Command::Init(a) => init::run_on_terminal(a, &settings()?, &mut out, &mut err),
+        Command::Uninit(a) => uninit::run(a, &settings()?, &mut out, &mut err),
         Command::Unknown(args) => unknown_operation(&args, &mut err),
     }
 }

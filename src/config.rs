@@ -47,6 +47,9 @@ pub struct RuleSpec {
     /// `goauth`: the header Go sends, `basic` (default) or `bearer`. Git always gets
     /// username/password.
     pub auth: Option<HttpAuth>,
+    /// `transport = "ssh"`: where git fetches over ssh (`git@host:` by default;
+    /// `ssh://git@host:2222/` or `host:/srv/git/` also work). `gocred init` writes the rewrite.
+    pub ssh_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -261,6 +264,9 @@ pub mod edit {
         }
         if let Some(a) = spec.auth {
             t.insert("auth", value(a.as_str()));
+        }
+        if let Some(b) = &spec.ssh_base {
+            t.insert("ssh_base", value(b));
         }
         t
     }

@@ -17,14 +17,17 @@
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
 //! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
 //! the one error type. [`goauth`] is Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads
-//! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap.
+//! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git and Go edit their own config for
+//! `init`/`uninit`; [`ssh`] holds the rewrites and readiness checks of `transport = "ssh"` rules.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod gitconfig;
 pub mod goauth;
+pub mod goenv;
 pub mod goproxy;
 pub mod protocol;
 pub mod rules;
@@ -32,4 +35,5 @@ pub mod scope;
 pub mod secret;
 pub mod settings;
 pub mod sources;
+pub mod ssh;
 pub mod store;

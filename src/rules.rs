@@ -106,6 +106,8 @@ pub struct Rule {
     pub line: usize,
     /// The header `goauth` gives Go (`git` always gets username/password).
     pub auth: HttpAuth,
+    /// `transport = "ssh"`: the ssh base for the rewrite (validated; default `git@<host>:`).
+    pub ssh_base: Option<String>,
 }
 
 impl Rule {
@@ -142,6 +144,12 @@ impl Rule {
                 return Err("`username` must be non-empty and free of control characters".into());
             }
         }
+        if let Some(base) = &spec.ssh_base {
+            if spec.transport != Transport::Ssh {
+                return Err("`ssh_base` applies only to `transport = \"ssh\"` rules".into());
+            }
+            crate::ssh::SshBase::parse(base)?;
+        }
         Ok(Rule {
             pattern,
             host,
@@ -152,6 +160,7 @@ impl Rule {
             transport: spec.transport,
             line,
             auth: spec.auth.unwrap_or_default(),
+            ssh_base: spec.ssh_base.clone(),
         })
     }
 

@@ -82,7 +82,14 @@ pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
     if let Some(p) = as_proxy {
         notes.extend(proxy_notes(p, settings));
     }
-    let credential = rule.map(|r| credential_state(r, settings));
+    let ssh = rule
+        .filter(|r| r.transport == crate::config::Transport::Ssh)
+        .map(|r| ssh_report(r, settings, &mut notes));
+    let credential = match (&ssh, rule) {
+        (Some(s), _) => s["summary"].as_str().map(str::to_string),
+        (None, Some(r)) => Some(credential_state(r, settings)),
+        (None, None) => None,
+    };
     let source = rule
         .and_then(|r| r.source.as_ref())
         .map(|s| s.kind().as_str());
@@ -101,6 +108,7 @@ pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
         "source": source,
         "transport": rule.map_or("https", |r| r.transport.as_str()),
         "credential": credential,
+        "ssh": ssh,
         "notes": notes,
         "goproxy": Some(settings.go.value("GOPROXY")).filter(|v| !v.is_empty()).unwrap_or(crate::goproxy::DEFAULT),
         "goauth": Some(settings.go.value("GOAUTH")).filter(|v| !v.is_empty()).unwrap_or("netrc"),
@@ -137,6 +145,48 @@ fn proxy_notes(p: &crate::goproxy::ServedProxy, settings: &Settings) -> Vec<Stri
         ));
     }
     notes
+}
+
+/// An ssh rule: its rewrite, whether git has it, and whether ssh has a key and the host key.
+fn ssh_report(rule: &Rule, settings: &Settings, notes: &mut Vec<String>) -> Value {
+    let rw = match crate::ssh::rewrite_for(rule) {
+        Ok(rw) => rw,
+        Err(why) => {
+            notes.push(why.clone());
+            return json!({ "error": why, "summary": "ssh: no rewrite possible" });
+        }
+    };
+    let entries = crate::gitconfig::GitConfig::new(&settings.env)
+        .and_then(|g| g.list_effective())
+        .unwrap_or_default();
+    let key = crate::gitconfig::instead_of_key(&rw.base);
+    let configured = entries
+        .iter()
+        .any(|e| e.is_key(&key) && e.value.as_deref() == Some(rw.instead_of.as_str()));
+    if !configured {
+        notes.push(format!(
+            "git does not rewrite {} to ssh yet: run `gocred init` (it adds \
+             `url.{}.insteadOf {}`)",
+            rw.instead_of, rw.base, rw.instead_of
+        ));
+    }
+    let core_ssh = entries
+        .iter()
+        .rev()
+        .find(|e| e.is_key("core.sshCommand"))
+        .and_then(|e| e.value.clone());
+    let ready = crate::ssh::readiness::check(&rw.ssh, &settings.env, core_ssh.as_deref());
+    let problems = ready.problems(&rw.ssh.host);
+    notes.extend(problems.iter().cloned());
+    json!({
+        "base": rw.base,
+        "instead_of": rw.instead_of,
+        "rewrite_configured": configured,
+        "key": ready.has_key(),
+        "host_key_known": ready.known_in.is_some(),
+        "missing": problems,
+        "summary": ready.summary(),
+    })
 }
 
 fn describe_origin(o: &VarOrigin) -> String {

@@ -61,51 +61,18 @@ pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         timeout_secs: args.timeout_secs,
         auth: args.auth.as_deref().and_then(HttpAuth::parse),
+        ..Default::default()
     };
     Rule::compile(&spec, 0).map_err(Error::Usage)?;
-    let config = settings.require_config_path()?.to_path_buf();
-
-    let mut stored_in = None;
-    if pat {
-        let token = read_secret(&args.pattern)?;
-        check_token(&token).map_err(|p| Error::Usage(format!("the token is unusable: {p}")))?;
-        let value = PatSecret {
+    settings.require_config_path()?;
+    let secret = match pat {
+        true => Some(PatSecret {
             username: args.username.clone(),
-            token,
-        };
-        let ctx = Context::new(settings);
-        let backend = ctx
-            .keyring()?
-            .set(&account_for(&args.pattern), &value.encode())?;
-        stored_in = Some((ctx, backend));
-    }
-    let replaced = match edit::upsert_rule(&config, &spec) {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some((ctx, _)) = &stored_in {
-                let _ = ctx
-                    .keyring()
-                    .and_then(|k| k.delete(&account_for(&args.pattern)));
-            }
-            return Err(e);
-        }
+            token: read_secret(&args.pattern)?,
+        }),
+        false => None,
     };
-    if let Some((_, backend)) = &stored_in {
-        let _ = writeln!(
-            err,
-            "gocred: stored the token for `{}` in {}",
-            args.pattern,
-            backend.name()
-        );
-    }
-    let _ = writeln!(
-        err,
-        "gocred: {} rule `{}` ({}) in {}",
-        if replaced { "updated" } else { "added" },
-        args.pattern,
-        kind.as_str(),
-        config.display()
-    );
+    save(settings, &spec, secret, err)?;
     if settings
         .scope
         .is_private(&args.pattern.replace('*', "x"))
@@ -119,6 +86,57 @@ pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<
             join_goprivate(settings.go.value("GOPRIVATE"), &args.pattern)
         );
     }
+    Ok(())
+}
+
+/// Stores a `pat` secret in the keyring and adds (or updates) the rule: the one code path
+/// `login` and `init` share. The rule is checked before anything is written, the keyring is
+/// written before the config, and a failed config write takes the keyring entry back out.
+pub fn save(
+    settings: &Settings,
+    spec: &RuleSpec,
+    secret: Option<PatSecret>,
+    err: &mut dyn Write,
+) -> Result<()> {
+    Rule::compile(spec, 0).map_err(Error::Usage)?;
+    let config = settings.require_config_path()?.to_path_buf();
+    let mut stored_in = None;
+    if let Some(value) = secret {
+        check_token(&value.token)
+            .map_err(|p| Error::Usage(format!("the token is unusable: {p}")))?;
+        let ctx = Context::new(settings);
+        let backend = ctx
+            .keyring()?
+            .set(&account_for(&spec.pattern), &value.encode())?;
+        stored_in = Some((ctx, backend));
+    }
+    let replaced = match edit::upsert_rule(&config, spec) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some((ctx, _)) = &stored_in {
+                let _ = ctx
+                    .keyring()
+                    .and_then(|k| k.delete(&account_for(&spec.pattern)));
+            }
+            return Err(e);
+        }
+    };
+    if let Some((_, backend)) = &stored_in {
+        let _ = writeln!(
+            err,
+            "gocred: stored the token for `{}` in {}",
+            spec.pattern,
+            backend.name()
+        );
+    }
+    let _ = writeln!(
+        err,
+        "gocred: {} rule `{}` ({}) in {}",
+        if replaced { "updated" } else { "added" },
+        spec.pattern,
+        spec.source.map_or(spec.transport.as_str(), |k| k.as_str()),
+        config.display()
+    );
     Ok(())
 }
 

@@ -3,9 +3,11 @@
 pub mod credential;
 pub mod explain;
 pub mod goauth;
+pub mod init;
 pub mod login;
 pub mod logout;
 pub mod token;
+pub mod uninit;
 
 use crate::error::Error;
 use crate::protocol::{Origin, Scheme};

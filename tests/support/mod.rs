@@ -9,6 +9,7 @@
 //!   (plus a static GOPROXY directory for `proxy.corp.test`), reached through a CONNECT proxy.
 //! * [`SecretService`]: a private D-Bus session bus with an unlocked gnome-keyring.
 //! * [`keyctl`]: the kernel keyring tool.
+//! * [`SshServer`]: a real sshd on 127.0.0.1 for `git.corp.test` with its own keys.
 //!
 //! Server processes are supervised by a watchdog shell (see `proc.rs`): they are killed when
 //! their owner is dropped, and also when the test process dies without unwinding.
@@ -22,12 +23,14 @@ mod go_userauth;
 mod proc;
 mod sandbox;
 mod secret_service;
+mod ssh_server;
 
 pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
 pub use go_userauth::{GoParse, GoUserAuth};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
+pub use ssh_server::{ClientGaps, SshServer};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
