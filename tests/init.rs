@@ -188,7 +188,7 @@ fn laptop_init_go_get_idempotent_uninit() {
         .git(&["config", "--global", "--get-all", "credential.helper"])
         .status
         .success());
-    // GOAUTH runs `gocred goauth` (served on the goauth branch), Go's default netrc after it.
+    // GOAUTH runs `gocred goauth`, Go's default netrc after it.
     let goauth = stdout_str(&l.go(&["env", "GOAUTH"]));
     assert_eq!(goauth.trim(), format!("{} goauth;netrc", gocred_path()));
 
@@ -203,6 +203,11 @@ fn laptop_init_go_get_idempotent_uninit() {
         .output()
         .unwrap();
     assert_eq!(stdout_str(&run), "hello from lax\n");
+    // `team`'s go-get page itself needs auth: only GOAUTH (`gocred goauth`) gets Go past it.
+    ok(
+        &l.go(&["get", "git.corp.test/team/lib@v1.0.0"]),
+        "go get of a module whose go-get page needs auth",
+    );
     let users = l.users_on_info_refs();
     assert!(
         !users.is_empty() && users.iter().all(|u| u == USER),
