@@ -44,6 +44,18 @@ pub struct RuleSpec {
     pub command: Option<Vec<String>>,
     /// `command` source: seconds before the command is killed (default 30).
     pub timeout_secs: Option<u64>,
+    /// `github-oidc`: base URL of the octo-sts-style exchange (default `https://octo-sts.dev`).
+    pub sts_url: Option<String>,
+    /// `github-oidc`: `owner/repo` or `org` the token is for (where the trust policy lives).
+    pub scope: Option<String>,
+    /// `github-oidc`: the trust policy's name (`.github/chainguard/<identity>.sts.yaml`).
+    pub identity: Option<String>,
+    /// `github-oidc`: audience of the CI identity token (default: the exchange's host).
+    pub audience: Option<String>,
+    /// `github-oidc`: GitHub API base used to revoke the token (default `https://api.github.com`).
+    pub api_url: Option<String>,
+    /// `github-oidc` on GitLab: the CI variable holding the identity token (`id_tokens:`).
+    pub id_token_variable: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -52,6 +64,7 @@ pub enum SourceKind {
     Pat,
     Env,
     Command,
+    GithubOidc,
 }
 
 impl SourceKind {
@@ -60,6 +73,7 @@ impl SourceKind {
             SourceKind::Pat => "pat",
             SourceKind::Env => "env",
             SourceKind::Command => "command",
+            SourceKind::GithubOidc => "github-oidc",
         }
     }
 
@@ -68,6 +82,7 @@ impl SourceKind {
             "pat" => Some(SourceKind::Pat),
             "env" => Some(SourceKind::Env),
             "command" => Some(SourceKind::Command),
+            "github-oidc" => Some(SourceKind::GithubOidc),
             _ => None,
         }
     }
@@ -228,6 +243,18 @@ pub mod edit {
         }
         if let Some(s) = spec.timeout_secs {
             t.insert("timeout_secs", value(s as i64));
+        }
+        for (key, v) in [
+            ("sts_url", &spec.sts_url),
+            ("scope", &spec.scope),
+            ("identity", &spec.identity),
+            ("audience", &spec.audience),
+            ("api_url", &spec.api_url),
+            ("id_token_variable", &spec.id_token_variable),
+        ] {
+            if let Some(v) = v {
+                t.insert(key, value(v));
+            }
         }
         t
     }

@@ -23,6 +23,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod netrc;
 pub mod protocol;
 pub mod rules;
 pub mod scope;

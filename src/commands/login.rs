@@ -57,6 +57,7 @@ pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<
         variable: args.variable.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         timeout_secs: args.timeout_secs,
+        ..Default::default()
     };
     Rule::compile(&spec, 0).map_err(Error::Usage)?;
     let config = settings.require_config_path()?.to_path_buf();

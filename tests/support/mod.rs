@@ -18,6 +18,7 @@
 #![allow(unused)]
 
 mod git_server;
+pub mod go_netrc;
 mod proc;
 mod sandbox;
 mod secret_service;
