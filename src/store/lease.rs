@@ -331,6 +331,16 @@ impl LeaseDir {
         }
     }
 
+    /// Reads a lease without claiming it (`None` if it is gone or unreadable).
+    pub fn peek(&self, id: &BlockId) -> Option<Lease> {
+        let listed = self
+            .list()
+            .ok()?
+            .into_iter()
+            .find(|l| l.id == id.as_str())?;
+        load(&listed.path).ok()
+    }
+
     /// Takes a lease for wiping. `Ok(None)`: someone else got it first (or it is gone).
     pub fn claim(&self, l: &Listed) -> Result<Option<Claimed>> {
         let me = Holder::current();

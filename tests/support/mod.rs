@@ -22,11 +22,13 @@ pub mod go_netrc;
 mod proc;
 mod sandbox;
 mod secret_service;
+pub mod token_service;
 
 pub use git_server::{AccessLogEntry, GitServer, GIT_HOST, PROXY_HOST};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
+pub use token_service::TokenService;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

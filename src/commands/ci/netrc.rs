@@ -126,12 +126,21 @@ pub fn write_block(
                     "fix the file so that `curl --netrc-file FILE` can read it",
                 )
             })?;
+            // How the file was before any gocred block: when other runs' blocks are already in
+            // it, the oldest of them recorded that, so whichever wipe comes last restores it.
+            let before = block::ids(original.as_slice())
+                .iter()
+                .rev()
+                .filter_map(|other| ld.peek(other))
+                .find_map(|l| l.files.into_iter().find(|f| f.path == *path));
             // In the lease before the file changes: a crash now still leaves what wipe needs.
             lease.files.retain(|f| f.path != *path);
             lease.files.push(LeaseFile {
                 path: path.clone(),
-                created: snap.content.is_none(),
-                mode: snap.mode,
+                created: before
+                    .as_ref()
+                    .map_or(snap.content.is_none(), |b| b.created),
+                mode: before.map_or(snap.mode, |b| b.mode),
             });
             ld.save(lease)?;
             Ok(Change::Write {

@@ -138,6 +138,9 @@ pub fn wipe_claimed(ld: &LeaseDir, mut c: Claimed) -> Report {
                 if changed {
                     report.files.push(f.path.clone());
                 }
+                if let Err(e) = check_gone(&f.path, &c) {
+                    report.problems.push(e.to_string());
+                }
             }
             Err(e) => {
                 report.problems.push(format!(
@@ -209,7 +212,23 @@ fn remove_block(f: &lease::LeaseFile, id: &block::BlockId, c: &Claimed) -> Resul
             }
         }
     })?;
-    if let Some(content) = netrc_file::read(&f.path)? {
+    Ok(edited.changed)
+}
+
+/// Checks that no token of the lease is left in the file outside gocred's blocks (other
+/// concurrent runs may hold the same token from an `env` source in their own blocks).
+fn check_gone(path: &std::path::Path, c: &Claimed) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    if let Some(mut content) = netrc_file::read(path)? {
+        for other in block::ids(content.as_slice()) {
+            if let block::Removal::Removed { content: rest, .. } =
+                block::remove(content.as_slice(), &other, &|_| false)
+            {
+                content = rest;
+            }
+        }
         let left = netrc::all_words(content.as_slice())
             .iter()
             .any(|w| c.lease.holds_hash(w))
@@ -224,14 +243,14 @@ fn remove_block(f: &lease::LeaseFile, id: &block::BlockId, c: &Claimed) -> Resul
         if left {
             return Err(Error::with_hint(
                 format!(
-                    "{} still holds a token gocred wrote, outside its block",
-                    f.path.display()
+                    "{} still holds a token gocred wrote, outside any gocred block",
+                    path.display()
                 ),
                 "remove that line by hand",
             ));
         }
     }
-    Ok(edited.changed)
+    Ok(())
 }
 
 /// Removes gocred blocks whose lease no longer exists from this HOME's netrc files.
