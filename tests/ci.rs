@@ -846,6 +846,62 @@ fn two_runs_stack_and_one_wipe_removes_both() {
 }
 
 #[test]
+fn a_lease_left_by_an_ended_job_is_cleaned_up_but_a_running_jobs_is_not() {
+    let job = Job::new().env_rule("tok-jobs");
+    job.write_original();
+    // Stand-ins for GitHub's per-job runner process: a shell named `Runner.Worker`.
+    let worker = job.s.root().join("Runner.Worker");
+    std::fs::copy("/bin/sh", &worker).unwrap();
+    let gocred = support::gocred_bin();
+    let script = |lease: &str, then: &str| {
+        format!(
+            "'{}' ci netrc --lease {lease} && echo ready; {then}",
+            gocred.display()
+        )
+    };
+    // One job still runs (its worker waits on stdin), one has ended.
+    let mut running = job
+        .cmd(&worker)
+        .args(["-c", &script("running", "read _")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(running.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    ok(
+        &job.cmd(&worker)
+            .args(["-c", &script("ended", "true")])
+            .output()
+            .unwrap(),
+        "ended job",
+    );
+    assert_eq!(block::ids(&job.read_netrc()).len(), 2);
+
+    let out = job.gocred(&["ci", "netrc", "--lease", "next"]);
+    ok(&out, "next job");
+    assert!(
+        stderr_str(&out).contains("cleaning up lease ended"),
+        "{}",
+        stderr_str(&out)
+    );
+    let ids: Vec<String> = block::ids(&job.read_netrc())
+        .iter()
+        .map(|i| i.as_str().to_string())
+        .collect();
+    assert_eq!(ids, ["next", "running"], "the running job's block stays");
+
+    drop(running.stdin.take());
+    running.wait().unwrap(); // the job ends
+    ok(&job.gocred(&["ci", "wipe"]), "wipe");
+    assert_eq!(job.read_netrc(), ORIGINAL);
+    assert!(job.leases().is_empty());
+}
+
+#[test]
 fn a_block_whose_lease_was_lost_is_removed_with_a_warning() {
     let job = Job::new().env_rule("tok-orphan");
     job.write_original();

@@ -67,7 +67,7 @@ pub fn run(
         netrc_file::preflight(t)?;
     }
     let ld = LeaseDir::open(env)?;
-    wipe::clean_stale(&ld, env, err);
+    wipe::clean_stale(&ld, err);
     let plan = planned(settings, err)?;
     let mut lease = Lease::new(&id, env);
     ld.create(&lease)?;

@@ -49,7 +49,7 @@ pub fn run(args: WipeArgs, settings: &Settings, err: &mut dyn Write) -> Result<(
         if wanted.as_ref().is_some_and(|w| w.as_str() != l.id) {
             continue;
         }
-        match ld.status(&l, env) {
+        match ld.status(&l) {
             Status::Held(pid) if wanted.is_some() => {
                 return Err(Error::with_hint(
                     format!("lease {} is held by a running gocred (pid {pid})", l.id),
@@ -103,10 +103,10 @@ pub fn say(err: &mut dyn Write, id: &str, r: &Report) {
 
 /// Wipes every stale lease (its process died, or another CI job left it). Never fatal: what
 /// cannot be cleaned is reported and stays for the next run.
-pub fn clean_stale(ld: &LeaseDir, env: &Env, err: &mut dyn Write) {
+pub fn clean_stale(ld: &LeaseDir, err: &mut dyn Write) {
     let Ok(list) = ld.list() else { return };
     for l in list {
-        let Status::Stale(why) = ld.status(&l, env) else {
+        let Status::Stale(why) = ld.status(&l) else {
             continue;
         };
         let Ok(Some(claimed)) = ld.claim(&l) else {

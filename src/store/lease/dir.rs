@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::process;
-use super::{job_id, Holder, Lease, CLAIM, SUFFIX};
+use super::{Holder, Lease, CLAIM, SUFFIX};
 use crate::error::{Error, Result};
 use crate::netrc::block::BlockId;
 use crate::settings::Env;
@@ -142,8 +142,8 @@ impl LeaseDir {
         Ok(out)
     }
 
-    /// How a listed lease stands, seen from `env`'s CI job.
-    pub fn status(&self, l: &Listed, env: &Env) -> Status {
+    /// How a listed lease stands.
+    pub fn status(&self, l: &Listed) -> Status {
         if let Some(c) = &l.claimer {
             return if c.is_alive() {
                 Status::Claimed(c.pid)
@@ -155,13 +155,14 @@ impl LeaseDir {
             Ok(lease) => lease,
             Err(_) => return Status::Stale("it cannot be read".into()),
         };
-        match (&lease.holder, &lease.job, job_id(env)) {
-            (Some(h), _, _) if h.is_alive() => Status::Held(h.pid),
-            (Some(h), _, _) => Status::Stale(format!("its process (pid {}) is gone", h.pid)),
-            (None, Some(theirs), Some(ours)) if *theirs != ours => {
-                Status::Stale(format!("it was left by another CI job ({theirs})"))
-            }
-            (None, _, _) => Status::Parked,
+        match (&lease.holder, &lease.job_process) {
+            (Some(h), _) if h.is_alive() => Status::Held(h.pid),
+            (Some(h), _) => Status::Stale(format!("its process (pid {}) is gone", h.pid)),
+            (None, Some(job)) if !job.is_alive() => Status::Stale(format!(
+                "the CI job that wrote it ({}) has ended",
+                lease.job.as_deref().unwrap_or("runner process gone")
+            )),
+            (None, _) => Status::Parked,
         }
     }
 

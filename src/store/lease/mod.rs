@@ -8,7 +8,10 @@
 //!
 //! States: *held* (its `holder` process runs: a `ci exec`, or a `ci netrc` still writing),
 //! *parked* (`ci netrc` finished; waits for `ci wipe`), *stale* (its holder died, e.g. SIGKILL, or
-//! it was parked by another CI job). The next `ci netrc|wipe|exec` cleans stale leases up. A wiper
+//! it was parked by a CI job whose runner process has ended — the GitHub Actions
+//! `Runner.Worker` that ran the job; a job id alone would not do, since several runners may
+//! share one user and one lease directory at the same time). The next `ci netrc|wipe|exec`
+//! cleans stale leases up. A wiper
 //! *claims* a lease by renaming its file to `<id>.lease.claim-<pid>-<start>`: rename is atomic,
 //! so two wipers never work on one lease, and a wiper that dies leaves a claim that is stale too.
 
@@ -52,6 +55,15 @@ impl Holder {
     pub fn is_alive(&self) -> bool {
         process::alive(self.pid, self.start)
     }
+
+    /// The nearest ancestor that is a CI runner's per-job process (Linux only).
+    pub fn job_process() -> Option<Holder> {
+        let pid = process::ancestor_named(std::process::id(), &["Runner.Worker"])?;
+        Some(Holder {
+            pid,
+            start: process::start_time(pid),
+        })
+    }
 }
 
 /// One file a lease wrote its block into.
@@ -85,8 +97,12 @@ pub struct Lease {
     pub id: BlockIdString,
     pub created_at: u64,
     pub holder: Option<Holder>,
-    /// The CI job that made it (`github:<run>-<attempt>-<job>`, `gitlab:<job id>`).
+    /// The CI job that made it (`github:<run>-<attempt>-<job>`, `gitlab:<job id>`), for people.
     pub job: Option<String>,
+    /// The CI runner's per-job process (GitHub's `Runner.Worker`) among our ancestors: once it
+    /// is gone, a parked lease is stale.
+    #[serde(default)]
+    pub job_process: Option<Holder>,
     pub files: Vec<LeaseFile>,
     /// `ci exec --no-file`: the socket that served the tokens.
     pub agent: Option<PathBuf>,
@@ -104,6 +120,7 @@ impl Lease {
             created_at: now(),
             holder: Some(Holder::current()),
             job: job_id(env),
+            job_process: Holder::job_process(),
             files: Vec::new(),
             agent: None,
             tokens: Vec::new(),
@@ -211,10 +228,7 @@ mod tests {
         assert!(ld.create(&lease).is_err(), "ids are unique");
         let listed = ld.list().unwrap();
         assert_eq!(listed.len(), 1);
-        assert_eq!(
-            ld.status(&listed[0], &env),
-            Status::Held(std::process::id())
-        );
+        assert_eq!(ld.status(&listed[0]), Status::Held(std::process::id()));
         let c = ld.claim(&listed[0]).unwrap().unwrap();
         assert!(ld.claim(&listed[0]).unwrap().is_none(), "claimed once");
         assert!(c.lease.holds_hash(b"tok"));
@@ -224,7 +238,7 @@ mod tests {
         );
         ld.release(c).unwrap();
         let listed = ld.list().unwrap();
-        assert_eq!(ld.status(&listed[0], &env), Status::Parked);
+        assert_eq!(ld.status(&listed[0]), Status::Parked);
         let c = ld.claim(&listed[0]).unwrap().unwrap();
         ld.destroy(c).unwrap();
         assert!(ld.list().unwrap().is_empty());
@@ -236,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn dead_holders_and_other_jobs_are_stale() {
+    fn dead_holders_and_ended_jobs_are_stale() {
         let d = tempfile::tempdir().unwrap();
         let env = env(d.path());
         let ld = LeaseDir::open(&env).unwrap();
@@ -247,26 +261,44 @@ mod tests {
         });
         ld.create(&lease).unwrap();
         let l = &ld.list().unwrap()[0];
-        assert!(matches!(ld.status(l, &env), Status::Stale(_)));
+        assert!(matches!(ld.status(l), Status::Stale(_)));
 
-        let job_env = |run: &str| {
-            Env::from_pairs([
-                ("XDG_RUNTIME_DIR", d.path().to_str().unwrap()),
-                ("GITHUB_ACTIONS", "true"),
-                ("GITHUB_RUN_ID", run),
-            ])
-        };
-        let mut parked = Lease::new(&new_id(), &job_env("1"));
-        parked.holder = None;
-        ld.create(&parked).unwrap();
-        let l = ld
-            .list()
-            .unwrap()
-            .into_iter()
-            .find(|l| l.id == parked.id)
-            .unwrap();
-        assert_eq!(ld.status(&l, &job_env("1")), Status::Parked);
-        assert!(matches!(ld.status(&l, &job_env("2")), Status::Stale(_)));
+        // Parked by a job whose runner process still runs (here: us), or whose runner is
+        // unknown: left alone. Parked by a job whose runner process has ended: stale.
+        for (job_process, stale) in [
+            (Some(Holder::current()), false),
+            (None, false),
+            (
+                Some(Holder {
+                    pid: u32::MAX - 2,
+                    start: None,
+                }),
+                true,
+            ),
+        ] {
+            let mut parked = Lease::new(&new_id(), &env);
+            parked.holder = None;
+            parked.job_process = job_process;
+            ld.create(&parked).unwrap();
+            let l = ld
+                .list()
+                .unwrap()
+                .into_iter()
+                .find(|l| l.id == parked.id)
+                .unwrap();
+            assert_eq!(matches!(ld.status(&l), Status::Stale(_)), stale);
+            assert_eq!(ld.status(&l) == Status::Parked, !stale);
+        }
+    }
+
+    #[test]
+    fn the_runner_process_is_found_among_ancestors() {
+        // The test binary is not run by a CI runner here.
+        assert_eq!(Holder::job_process(), None);
+        let me = std::process::id();
+        assert_eq!(process::ancestor_named(me, &["no-such-process"]), None);
+        let comm = std::fs::read_to_string(format!("/proc/{me}/comm")).unwrap();
+        assert_eq!(process::ancestor_named(me, &[comm.trim()]), Some(me));
     }
 
     #[test]

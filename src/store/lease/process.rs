@@ -20,6 +20,30 @@ mod imp {
         after.split_whitespace().nth(19)?.parse().ok()
     }
 
+    /// The pid of the nearest ancestor of `pid` (or `pid` itself) whose name is in `names`.
+    pub fn ancestor_named(pid: u32, names: &[&str]) -> Option<u32> {
+        let mut cur = pid;
+        for _ in 0..64 {
+            let comm = fs::read_to_string(format!("/proc/{cur}/comm")).ok()?;
+            if names.contains(&comm.trim_end_matches('\n')) {
+                return Some(cur);
+            }
+            let stat = fs::read_to_string(format!("/proc/{cur}/stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            if ppid <= 1 {
+                return None;
+            }
+            cur = ppid;
+        }
+        None
+    }
+
     /// Alive and not a zombie, and (when known) the same process that started at `start`.
     pub fn alive(pid: u32, start: Option<u64>) -> bool {
         if pid == 0 {
@@ -82,6 +106,10 @@ mod imp {
     use super::*;
 
     pub fn start_time(_pid: u32) -> Option<u64> {
+        None
+    }
+
+    pub fn ancestor_named(_pid: u32, _names: &[&str]) -> Option<u32> {
         None
     }
 
