@@ -612,6 +612,29 @@ fn exec_forwards_sigint_sigterm_sighup_and_wipes() {
 }
 
 #[test]
+fn signals_ignored_by_the_parent_stay_ignored_for_the_command() {
+    // nohup, or `&` in a script: SIGINT/SIGHUP ignored. gocred must not undo that for CMD.
+    let job = Job::new().env_rule("tok-ign");
+    let sigign = |trap: &str| {
+        let script = format!(
+            "{trap} exec '{}' ci exec -- grep SigIgn /proc/self/status",
+            support::gocred_bin().display()
+        );
+        let out = job.cmd("sh").args(["-c", &script]).output().unwrap();
+        ok(&out, "ci exec");
+        let hex = stdout_str(&out)
+            .trim()
+            .trim_start_matches("SigIgn:")
+            .trim()
+            .to_string();
+        u64::from_str_radix(&hex, 16).unwrap()
+    };
+    let (int, hup) = (1u64 << (2 - 1), 1u64 << (1 - 1));
+    assert_eq!(sigign("trap '' INT HUP;") & (int | hup), int | hup);
+    assert_eq!(sigign("") & (int | hup), 0);
+}
+
+#[test]
 fn exec_wipes_after_a_panic() {
     let (sts, job) = oidc_job();
     let pidfile = job.s.root().join("cmd.pid");

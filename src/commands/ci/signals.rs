@@ -23,8 +23,14 @@ pub struct Forwarder {
 
 impl Forwarder {
     pub fn install() -> Result<Forwarder> {
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
-            .map_err(|e| Error::io("installing signal handlers", e))?;
+        // A signal our parent set to "ignore" (nohup, `&` in a script) stays ignored, for us and
+        // for the command, which inherits the disposition.
+        let wanted: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .filter(|&s| !is_ignored(s))
+            .collect();
+        let mut signals =
+            Signals::new(wanted).map_err(|e| Error::io("installing signal handlers", e))?;
         let handle = signals.handle();
         let child = Arc::new(AtomicI32::new(0));
         let last = Arc::new(AtomicI32::new(0));
@@ -72,6 +78,17 @@ impl Forwarder {
 impl Drop for Forwarder {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Whether `sig` is currently ignored (SIG_IGN).
+fn is_ignored(sig: i32) -> bool {
+    // SAFETY: sigaction(2) with a null new action only reads the current one into `old`, a
+    // zeroed, properly sized and aligned struct that lives across the call.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
     }
 }
 
