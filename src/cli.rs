@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{credential, explain, goauth, init, login, logout, token, uninit};
+use crate::commands::{ci, credential, explain, goauth, init, login, logout, token, uninit};
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
 
@@ -42,6 +42,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Remove exactly what `gocred init` added.
     Uninit(uninit::UninitArgs),
+    /// CI jobs: scoped, short-lived credentials that are wiped when the job ends.
+    Ci(ci::CiArgs),
     /// Git credential operations this version does not know are ignored, as git asks.
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -86,6 +88,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Init(a) => init::run_on_terminal(a, &settings()?, &mut out, &mut err),
         Command::Uninit(a) => uninit::run(a, &settings()?, &mut out, &mut err),
+        Command::Ci(a) => ci::run(a, settings, stdin(), &mut out, &mut err),
         Command::Unknown(args) => unknown_operation(&args, &mut err),
     }
 }

@@ -50,6 +50,18 @@ pub struct RuleSpec {
     /// `transport = "ssh"`: where git fetches over ssh (`git@host:` by default;
     /// `ssh://git@host:2222/` or `host:/srv/git/` also work). `gocred init` writes the rewrite.
     pub ssh_base: Option<String>,
+    /// `github-oidc`: base URL of the octo-sts-style exchange (default `https://octo-sts.dev`).
+    pub sts_url: Option<String>,
+    /// `github-oidc`: `owner/repo` or `org` the token is for (where the trust policy lives).
+    pub scope: Option<String>,
+    /// `github-oidc`: the trust policy's name (`.github/chainguard/<identity>.sts.yaml`).
+    pub identity: Option<String>,
+    /// `github-oidc`: audience of the CI identity token (default: the exchange's host).
+    pub audience: Option<String>,
+    /// `github-oidc`: GitHub API base used to revoke the token (default `https://api.github.com`).
+    pub api_url: Option<String>,
+    /// `github-oidc` on GitLab: the CI variable holding the identity token (`id_tokens:`).
+    pub id_token_variable: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -58,6 +70,7 @@ pub enum SourceKind {
     Pat,
     Env,
     Command,
+    GithubOidc,
 }
 
 impl SourceKind {
@@ -66,6 +79,7 @@ impl SourceKind {
             SourceKind::Pat => "pat",
             SourceKind::Env => "env",
             SourceKind::Command => "command",
+            SourceKind::GithubOidc => "github-oidc",
         }
     }
 
@@ -74,6 +88,7 @@ impl SourceKind {
             "pat" => Some(SourceKind::Pat),
             "env" => Some(SourceKind::Env),
             "command" => Some(SourceKind::Command),
+            "github-oidc" => Some(SourceKind::GithubOidc),
             _ => None,
         }
     }
@@ -267,6 +282,18 @@ pub mod edit {
         }
         if let Some(b) = &spec.ssh_base {
             t.insert("ssh_base", value(b));
+        }
+        for (key, v) in [
+            ("sts_url", &spec.sts_url),
+            ("scope", &spec.scope),
+            ("identity", &spec.identity),
+            ("audience", &spec.audience),
+            ("api_url", &spec.api_url),
+            ("id_token_variable", &spec.id_token_variable),
+        ] {
+            if let Some(v) = v {
+                t.insert(key, value(v));
+            }
         }
         t
     }

@@ -38,6 +38,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// `ci exec`: the command's own exit status, passed through (already explained on stderr).
+    #[error("the command exited with status {0}")]
+    ChildStatus(u8),
     /// Anything else the user can act on.
     #[error("{message}")]
     Other {
@@ -76,7 +79,7 @@ impl Error {
             Error::Config { .. } => {
                 Some("fix the file, then check it with `gocred explain <module>`")
             }
-            Error::Usage(_) | Error::Protocol(_) | Error::Io { .. } => None,
+            Error::Usage(_) | Error::Protocol(_) | Error::Io { .. } | Error::ChildStatus(_) => None,
         }
     }
 
@@ -84,6 +87,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::ChildStatus(code) => i32::from(*code),
             _ => 1,
         }
     }

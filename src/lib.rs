@@ -29,6 +29,7 @@ pub mod gitconfig;
 pub mod goauth;
 pub mod goenv;
 pub mod goproxy;
+pub mod netrc;
 pub mod protocol;
 pub mod rules;
 pub mod scope;

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     };
     match gocred::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(gocred::error::Error::ChildStatus(code)) => ExitCode::from(code),
         Err(e) => {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "gocred: {e}");

@@ -79,6 +79,7 @@ pub enum SourceSpec {
         argv: Vec<String>,
         timeout_secs: u64,
     },
+    GithubOidc(crate::sources::OidcSpec),
 }
 
 impl SourceSpec {
@@ -87,6 +88,7 @@ impl SourceSpec {
             SourceSpec::Pat => SourceKind::Pat,
             SourceSpec::Env { .. } => SourceKind::Env,
             SourceSpec::Command { .. } => SourceKind::Command,
+            SourceSpec::GithubOidc(_) => SourceKind::GithubOidc,
         }
     }
 }
@@ -189,6 +191,12 @@ fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<Sour
             ("variable", spec.variable.is_some()),
             ("command", spec.command.is_some()),
             ("timeout_secs", spec.timeout_secs.is_some()),
+            ("sts_url", spec.sts_url.is_some()),
+            ("scope", spec.scope.is_some()),
+            ("identity", spec.identity.is_some()),
+            ("audience", spec.audience.is_some()),
+            ("api_url", spec.api_url.is_some()),
+            ("id_token_variable", spec.id_token_variable.is_some()),
         ];
         match present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
             Some((k, _)) => Err(format!(
@@ -230,7 +238,78 @@ fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<Sour
                 timeout_secs: spec.timeout_secs.unwrap_or(30).max(1),
             })
         }
+        SourceKind::GithubOidc => {
+            only(&[
+                "sts_url",
+                "scope",
+                "identity",
+                "audience",
+                "api_url",
+                "id_token_variable",
+            ])?;
+            compile_oidc(spec)
+        }
     }
+}
+
+/// `github-oidc` keys: the exchange and API URLs must be https (or loopback http), scope and
+/// identity plain names, so nothing odd reaches a query string or a message.
+fn compile_oidc(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+    use crate::sources::{https, OidcSpec};
+    let name_ok = |s: &str, extra: &[u8]| {
+        !s.is_empty()
+            && s.len() <= 200
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b) || extra.contains(&b))
+    };
+    let scope = spec
+        .scope
+        .clone()
+        .ok_or("source `github-oidc` needs `scope` (\"owner/repo\" or \"org\")")?;
+    if !name_ok(&scope, b"/") || scope.matches('/').count() > 1 || scope.starts_with('/') {
+        return Err(format!(
+            "`scope = \"{scope}\"` must be \"owner/repo\" or \"org\""
+        ));
+    }
+    let identity = spec
+        .identity
+        .clone()
+        .ok_or("source `github-oidc` needs `identity` (the trust policy's name)")?;
+    if !name_ok(&identity, b"") {
+        return Err(format!("`identity = \"{identity}\"` must be a plain name"));
+    }
+    let sts_url = spec
+        .sts_url
+        .clone()
+        .unwrap_or_else(|| crate::sources::DEFAULT_STS_URL.to_string());
+    https::check_url(&sts_url).map_err(|e| format!("`sts_url`: {e}"))?;
+    let api_url = spec
+        .api_url
+        .clone()
+        .unwrap_or_else(|| crate::sources::DEFAULT_API_URL.to_string());
+    https::check_url(&api_url).map_err(|e| format!("`api_url`: {e}"))?;
+    let audience = match &spec.audience {
+        Some(a) if a.is_empty() || a.chars().any(|c| c.is_control()) => {
+            return Err("`audience` must be non-empty and free of control characters".into())
+        }
+        Some(a) => a.clone(),
+        None => OidcSpec::default_audience(&sts_url).ok_or("`sts_url` has no host")?,
+    };
+    if let Some(v) = &spec.id_token_variable {
+        if v.is_empty() || v.contains(['=', '\0']) {
+            return Err(format!(
+                "`id_token_variable = \"{v}\"` is not a variable name"
+            ));
+        }
+    }
+    Ok(SourceSpec::GithubOidc(OidcSpec {
+        sts_url,
+        scope,
+        identity,
+        audience,
+        api_url,
+        id_token_variable: spec.id_token_variable.clone(),
+    }))
 }
 
 /// What the rules say about one request.

@@ -91,6 +91,14 @@ impl Patterns {
     pub fn matches(&self, target: &str) -> bool {
         self.matching(target).is_some()
     }
+
+    /// The usable globs, as written (one trailing `/` stripped), in order.
+    pub fn globs(&self) -> impl Iterator<Item = &str> {
+        self.globs
+            .iter()
+            .filter(|g| g.well_formed)
+            .map(|g| g.text.as_str())
+    }
 }
 
 /// `target` cut just before its `(slashes + 1)`-th `/`, i.e. its first

@@ -208,6 +208,19 @@ fn credential_state(rule: &Rule, settings: &Settings) -> String {
         Some(SourceSpec::Command { argv, .. }) => {
             format!("from `{}` (not run by explain)", argv[0])
         }
+        Some(SourceSpec::GithubOidc(spec)) => match &spec.id_token_variable {
+            Some(v) if settings.env.get(v).is_some() => format!(
+                "minted per job: ${v} is exchanged at {} for {}",
+                spec.sts_url, spec.scope
+            ),
+            Some(v) => format!("${v} (the CI identity token) is NOT set"),
+            None if settings.env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some() => format!(
+                "minted per job: the Actions identity token is exchanged at {} for {}",
+                spec.sts_url, spec.scope
+            ),
+            None => "no GitHub Actions identity token here (needs `permissions: id-token: write`)"
+                .into(),
+        },
         Some(SourceSpec::Pat) => {
             let ctx = Context::new(settings);
             match ctx

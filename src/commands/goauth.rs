@@ -221,9 +221,31 @@ fn header_for(
             "uses ssh: it has no token for Go's own https requests".into(),
         ));
     };
-    let target = Target { origin, path, rule };
-    let Lookup::Found(cred) = source.get(ctx, &target)? else {
-        return Ok(None);
+    let cred = match ctx.settings.env.get(crate::commands::ci::agent::AGENT_VAR) {
+        // Inside `gocred ci exec --no-file`: the job's tokens were minted once and live in the
+        // agent; minting again here would give Go a second token that the wipe never revokes.
+        #[cfg(unix)]
+        Some(sock) => match crate::commands::ci::agent::ask_agent(sock, &origin.authority()) {
+            Ok(Some((username, secret, expires_at))) => sources::Credential {
+                username,
+                secret,
+                expires_at,
+                ephemeral: true,
+            },
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                return Err(source_error(format!(
+                    "the ci exec agent did not answer: {e}"
+                )))
+            }
+        },
+        _ => {
+            let target = Target { origin, path, rule };
+            let Lookup::Found(cred) = source.get(ctx, &target)? else {
+                return Ok(None);
+            };
+            cred
+        }
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

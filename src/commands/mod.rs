@@ -1,5 +1,6 @@
 //! One file per command, each with its own Args struct and one `run` function.
 
+pub mod ci;
 pub mod credential;
 pub mod explain;
 pub mod goauth;

@@ -7,7 +7,10 @@
 
 mod command;
 mod env;
+mod github_oidc;
+pub mod https;
 mod pat;
+pub mod revoke;
 
 use std::cell::OnceCell;
 
@@ -20,6 +23,7 @@ use crate::store::Keyring;
 
 pub use command::CommandSource;
 pub use env::EnvSource;
+pub use github_oidc::{GithubOidcSource, OidcSpec, DEFAULT_API_URL, DEFAULT_STS_URL};
 pub use pat::{account_for, PatSource};
 
 /// A credential ready to hand out.
@@ -31,6 +35,14 @@ pub struct Credential {
     pub expires_at: Option<u64>,
     /// True for tokens we minted (or fetched short-lived): git's storing helpers should not keep them.
     pub ephemeral: bool,
+}
+
+/// A credential handed to a CI job (`gocred ci`), with how to revoke it when the job ends.
+#[derive(Debug)]
+pub struct CiCredential {
+    pub credential: Credential,
+    /// `None`: the source cannot revoke (a secret the CI injected, a stored token).
+    pub revoke: Option<revoke::Revocation>,
 }
 
 #[derive(Debug)]
@@ -104,6 +116,19 @@ pub trait Source {
 
     /// Git reports `password` was rejected.
     fn erase(&self, ctx: &Context, target: &Target, password: &SecretString) -> Result<Erased>;
+
+    /// A credential for a CI job (`gocred ci`): minted for this job where the source can mint
+    /// (never one shared with other processes through a cache), with how to revoke it.
+    /// Default: what `get` returns, nothing to revoke. `None`: not mine.
+    fn get_for_ci(&self, ctx: &Context, target: &Target) -> Result<Option<CiCredential>> {
+        Ok(match self.get(ctx, target)? {
+            Lookup::Found(credential) => Some(CiCredential {
+                credential,
+                revoke: None,
+            }),
+            Lookup::NotMine => None,
+        })
+    }
 }
 
 /// The source a rule names. `None` for rules that do not answer over HTTPS (ssh).
@@ -117,6 +142,7 @@ pub fn for_rule(rule: &Rule) -> Option<Box<dyn Source>> {
             argv: argv.clone(),
             timeout_secs: *timeout_secs,
         }),
+        SourceSpec::GithubOidc(spec) => Box::new(GithubOidcSource { spec: spec.clone() }),
     })
 }
 

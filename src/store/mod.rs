@@ -4,6 +4,8 @@
 pub mod keyring;
 #[cfg(target_os = "linux")]
 pub mod keyutils;
+pub mod lease;
+pub mod netrc_file;
 pub mod payload;
 
 pub use self::keyring::{Backend, Keyring};

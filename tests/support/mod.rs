@@ -19,11 +19,13 @@
 #![allow(unused)]
 
 mod git_server;
+pub mod go_netrc;
 mod go_userauth;
 mod proc;
 mod sandbox;
 mod secret_service;
 mod ssh_server;
+pub mod token_service;
 
 pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
 pub use go_userauth::{GoParse, GoUserAuth};
@@ -31,6 +33,7 @@ pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
 pub use ssh_server::{ClientGaps, SshServer};
+pub use token_service::TokenService;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

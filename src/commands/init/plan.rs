@@ -45,7 +45,7 @@ impl NewRule {
 
 #[derive(Debug, Clone)]
 pub enum Change {
-    Rule(NewRule),
+    Rule(Box<NewRule>),
     GitAdd {
         key: String,
         value: String,
@@ -180,7 +180,7 @@ fn propose_rules(
         }
         rules.push(rule);
         plan.changes
-            .push(Change::Rule(NewRule { spec, pat_username }));
+            .push(Change::Rule(Box::new(NewRule { spec, pat_username })));
     }
     for p in &a.skip {
         if !patterns.contains(p) {

@@ -1,0 +1,158 @@
+//! Getting one credential per planned host for the job, recorded in the lease as it is issued.
+//!
+//! Each source is asked through `Source::get_for_ci`, so a source that can mint mints a token for
+//! this job alone and says how to revoke it. The lease is saved after every token: a run killed
+//! right after a mint still leaves what the next wipe needs to revoke it. Masks for GitHub Actions
+//! (`::add-mask::`) are printed here, by the `ci` commands only, before any token is used.
+
+use std::io::Write;
+
+use super::plan::Plan;
+use crate::error::{Error, Result};
+use crate::netrc;
+use crate::protocol::{Origin, Scheme};
+use crate::secret::{ExposeSecret, SecretString};
+use crate::settings::{Env, Settings};
+use crate::sources::{self, Context, Target};
+use crate::store::lease::{sha256_hex, Lease, LeaseDir, LeaseToken};
+
+/// Tokens that expire sooner than this are not handed to a job.
+const MIN_LIFETIME_SECS: u64 = 120;
+
+/// One credential handed to the job.
+pub struct Issued {
+    pub host: String,
+    pub rule: String,
+    pub username: String,
+    pub token: SecretString,
+    pub expires_at: Option<u64>,
+}
+
+pub fn issue(
+    settings: &Settings,
+    plan: &Plan,
+    ld: &LeaseDir,
+    lease: &mut Lease,
+    err: &mut dyn Write,
+) -> Result<Vec<Issued>> {
+    let ctx = Context::new(settings);
+    let mut issued = Vec::new();
+    for p in &plan.hosts {
+        let Some(source) = sources::for_rule(p.rule) else {
+            continue;
+        };
+        let origin = Origin::parse(Scheme::Https, &p.host)?;
+        let target = Target {
+            origin: &origin,
+            path: None,
+            rule: p.rule,
+        };
+        let Some(ci) = source.get_for_ci(&ctx, &target)? else {
+            let _ = writeln!(
+                err,
+                "gocred: rule `{}` gave no credential for {}: skipped",
+                p.rule.pattern, p.host
+            );
+            continue;
+        };
+        let cred = ci.credential;
+        // Recorded before any check can fail, so a minted token is always revoked.
+        lease.tokens.push(LeaseToken {
+            host: p.host.clone(),
+            rule: p.rule.pattern.clone(),
+            sha256: sha256_hex(cred.secret.expose_secret().as_bytes()),
+            expires_at: cred.expires_at,
+            token: ci
+                .revoke
+                .is_some()
+                .then(|| crate::secret::secret(cred.secret.expose_secret().to_string())),
+            revoke: ci.revoke,
+        });
+        ld.save(lease)?;
+        let bad = |part: &str, why: String| Error::Source {
+            kind: p.rule.source.as_ref().map_or("?", |s| s.kind().as_str()),
+            rule: p.rule.pattern.clone(),
+            message: format!("the {part} for {} cannot be used: {why}", p.host),
+            hint: None,
+        };
+        crate::secret::check_token(&cred.secret).map_err(|e| bad("token", e.to_string()))?;
+        netrc::check_word(cred.secret.expose_secret()).map_err(|e| bad("token", e.to_string()))?;
+        netrc::check_word(&cred.username).map_err(|e| bad("username", e.to_string()))?;
+        if let Some(exp) = cred.expires_at {
+            if exp < crate::store::lease::now() + MIN_LIFETIME_SECS {
+                return Err(bad("token", "it expires within two minutes".into()));
+            }
+        }
+        issued.push(Issued {
+            host: p.host.clone(),
+            rule: p.rule.pattern.clone(),
+            username: cred.username,
+            token: cred.secret,
+            expires_at: cred.expires_at,
+        });
+    }
+    if issued.is_empty() {
+        return Err(Error::other("no credential was issued for any host"));
+    }
+    Ok(issued)
+}
+
+/// `::add-mask::` for each token and for `base64(user:token)` (what a Basic header carries), on
+/// the step's stdout, when running under GitHub Actions. Nothing otherwise.
+pub fn print_masks(env: &Env, issued: &[Issued], out: &mut dyn Write) -> Result<()> {
+    if env.get("GITHUB_ACTIONS") != Some("true") {
+        return Ok(());
+    }
+    use base64::Engine as _;
+    for i in issued {
+        let basic = secrecy::zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                i.username,
+                i.token.expose_secret()
+            )),
+        );
+        for value in [i.token.expose_secret(), basic.as_str()] {
+            // Workflow-command data escaping: % first, then CR and LF.
+            let escaped = secrecy::zeroize::Zeroizing::new(
+                value
+                    .replace('%', "%25")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A"),
+            );
+            writeln!(out, "::add-mask::{}", escaped.as_str())
+                .map_err(|e| Error::io("writing masks", e))?;
+        }
+    }
+    out.flush().map_err(|e| Error::io("writing masks", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::secret;
+
+    #[test]
+    fn masks_only_under_github_actions() {
+        let issued = vec![Issued {
+            host: "h".into(),
+            rule: "h".into(),
+            username: "x-access-token".into(),
+            token: secret("ghs_a%b".into()),
+            expires_at: None,
+        }];
+        let mut out = Vec::new();
+        print_masks(&Env::from_pairs([("CI", "true")]), &issued, &mut out).unwrap();
+        assert!(out.is_empty());
+        print_masks(
+            &Env::from_pairs([("GITHUB_ACTIONS", "true")]),
+            &issued,
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode("x-access-token:ghs_a%b");
+        assert_eq!(text, format!("::add-mask::ghs_a%25b\n::add-mask::{b64}\n"));
+    }
+}

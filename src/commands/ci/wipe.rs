@@ -1,0 +1,315 @@
+//! `gocred ci wipe`: removes a job's block from each netrc file, revokes every token that can be
+//! revoked, checks the files no longer hold any of them, and erases the lease.
+//!
+//! Idempotent: a lease already wiped is simply gone. A wipe that could not revoke still removes
+//! the block, keeps only the unrevoked tokens in the (parked) lease so the next wipe retries until
+//! they expire, and fails naming the host and rule — never the token. Without `--lease`, every
+//! parked or stale lease of this user is wiped, plus any gocred block left in this HOME's netrc
+//! files whose lease is gone (its tokens cannot be revoked any more; they expire).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::netrc::{self, block};
+use crate::secret::ExposeSecret;
+use crate::settings::{Env, Settings};
+use crate::store::lease::{self, Claimed, LeaseDir, Status};
+use crate::store::netrc_file::{self, Change};
+
+#[derive(Debug, Args)]
+pub struct WipeArgs {
+    /// Wipe only this lease (the id given to, or chosen by, `ci netrc --lease`).
+    #[arg(long)]
+    pub lease: Option<String>,
+}
+
+/// What one wipe did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub files: Vec<PathBuf>,
+    pub revoked: usize,
+    pub problems: Vec<String>,
+}
+
+pub fn run(args: WipeArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
+    let env = &settings.env;
+    let ld = LeaseDir::open(env)?;
+    let mut problems = Vec::new();
+    let mut wiped = 0;
+    let wanted = args
+        .lease
+        .as_deref()
+        .map(block::BlockId::parse)
+        .transpose()
+        .map_err(Error::Usage)?;
+    for l in ld.list()? {
+        if wanted.as_ref().is_some_and(|w| w.as_str() != l.id) {
+            continue;
+        }
+        match ld.status(&l) {
+            Status::Held(pid) if wanted.is_some() => {
+                return Err(Error::with_hint(
+                    format!("lease {} is held by a running gocred (pid {pid})", l.id),
+                    "it wipes by itself when its command ends (`gocred ci exec`)",
+                ))
+            }
+            Status::Held(_) | Status::Claimed(_) => continue,
+            Status::Parked | Status::Stale(_) => {}
+        }
+        let Some(claimed) = ld.claim(&l)? else {
+            continue;
+        };
+        let report = wipe_claimed(&ld, claimed);
+        say(err, &l.id, &report);
+        problems.extend(report.problems);
+        wiped += 1;
+    }
+    let orphans = remove_orphans(&ld, env, wanted.as_ref(), err);
+    problems.extend(orphans.err());
+    if wiped == 0 && problems.is_empty() {
+        let _ = writeln!(err, "gocred: nothing to wipe");
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(Error::with_hint(
+            problems.join("; "),
+            "the blocks are removed; `gocred ci wipe` retries the revocation until the tokens expire",
+        )),
+    }
+}
+
+/// One line on stderr about a finished wipe.
+pub fn say(err: &mut dyn Write, id: &str, r: &Report) {
+    let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
+    let _ = writeln!(
+        err,
+        "gocred: wiped lease {id}: block removed from {}; {} token(s) revoked{}",
+        if files.is_empty() {
+            "no file".to_string()
+        } else {
+            files.join(", ")
+        },
+        r.revoked,
+        if r.problems.is_empty() {
+            ""
+        } else {
+            "; with problems (below)"
+        }
+    );
+}
+
+/// Wipes every stale lease (its process died, or another CI job left it). Never fatal: what
+/// cannot be cleaned is reported and stays for the next run.
+pub fn clean_stale(ld: &LeaseDir, err: &mut dyn Write) {
+    let Ok(list) = ld.list() else { return };
+    for l in list {
+        let Status::Stale(why) = ld.status(&l) else {
+            continue;
+        };
+        let Ok(Some(claimed)) = ld.claim(&l) else {
+            continue;
+        };
+        let _ = writeln!(err, "gocred: cleaning up lease {} ({why})", l.id);
+        let report = wipe_claimed(ld, claimed);
+        say(err, &l.id, &report);
+        for p in report.problems {
+            let _ = writeln!(err, "gocred: warning: {p}");
+        }
+    }
+}
+
+/// Wipes one claimed lease: blocks, verification, revocation, then the lease itself.
+pub fn wipe_claimed(ld: &LeaseDir, mut c: Claimed) -> Report {
+    let mut report = Report::default();
+    let id = match c.lease.block_id() {
+        Ok(id) => id,
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return report;
+        }
+    };
+    let files = std::mem::take(&mut c.lease.files);
+    for f in files {
+        match remove_block(&f, &id, &c) {
+            Ok(changed) => {
+                if changed {
+                    report.files.push(f.path.clone());
+                }
+                if let Err(e) = check_gone(&f.path, &c) {
+                    report.problems.push(e.to_string());
+                }
+            }
+            Err(e) => {
+                report.problems.push(format!(
+                    "could not remove the block from {}: {e}",
+                    f.path.display()
+                ));
+                c.lease.files.push(f);
+            }
+        }
+    }
+    if let Some(sock) = c.lease.agent.take() {
+        let _ = std::fs::remove_file(sock);
+    }
+    let now = lease::now();
+    for i in 0..c.lease.tokens.len() {
+        let t = &c.lease.tokens[i];
+        let (Some(how), Some(token)) = (&t.revoke, &t.token) else {
+            continue;
+        };
+        match how.revoke(token) {
+            Ok(_) => report.revoked += 1,
+            Err(_) if t.expires_at.is_some_and(|e| e <= now) => {} // expired: nothing to revoke
+            Err(why) => {
+                report.problems.push(format!(
+                    "could not revoke the token for {} (rule `{}`, {}): {why}",
+                    t.host,
+                    t.rule,
+                    how.describe()
+                ));
+                continue;
+            }
+        }
+        let t = &mut c.lease.tokens[i];
+        t.token = None;
+        t.revoke = None;
+        let _ = ld.update(&c);
+    }
+    let pending = c.lease.tokens.iter().any(|t| t.token.is_some()) || !c.lease.files.is_empty();
+    let done = if pending {
+        ld.release(c)
+    } else {
+        ld.destroy(c)
+    };
+    if let Err(e) = done {
+        report.problems.push(e.to_string());
+    }
+    report
+}
+
+/// Removes the block from one file and checks no token of the lease is left in it.
+fn remove_block(f: &lease::LeaseFile, id: &block::BlockId, c: &Claimed) -> Result<bool> {
+    let is_ours = |tok: &[u8]| c.lease.holds_hash(tok);
+    if std::fs::symlink_metadata(&f.path).is_err() {
+        return Ok(false); // the file is gone: nothing of ours can be in it
+    }
+    let edited = netrc_file::edit(&f.path, &mut |snap| {
+        let Some(content) = &snap.content else {
+            return Ok(Change::Keep);
+        };
+        match block::remove(content.as_slice(), id, &is_ours) {
+            block::Removal::NotFound => Ok(Change::Keep),
+            block::Removal::Removed { content, .. } => {
+                let last = block::ids(content.as_slice()).is_empty();
+                if last && f.created && content.is_empty() {
+                    return Ok(Change::Delete);
+                }
+                let mode = if last { f.mode.unwrap_or(0o600) } else { 0o600 };
+                Ok(Change::Write { content, mode })
+            }
+        }
+    })?;
+    Ok(edited.changed)
+}
+
+/// Checks that no token of the lease is left in the file outside gocred's blocks (other
+/// concurrent runs may hold the same token from an `env` source in their own blocks).
+fn check_gone(path: &std::path::Path, c: &Claimed) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    if let Some(mut content) = netrc_file::read(path)? {
+        for other in block::ids(content.as_slice()) {
+            if let block::Removal::Removed { content: rest, .. } =
+                block::remove(content.as_slice(), &other, &|_| false)
+            {
+                content = rest;
+            }
+        }
+        let left = netrc::all_words(content.as_slice())
+            .iter()
+            .any(|w| c.lease.holds_hash(w))
+            || c.lease
+                .tokens
+                .iter()
+                .filter_map(|t| t.token.as_ref())
+                .any(|t| {
+                    let t = t.expose_secret().as_bytes();
+                    content.as_slice().windows(t.len()).any(|w| w == t)
+                });
+        if left {
+            return Err(Error::with_hint(
+                format!(
+                    "{} still holds a token gocred wrote, outside any gocred block",
+                    path.display()
+                ),
+                "remove that line by hand",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes gocred blocks whose lease no longer exists from this HOME's netrc files.
+fn remove_orphans(
+    ld: &LeaseDir,
+    env: &Env,
+    only: Option<&block::BlockId>,
+    err: &mut dyn Write,
+) -> std::result::Result<(), String> {
+    let Ok(targets) = netrc_file::targets(env) else {
+        return Ok(());
+    };
+    for path in targets {
+        if std::fs::symlink_metadata(&path).is_err() {
+            continue;
+        }
+        let mut removed = Vec::new();
+        let r = netrc_file::edit(&path, &mut |snap| {
+            let Some(content) = &snap.content else {
+                return Ok(Change::Keep);
+            };
+            // Listed under the file's lock: a run writes its lease before its block, so a block
+            // whose lease is missing now is really orphaned.
+            let known: Vec<String> = ld.list()?.into_iter().map(|l| l.id).collect();
+            let mut cur = content.clone();
+            removed.clear();
+            for id in block::ids(content.as_slice()) {
+                if known.contains(&id.as_str().to_string()) || only.is_some_and(|o| *o != id) {
+                    continue;
+                }
+                if let block::Removal::Removed { content, .. } =
+                    block::remove(cur.as_slice(), &id, &|_| false)
+                {
+                    cur = content;
+                    removed.push(id);
+                }
+            }
+            Ok(match removed.is_empty() {
+                true => Change::Keep,
+                false => Change::Write {
+                    content: cur,
+                    mode: 0o600,
+                },
+            })
+        });
+        if let Err(e) = r {
+            return Err(format!(
+                "could not check {} for leftover blocks: {e}",
+                path.display()
+            ));
+        }
+        for id in removed {
+            let _ = writeln!(
+                err,
+                "gocred: removed block {id} from {}: its lease is gone, so its tokens could not be \
+                 revoked (they expire on their own)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}

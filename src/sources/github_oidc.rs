@@ -1,0 +1,262 @@
+//! `github-oidc`: no stored secret at all. The CI's OIDC identity token is exchanged at an
+//! octo-sts-style service for a short-lived GitHub installation token (spec §4.6–4.7).
+//!
+//! 1. The identity token (a JWT): on GitHub Actions, `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`
+//!    with `Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` answers `{"value": "<JWT>"}`
+//!    (the job needs `permissions: id-token: write`). On GitLab the job declares `id_tokens:` and
+//!    the JWT is in the CI variable the rule names (`id_token_variable`).
+//! 2. The exchange: `GET <sts_url>/sts/exchange?scope=<owner/repo|org>&identity=<name>` with the
+//!    JWT as bearer answers `{"token": "<installation token>"}` or `{"message": …}`. The service
+//!    checks the JWT's issuer, subject and audience against the trust policy
+//!    `.github/chainguard/<identity>.sts.yaml` in the scope.
+//! 3. The token is used as `x-access-token` and, from `gocred ci`, revoked when the job ends with
+//!    `DELETE <api_url>/installation/token`.
+//!
+//! Each call mints a new token: with git's helper protocol that is one per `get`, which is why CI
+//! should go through `gocred ci`, which mints once per job and revokes.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::revoke::Revocation;
+use super::{
+    https, username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target,
+};
+use crate::error::{Error, Result};
+use crate::secret::{secret, ExposeSecret, SecretString};
+
+pub const DEFAULT_STS_URL: &str = "https://octo-sts.dev";
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Installation tokens live one hour; the exchange does not say when this one was issued.
+const ASSUMED_LIFETIME_SECS: u64 = 55 * 60;
+
+/// The rule's keys, validated by `rules`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSpec {
+    /// Base URL of the exchange service (`https://octo-sts.dev`).
+    pub sts_url: String,
+    /// `owner/repo` or `org`: where the trust policy lives and what the token may read.
+    pub scope: String,
+    /// The trust policy's name.
+    pub identity: String,
+    /// The `aud` to request for the identity token (default: the exchange's host).
+    pub audience: String,
+    /// GitHub API base for revocation.
+    pub api_url: String,
+    /// GitLab: the CI variable holding the identity token (`id_tokens:`).
+    pub id_token_variable: Option<String>,
+}
+
+impl OidcSpec {
+    /// The exchange's host (and port when not the default): octo-sts's default audience.
+    pub fn default_audience(sts_url: &str) -> Option<String> {
+        let u = reqwest::Url::parse(sts_url).ok()?;
+        let host = u.host_str()?;
+        Some(match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        })
+    }
+}
+
+pub struct GithubOidcSource {
+    pub spec: OidcSpec,
+}
+
+fn fail(t: &Target, message: String, hint: Option<String>) -> Error {
+    Error::Source {
+        kind: "github-oidc",
+        rule: t.rule.pattern.clone(),
+        message,
+        hint,
+    }
+}
+
+impl GithubOidcSource {
+    fn id_token(&self, ctx: &Context, t: &Target) -> Result<SecretString> {
+        let env = &ctx.settings.env;
+        if let Some(var) = &self.spec.id_token_variable {
+            let jwt = env.get(var).ok_or_else(|| {
+                fail(
+                    t,
+                    format!("${var} is not set"),
+                    Some(format!(
+                        "declare it in .gitlab-ci.yml: `id_tokens: {{ {var}: {{ aud: {} }} }}`",
+                        self.spec.audience
+                    )),
+                )
+            })?;
+            return check_jwt(t, secret(jwt.trim().to_string()), &format!("${var}"));
+        }
+        let (Some(url), Some(bearer)) = (
+            env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+            env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        ) else {
+            return Err(fail(
+                t,
+                "ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set, so \
+                 there is no GitHub Actions identity token to exchange"
+                    .into(),
+                Some(
+                    "give the job `permissions: id-token: write` (or, on GitLab, set \
+                     `id_token_variable` in the rule)"
+                        .into(),
+                ),
+            ));
+        };
+        let mut u = https::check_url(url).map_err(|e| fail(t, e.to_string(), None))?;
+        u.query_pairs_mut()
+            .append_pair("audience", &self.spec.audience);
+        let shown = redact_query(&u);
+        let resp = https::client()?
+            .get(u)
+            .bearer_auth(bearer)
+            .header("Accept", "application/json")
+            .send()
+            .map_err(|e| fail(t, https::describe_error(&shown, &e), None))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let m = https::message_of(resp)
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            return Err(fail(
+                t,
+                format!("the Actions token endpoint answered {status}{m}"),
+                None,
+            ));
+        }
+        let jwt = json_field(t, resp, "value", "the Actions token endpoint")?;
+        check_jwt(t, jwt, "the Actions token endpoint's answer")
+    }
+
+    fn exchange(&self, t: &Target, jwt: &SecretString) -> Result<SecretString> {
+        let base = self.spec.sts_url.trim_end_matches('/');
+        let mut u = https::check_url(&format!("{base}/sts/exchange"))
+            .map_err(|e| fail(t, e.to_string(), None))?;
+        u.query_pairs_mut()
+            .append_pair("scope", &self.spec.scope)
+            .append_pair("identity", &self.spec.identity);
+        let shown = u.to_string();
+        let resp = https::client()?
+            .get(u)
+            .bearer_auth(jwt.expose_secret())
+            .header("Accept", "application/json")
+            .send()
+            .map_err(|e| fail(t, https::describe_error(&shown, &e), None))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let m = https::message_of(resp)
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            return Err(fail(
+                t,
+                format!("the token exchange at {base} answered {status}{m}"),
+                Some(format!(
+                    "check the trust policy `.github/chainguard/{}.sts.yaml` in {}: its issuer, \
+                     subject and audience ({}) must match this job's identity token",
+                    self.spec.identity, self.spec.scope, self.spec.audience
+                )),
+            ));
+        }
+        let token = json_field(t, resp, "token", "the token exchange")?;
+        crate::secret::check_token(&token).map_err(|p| {
+            fail(
+                t,
+                format!("the exchange returned an unusable token: {p}"),
+                None,
+            )
+        })?;
+        Ok(token)
+    }
+
+    fn mint(&self, ctx: &Context, t: &Target) -> Result<Credential> {
+        let jwt = self.id_token(ctx, t)?;
+        let token = self.exchange(t, &jwt)?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(Credential {
+            username: username_for(t.rule, None),
+            secret: token,
+            expires_at: Some(now + ASSUMED_LIFETIME_SECS),
+            ephemeral: true,
+        })
+    }
+}
+
+/// The Actions request URL carries run identifiers; they are not secret, but keep messages short.
+fn redact_query(u: &reqwest::Url) -> String {
+    let mut shown = u.clone();
+    shown.set_query(None);
+    shown.to_string()
+}
+
+fn json_field(
+    t: &Target,
+    resp: reqwest::blocking::Response,
+    field: &str,
+    who: &str,
+) -> Result<SecretString> {
+    let bytes = secrecy::zeroize::Zeroizing::new(
+        https::body(resp)
+            .map_err(|e| fail(t, format!("reading the answer of {who}: {e}"), None))?,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| fail(t, format!("{who} did not answer JSON"), None))?;
+    match v.get(field).and_then(|s| s.as_str()) {
+        Some(s) if !s.is_empty() => Ok(secret(s.to_string())),
+        _ => Err(fail(t, format!("{who} answered without `{field}`"), None)),
+    }
+}
+
+/// Three base64url parts: anything else is not an identity token (and must not be sent on).
+fn check_jwt(t: &Target, jwt: SecretString, from: &str) -> Result<SecretString> {
+    let parts: Vec<&str> = jwt.expose_secret().split('.').collect();
+    let ok = parts.len() == 3
+        && parts.iter().take(2).all(|p| !p.is_empty())
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+        });
+    if !ok {
+        return Err(fail(t, format!("{from} is not a JWT"), None));
+    }
+    Ok(jwt)
+}
+
+impl Source for GithubOidcSource {
+    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+        Ok(Lookup::Found(self.mint(ctx, t)?))
+    }
+
+    fn get_for_ci(&self, ctx: &Context, t: &Target) -> Result<Option<CiCredential>> {
+        Ok(Some(CiCredential {
+            credential: self.mint(ctx, t)?,
+            revoke: Some(Revocation::GithubInstallationToken {
+                api_url: self.spec.api_url.trim_end_matches('/').to_string(),
+            }),
+        }))
+    }
+
+    /// Nothing is stored: a rejected token just expires (or is revoked by `gocred ci wipe`).
+    fn erase(&self, _ctx: &Context, _t: &Target, _password: &SecretString) -> Result<Erased> {
+        Ok(Erased::NothingHeld)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_audience_is_the_exchange_host() {
+        assert_eq!(
+            OidcSpec::default_audience("https://octo-sts.dev").as_deref(),
+            Some("octo-sts.dev")
+        );
+        assert_eq!(
+            OidcSpec::default_audience("http://127.0.0.1:8080/").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+    }
+}

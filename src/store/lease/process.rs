@@ -1,0 +1,128 @@
+//! Whether a lease's process still runs (pid plus start time, zombies count as gone), and the
+//! private-directory and no-follow helpers the lease files need.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+pub use imp::*;
+
+#[cfg(unix)]
+mod imp {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
+    /// Linux `/proc/<pid>/stat` field 22; `None` elsewhere.
+    pub fn start_time(pid: u32) -> Option<u64> {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after = stat.rsplit_once(')')?.1;
+        after.split_whitespace().nth(19)?.parse().ok()
+    }
+
+    /// The pid of the nearest ancestor of `pid` (or `pid` itself) whose name is in `names`.
+    pub fn ancestor_named(pid: u32, names: &[&str]) -> Option<u32> {
+        let mut cur = pid;
+        for _ in 0..64 {
+            let comm = fs::read_to_string(format!("/proc/{cur}/comm")).ok()?;
+            if names.contains(&comm.trim_end_matches('\n')) {
+                return Some(cur);
+            }
+            let stat = fs::read_to_string(format!("/proc/{cur}/stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            if ppid <= 1 {
+                return None;
+            }
+            cur = ppid;
+        }
+        None
+    }
+
+    /// Alive and not a zombie, and (when known) the same process that started at `start`.
+    pub fn alive(pid: u32, start: Option<u64>) -> bool {
+        if pid == 0 {
+            return false;
+        }
+        if Path::new("/proc/self/stat").exists() {
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+                return false;
+            };
+            let mut f = after.split_whitespace();
+            if f.next() == Some("Z") {
+                return false;
+            }
+            return match start {
+                Some(s) => f.nth(18).and_then(|v| v.parse::<u64>().ok()) == Some(s),
+                None => true,
+            };
+        }
+        // SAFETY: kill(2) with signal 0 only checks for existence and permission.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+
+    pub fn check_private_dir(dir: &Path) -> Result<()> {
+        let md = fs::symlink_metadata(dir)
+            .map_err(|e| Error::io(format!("checking {}", dir.display()), e))?;
+        if !md.is_dir() || md.uid() != crate::fsutil::euid() {
+            return Err(Error::with_hint(
+                format!(
+                    "{} is not a directory of yours; refusing to keep CI leases there",
+                    dir.display()
+                ),
+                "remove it, or set XDG_RUNTIME_DIR to a private directory",
+            ));
+        }
+        if md.mode() & 0o077 != 0 {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(format!("making {} private", dir.display()), e))?;
+        }
+        Ok(())
+    }
+
+    pub fn open_nofollow_write(path: &Path) -> Option<File> {
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
+    }
+}
+
+#[cfg(not(unix))]
+mod imp {
+    use super::*;
+
+    pub fn start_time(_pid: u32) -> Option<u64> {
+        None
+    }
+
+    pub fn ancestor_named(_pid: u32, _names: &[&str]) -> Option<u32> {
+        None
+    }
+
+    /// Without a portable liveness check, a lease is never declared stale by pid.
+    pub fn alive(pid: u32, _start: Option<u64>) -> bool {
+        pid != 0
+    }
+
+    pub fn check_private_dir(_dir: &Path) -> Result<()> {
+        Ok(())
+    }
+
+    pub fn open_nofollow_write(path: &Path) -> Option<File> {
+        OpenOptions::new().write(true).open(path).ok()
+    }
+}
