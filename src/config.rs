@@ -20,6 +20,8 @@ pub struct ConfigFile {
     pub rules: Vec<toml::Spanned<RuleSpec>>,
     #[serde(default)]
     pub keyring: KeyringSpec,
+    #[serde(default)]
+    pub cache: CacheSpec,
 }
 
 /// One `[[rule]]` table.
@@ -98,6 +100,14 @@ pub struct KeyringSpec {
     pub backend: Option<String>,
     /// Service name entries are filed under (default `gocred`).
     pub service: Option<String>,
+}
+
+/// `[cache]`: how minted tokens are reused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// Seconds before expiry at which a minted token is no longer handed out (default 300).
+    pub margin_secs: Option<u64>,
 }
 
 /// Where the config file lives: `GOCRED_CONFIG`, else `<config dir>/gocred/config.toml`.

@@ -128,3 +128,10 @@ pub fn username_for(rule: &Rule, from_source: Option<String>) -> String {
         .or(from_source)
         .unwrap_or_else(|| "x-access-token".to_string())
 }
+
+/// Unix seconds now (0 if the clock is before 1970).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
