@@ -16,15 +16,18 @@
 //! the file model and [`rules`] its compiled, first-match-wins form; [`protocol`] is git's
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
 //! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
-//! the one error type.
+//! the one error type. Minting sources (github-app, oauth, gitlab) take their compiled settings
+//! from [`rules_mint`], talk HTTPS through [`http`], and keep tokens in `store::cache`.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod http;
 pub mod protocol;
 pub mod rules;
+pub mod rules_mint;
 pub mod scope;
 pub mod secret;
 pub mod settings;

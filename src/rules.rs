@@ -79,6 +79,9 @@ pub enum SourceSpec {
         argv: Vec<String>,
         timeout_secs: u64,
     },
+    GithubApp(crate::rules_mint::GithubAppSpec),
+    Oauth(crate::rules_mint::OauthSpec),
+    Gitlab(crate::rules_mint::GitlabSpec),
 }
 
 impl SourceSpec {
@@ -87,6 +90,9 @@ impl SourceSpec {
             SourceSpec::Pat => SourceKind::Pat,
             SourceSpec::Env { .. } => SourceKind::Env,
             SourceSpec::Command { .. } => SourceKind::Command,
+            SourceSpec::GithubApp(_) => SourceKind::GithubApp,
+            SourceSpec::Oauth(_) => SourceKind::Oauth,
+            SourceSpec::Gitlab(_) => SourceKind::Gitlab,
         }
     }
 }
@@ -172,6 +178,12 @@ impl Rule {
 }
 
 fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+    if let Some(k) = crate::rules_mint::foreign_key(kind, spec) {
+        return Err(format!(
+            "`{k}` does not apply to source `{}`",
+            kind.as_str()
+        ));
+    }
     let only = |allowed: &[&str]| -> std::result::Result<(), String> {
         let present = [
             ("variable", spec.variable.is_some()),
@@ -217,6 +229,18 @@ fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<Sour
                 argv,
                 timeout_secs: spec.timeout_secs.unwrap_or(30).max(1),
             })
+        }
+        SourceKind::GithubApp => {
+            only(&["timeout_secs"])?;
+            crate::rules_mint::github_app(spec).map(SourceSpec::GithubApp)
+        }
+        SourceKind::Oauth => {
+            only(&["timeout_secs"])?;
+            crate::rules_mint::oauth(spec).map(SourceSpec::Oauth)
+        }
+        SourceKind::Gitlab => {
+            only(&["timeout_secs"])?;
+            crate::rules_mint::gitlab(spec).map(SourceSpec::Gitlab)
         }
     }
 }

@@ -188,6 +188,14 @@ fn erase(
         Erased::CannotForget(msg) => {
             let _ = writeln!(err, "gocred: {msg}");
         }
+        Erased::Minted => {
+            let _ = writeln!(
+                err,
+                "gocred: {} rejected the token minted for `{}`; dropped it, the next request mints a new one",
+                t.origin.authority(),
+                t.rule.pattern
+            );
+        }
         Erased::Different | Erased::NothingHeld => {}
     }
     Ok(())

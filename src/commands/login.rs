@@ -22,7 +22,7 @@ pub struct LoginArgs {
     /// GOPRIVATE-style pattern the rule serves: `git.corp.example`, `github.com/acme/*`.
     pub pattern: String,
     /// Where the token comes from: pat (keyring), env (a variable), command (a program).
-    #[arg(long, default_value = "pat", value_parser = ["pat", "env", "command"])]
+    #[arg(long, default_value = "pat", value_parser = ["pat", "env", "command", "github-app", "oauth", "gitlab"])]
     pub source: String,
     /// Git username to send with the token (default: x-access-token).
     #[arg(long)]
@@ -42,6 +42,8 @@ pub struct LoginArgs {
     /// `command` source: the program and its arguments, after `--`.
     #[arg(last = true)]
     pub command: Vec<String>,
+    #[command(flatten)]
+    pub mint: Box<super::login_mint::MintArgs>,
 }
 
 pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
@@ -57,9 +59,14 @@ pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<
         variable: args.variable.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         timeout_secs: args.timeout_secs,
+        ..Default::default()
     };
-    Rule::compile(&spec, 0).map_err(Error::Usage)?;
+    let spec = super::login_mint::with_mint_keys(spec, &args.mint);
+    let rule = Rule::compile(&spec, 0).map_err(Error::Usage)?;
     let config = settings.require_config_path()?.to_path_buf();
+    if super::login_mint::is_minting(kind) {
+        return super::login_mint::run(&args, &spec, &rule, settings, &config, err);
+    }
 
     let mut stored_in = None;
     if pat {

@@ -3,7 +3,9 @@
 pub mod credential;
 pub mod explain;
 pub mod login;
+pub mod login_mint;
 pub mod logout;
+pub mod logout_mint;
 pub mod token;
 
 use crate::error::Error;
