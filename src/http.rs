@@ -183,10 +183,41 @@ fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
     (message, oauth_error)
 }
 
-/// One line of server text fit for a terminal: control characters removed, ≤ 200 characters.
+/// One line of server text fit for a terminal: control characters removed, anything shaped
+/// like a token replaced by `[redacted]` (a server may echo what it was sent), ≤ 200 characters.
 pub fn clean(s: &str) -> String {
-    let one_line: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
-    escape_for_display(&one_line).chars().take(200).collect()
+    let one_line: String = s.chars().filter(|c| !c.is_control()).take(400).collect();
+    let words: Vec<&str> = one_line
+        .split(' ')
+        .map(|w| if looks_like_token(w) { "[redacted]" } else { w })
+        .collect();
+    escape_for_display(&words.join(" "))
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// GitHub/GitLab token prefixes, JWTs, and any long unbroken run of token characters.
+fn looks_like_token(w: &str) -> bool {
+    let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let prefixed = [
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "gloas-",
+        "glcbt-",
+        "eyJ",
+    ]
+    .iter()
+    .any(|p| w.starts_with(p));
+    let long_run = w.len() >= 32
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.=+/".contains(&b));
+    prefixed || long_run
 }
 
 fn describe_transport(e: reqwest::Error) -> HttpError {
@@ -251,6 +282,13 @@ mod tests {
             Some("invalid_grant: grant request is invalid")
         );
         assert_eq!(error_fields(b"<html>token=ghs_secret</html>"), (None, None));
+        let (m, _) = error_fields(
+            br#"{"message":"token ghs_abc, eyJhbGciOi.x.y and 0123456789abcdef0123456789abcdef!"}"#,
+        );
+        assert_eq!(
+            m.as_deref(),
+            Some("token [redacted] [redacted] and [redacted]")
+        );
         let long = format!("{{\"message\":\"{}\"}}", "a".repeat(1000));
         assert!(error_fields(long.as_bytes()).0.unwrap().len() <= 200);
     }

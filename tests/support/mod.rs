@@ -18,11 +18,13 @@
 #![allow(unused)]
 
 mod git_server;
+mod github_api;
 mod proc;
 mod sandbox;
 mod secret_service;
 
 pub use git_server::{AccessLogEntry, GitServer, GIT_HOST, PROXY_HOST};
+pub use github_api::{Fault, GithubApi};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
