@@ -192,6 +192,11 @@ impl GithubApi {
         self.lock().validations.clone()
     }
 
+    /// The stand-in's clock (Unix seconds).
+    pub fn now_secs() -> u64 {
+        now()
+    }
+
     /// Expires every token now (as if an hour had passed).
     pub fn expire_all(&self) {
         let now = now();
