@@ -19,12 +19,14 @@
 
 mod git_server;
 mod github_api;
+mod oauth_server;
 mod proc;
 mod sandbox;
 mod secret_service;
 
 pub use git_server::{AccessLogEntry, GitServer, GIT_HOST, PROXY_HOST};
 pub use github_api::{Fault, GithubApi};
+pub use oauth_server::{OauthServer, OauthStats, CLIENT_ID as OAUTH_CLIENT_ID};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
