@@ -75,7 +75,7 @@ pub struct RuleSpec {
     pub project: Option<String>,
     /// `gitlab`: group (ID or path) whose access token is created and rotated.
     pub group: Option<String>,
-    /// `gitlab`: days a created access token lives (default 1, at least 1).
+    /// `gitlab`: full days a created access token lives at least (default 1).
     pub token_days: Option<u32>,
     /// `gitlab`: role of a created access token (default 20 = reporter, enough to read code).
     pub access_level: Option<u32>,

@@ -283,13 +283,13 @@ pub fn revoke_all(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usi
 }
 
 /// GitLab's `expires_at` is a date; a token stops working when that day begins (UTC). Asking
-/// for `days` ahead gives a token that lives between `days - 1` and `days` days (at least
-/// tomorrow, GitLab's minimum).
+/// for `days + 1` days ahead gives a token that lives at least `days` full days, so one created
+/// just before midnight is not born inside the reuse margin.
 pub fn expiry_date(now: u64, days: u32) -> String {
     let day = time::OffsetDateTime::from_unix_timestamp(now as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .date();
-    let target = day + time::Duration::days(i64::from(days.max(1)));
+    let target = day + time::Duration::days(i64::from(days.max(1)) + 1);
     format!(
         "{:04}-{:02}-{:02}",
         target.year(),
@@ -310,9 +310,9 @@ mod tests {
 
     #[test]
     fn dates() {
-        // 2024-01-01T12:00:00Z + 1 day -> 2024-01-02, which starts at 1704153600.
-        assert_eq!(expiry_date(1_704_110_400, 1), "2024-01-02");
-        assert_eq!(expiry_date(1_704_110_400, 0), "2024-01-02");
+        // 2024-01-01T12:00:00Z, one full day -> 2024-01-03 (starts 36 h later).
+        assert_eq!(expiry_date(1_704_110_400, 1), "2024-01-03");
+        assert_eq!(expiry_date(1_704_110_400, 0), "2024-01-03");
         assert_eq!(parse_date("2024-01-02"), Some(1_704_153_600));
         assert_eq!(parse_date("2024-13-02"), None);
         assert_eq!(parse_date("soon"), None);

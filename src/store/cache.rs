@@ -113,7 +113,22 @@ impl TokenCache<'_> {
         if !same_secret(&t.token, password) {
             return Ok(Some(false));
         }
-        self.remove(account)?;
+        match t.handle {
+            // Keep what rotating or revoking the server-side token needs, not the token: the
+            // next mint then rotates it instead of leaving it alive beside a new one.
+            Some(handle) => {
+                let tombstone = CachedToken {
+                    username: t.username,
+                    token: secret(String::new()),
+                    expires_at: 0,
+                    handle: Some(handle),
+                };
+                self.keyring.set(account, &tombstone.encode())?;
+            }
+            None => {
+                self.remove(account)?;
+            }
+        }
         Ok(Some(true))
     }
 
