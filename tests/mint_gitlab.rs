@@ -4,7 +4,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
@@ -44,7 +43,7 @@ impl GitlabApi {
         let worker = std::thread::spawn(move || {
             while let Ok(mut req) = s2.recv() {
                 let mut body = String::new();
-                let _ = req.as_reader().read_to_string(&mut body);
+                let _ = std::io::Read::read_to_string(req.as_reader(), &mut body);
                 let (status, text) = gl_handle(&req, &body, &mut st2.lock().unwrap());
                 let resp = tiny_http::Response::from_string(text)
                     .with_status_code(status)
@@ -104,7 +103,7 @@ fn gl_handle(req: &tiny_http::Request, body: &str, st: &mut GlState) -> (u16, St
         return (404, r#"{"message":"404 Project Not Found"}"#.into());
     }
     let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    let mut issue = |st: &mut GlState, expires: &str| {
+    let issue = |st: &mut GlState, expires: &str| {
         st.next += 1;
         let (id, token) = (
             st.next,
