@@ -398,6 +398,24 @@ fn api_failures_are_clear_and_leak_nothing() {
         assert!(!err.contains("ghs_"), "{err}");
     }
     assert!(w.api.mints().is_empty());
+    // An API that does not listen at all.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    w.s.write_config(&format!(
+        "[[rule]]\npattern = \"{HOST}\"\nsource = \"github-app\"\napp_id = {}\napi_url = \"http://127.0.0.1:{closed}\"\n",
+        w.api.app.id
+    ));
+    let out = w.get(Some("acme/lib.git"));
+    assert_eq!(stdout_str(&out), "");
+    assert!(
+        stderr_str(&out).contains("cannot connect"),
+        "{}",
+        stderr_str(&out)
+    );
+    w.config("timeout_secs = 2\n");
     // 429 with a short Retry-After is waited out and the mint succeeds.
     w.api.push_fault(Fault::RateLimited {
         status: 429,
@@ -494,5 +512,85 @@ fn login_refuses_a_bad_key_and_logout_revokes() {
             .filter(|r| r.starts_with("DELETE /installation/token -> 204"))
             .count()
             == 2
+    );
+}
+
+#[test]
+fn a_minting_process_killed_mid_mint_does_not_wedge_the_next() {
+    let w = World::new("");
+    w.login();
+    w.api.push_fault(Fault::Slow(Duration::from_secs(8)));
+    let mut c = w.cmd();
+    c.arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut victim = c.spawn().unwrap();
+    victim
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("protocol=https\nhost={HOST}\npath=acme/lib.git\n\n").as_bytes())
+        .unwrap();
+    // It holds the scope's lock while its first API request hangs; kill it there.
+    assert!(support::wait_until(
+        Duration::from_secs(20),
+        Duration::from_millis(10),
+        || w.api.started() >= 1
+    ));
+    victim.kill().unwrap();
+    let dead = victim.wait_with_output().unwrap();
+    assert_eq!(stdout_str(&dead), "");
+    // The kernel released its flock: the next get mints at once.
+    let out = w.get(Some("acme/lib.git"));
+    assert!(out.status.success(), "{}", stderr_str(&out));
+    assert_eq!(w.api.mints().len(), 1);
+}
+
+#[test]
+fn the_cache_works_in_the_secret_service_too() {
+    let ss = support::SecretService::start();
+    let w = World::new("");
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut c = w.s.gocred();
+        c.args(args)
+            .env("GOCRED_KEYRING", "secret-service")
+            .env("GOCRED_KEYRING_SERVICE", &w.service);
+        ss.apply(&mut c);
+        run_with_stdin(&mut c, stdin)
+    };
+    let out = run(
+        &[
+            "login",
+            HOST,
+            "--source",
+            "github-app",
+            "--app-id",
+            &w.api.app.id.to_string(),
+            "--api-url",
+            &w.api.url(),
+        ],
+        w.api.app.private_key_pem.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr_str(&out));
+    assert!(
+        stderr_str(&out).contains("secret-service"),
+        "{}",
+        stderr_str(&out)
+    );
+    let req = format!("protocol=https\nhost={HOST}\npath=other/lib.git\n\n");
+    let a = run(&["get"], req.as_bytes());
+    let b = run(&["get"], req.as_bytes());
+    assert!(a.status.success(), "{}", stderr_str(&a));
+    assert_eq!(
+        field(&stdout_str(&a), "password"),
+        field(&stdout_str(&b), "password")
+    );
+    assert_eq!(w.api.mints().len(), 1);
+    let out = run(&["logout", HOST], b"");
+    assert!(
+        stderr_str(&out).contains("revoked 1 token(s)"),
+        "{}",
+        stderr_str(&out)
     );
 }

@@ -23,9 +23,13 @@ struct World {
 
 impl World {
     fn new() -> World {
+        Self::with(&[])
+    }
+
+    fn with(extra: &[(&str, &str)]) -> World {
         World {
             s: Sandbox::new(),
-            server: OauthServer::start(3600),
+            server: OauthServer::start_with(3600, extra),
             service: unique_name("gocred-oauth"),
         }
     }
@@ -272,4 +276,28 @@ fn logout_revokes_and_a_dead_refresh_token_says_login_again() {
         "{err}"
     );
     assert!(!err.contains(&rt));
+}
+
+#[test]
+fn slow_down_adds_five_seconds_to_the_interval() {
+    let w = World::with(&[("SLOW_DOWN_ONCE", "1")]);
+    let (ok, log) = w.login(true);
+    assert!(ok, "{log}");
+    let st = w.server.stats();
+    assert_eq!(st.device_code, 1);
+    // RFC 8628 §3.5: after slow_down the client waits interval + 5 s before the next poll.
+    let gap = st.polls[1] - st.polls[0];
+    assert!(gap >= 5_900, "polled again after {gap} ms");
+}
+
+#[test]
+fn a_verification_uri_on_another_host_is_never_shown() {
+    let w = World::with(&[("EVIL_VERIFICATION_URI", "https://evil.example/device")]);
+    let (mut child, rx) = w.start_login();
+    let status = child.wait().unwrap();
+    let log: Vec<String> = rx.iter().collect();
+    let log = log.join("\n");
+    assert!(!status.success());
+    assert!(log.contains("not on the server's own host"), "{log}");
+    assert!(!log.contains("evil.example"), "{log}");
 }

@@ -64,6 +64,8 @@ struct State {
     lifetime: u64,
     stateless: bool,
     requests: Vec<String>,
+    /// API requests received (counted on arrival, before any fault delays them).
+    started: usize,
     /// (user, token was known, token had expired, answer)
     validations: Vec<(String, bool, bool, u16)>,
     seq: u64,
@@ -182,6 +184,11 @@ impl GithubApi {
             .collect()
     }
 
+    /// API requests received so far, including ones still being answered.
+    pub fn started(&self) -> usize {
+        self.lock().started
+    }
+
     /// `METHOD path -> status` of every request, in order.
     pub fn requests(&self) -> Vec<String> {
         self.lock().requests.clone()
@@ -291,7 +298,11 @@ fn handle(mut req: tiny_http::Request, state: &Mutex<State>, app: &App) {
     let (status, headers, text) = if url.starts_with("/__validate") {
         validate(&req, &mut lock())
     } else {
-        let fault = lock().faults.pop_front();
+        let fault = {
+            let mut st = lock();
+            st.started += 1;
+            st.faults.pop_front()
+        };
         match fault {
             Some(Fault::Status(s, m)) => message(s, m),
             Some(Fault::RateLimited {

@@ -8,11 +8,14 @@
 //   - a public client `gocred-test` (no client secret, like a CLI).
 // Env: OIDC_PROVIDER_MAIN (path of oidc-provider's lib/index.js), PORT, ACCESS_TTL (seconds).
 // Test-only additions (not part of the provider): `interval: 1` in the device authorization
-// answer so polls are quick, and GET /__stats with what the server did.
+// answer so polls are quick, and GET /__stats with what the server did. Hostile-server modes:
+// SLOW_DOWN_ONCE=1 answers the first device-code poll with RFC 8628 `slow_down`;
+// EVIL_VERIFICATION_URI=<url> replaces the verification URI the server hands out.
 const { default: Provider } = await import(process.env.OIDC_PROVIDER_MAIN);
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
-const stats = { device_code: 0, refresh_token: 0, errors: [], revoked: 0, tokens_issued: 0 };
+const stats = { device_code: 0, refresh_token: 0, errors: [], revoked: 0, tokens_issued: 0, polls: [] };
+let slowDownPending = process.env.SLOW_DOWN_ONCE === '1';
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -56,9 +59,22 @@ provider.use(async (ctx, next) => {
     ctx.body = stats;
     return;
   }
+  if (ctx.path === '/token' && ctx.method === 'POST') {
+    stats.polls.push(Date.now());
+    if (slowDownPending) {
+      slowDownPending = false;
+      ctx.status = 400;
+      ctx.body = { error: 'slow_down', error_description: 'you are polling too quickly' };
+      return;
+    }
+  }
   await next();
   if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     ctx.body = { ...ctx.body, interval: 1 };
+    if (process.env.EVIL_VERIFICATION_URI) {
+      ctx.body.verification_uri = process.env.EVIL_VERIFICATION_URI;
+      ctx.body.verification_uri_complete = `${process.env.EVIL_VERIFICATION_URI}?user_code=${ctx.body.user_code}`;
+    }
   }
 });
 

@@ -28,6 +28,8 @@ pub struct OauthStats {
     pub refresh_token: u64,
     pub errors: Vec<String>,
     pub revoked: u64,
+    /// Arrival times (ms) of token-endpoint requests.
+    pub polls: Vec<u64>,
 }
 
 fn oidc_dir() -> PathBuf {
@@ -41,6 +43,12 @@ fn oidc_dir() -> PathBuf {
 impl OauthServer {
     /// Starts the server; access tokens live `access_ttl` seconds.
     pub fn start(access_ttl: u64) -> OauthServer {
+        Self::start_with(access_ttl, &[])
+    }
+
+    /// Like `start`, with extra environment for the hostile-server modes of `oauth_server.mjs`
+    /// (`SLOW_DOWN_ONCE=1`, `EVIL_VERIFICATION_URI=…`).
+    pub fn start_with(access_ttl: u64, extra: &[(&str, &str)]) -> OauthServer {
         let main = oidc_dir().join("node_modules/oidc-provider/lib/index.js");
         assert!(
             main.exists(),
@@ -56,7 +64,7 @@ impl OauthServer {
                 .local_addr()
                 .unwrap()
                 .port();
-            let env = vec![
+            let mut env = vec![
                 (
                     "PATH".to_string(),
                     std::env::var("PATH").unwrap_or_default(),
@@ -67,6 +75,7 @@ impl OauthServer {
                 ("ACCESS_TTL".to_string(), access_ttl.to_string()),
                 ("NODE_ENV".to_string(), "test".to_string()),
             ];
+            env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             let argv: Vec<OsString> = vec![require_tool("node").into(), script.clone().into()];
             let daemon = Daemon::spawn(
                 "oidc-provider",
