@@ -20,6 +20,8 @@ pub struct ConfigFile {
     pub rules: Vec<toml::Spanned<RuleSpec>>,
     #[serde(default)]
     pub keyring: KeyringSpec,
+    #[serde(default)]
+    pub cache: CacheSpec,
 }
 
 /// One `[[rule]]` table.
@@ -42,7 +44,8 @@ pub struct RuleSpec {
     pub variable: Option<String>,
     /// `command` source: argv (no shell), the token is its stdout.
     pub command: Option<Vec<String>>,
-    /// `command` source: seconds before the command is killed (default 30).
+    /// `command` source: seconds before the command is killed (default 30); minting sources:
+    /// seconds before an API request is abandoned (default 30).
     pub timeout_secs: Option<u64>,
     /// `goauth`: the header Go sends, `basic` (default) or `bearer`. Git always gets
     /// username/password.
@@ -58,10 +61,41 @@ pub struct RuleSpec {
     pub identity: Option<String>,
     /// `github-oidc`: audience of the CI identity token (default: the exchange's host).
     pub audience: Option<String>,
-    /// `github-oidc`: GitHub API base used to revoke the token (default `https://api.github.com`).
-    pub api_url: Option<String>,
     /// `github-oidc` on GitLab: the CI variable holding the identity token (`id_tokens:`).
     pub id_token_variable: Option<String>,
+    /// `github-app`: the App's numeric ID (or give `client_id`).
+    pub app_id: Option<u64>,
+    /// `github-app`: the App's client ID (GitHub's recommended JWT issuer); `oauth`: the OAuth
+    /// client ID.
+    pub client_id: Option<String>,
+    /// `github-app` / `gitlab` / `github-oidc`: REST API base (`https://api.github.com`,
+    /// `https://HOST/api/v3` for GitHub Enterprise Server, `https://HOST/api/v4` for GitLab);
+    /// `github-oidc` revokes its tokens there.
+    pub api_url: Option<String>,
+    /// `github-app`: repository names (no owner) the token is limited to.
+    pub repositories: Option<Vec<String>>,
+    /// `github-app`: permissions the token is limited to (default `{ contents = "read" }`).
+    pub permissions: Option<std::collections::BTreeMap<String, String>>,
+    /// `oauth`: `github`, `gitlab`, `gitea`, `forgejo` or `generic`.
+    pub provider: Option<String>,
+    /// `oauth`: the server's base URL for a self-hosted GitLab/Gitea/Forgejo.
+    pub base_url: Option<String>,
+    /// `oauth`: RFC 8628 device authorization endpoint (overrides the preset).
+    pub device_url: Option<String>,
+    /// `oauth`: token endpoint (overrides the preset).
+    pub token_url: Option<String>,
+    /// `oauth`: RFC 7009 revocation endpoint (overrides the preset).
+    pub revoke_url: Option<String>,
+    /// `oauth` / `gitlab`: scopes to ask for.
+    pub scopes: Option<Vec<String>>,
+    /// `gitlab`: project (ID or `group/name`) whose access token is created and rotated.
+    pub project: Option<String>,
+    /// `gitlab`: group (ID or path) whose access token is created and rotated.
+    pub group: Option<String>,
+    /// `gitlab`: full days a created access token lives at least (default 1).
+    pub token_days: Option<u32>,
+    /// `gitlab`: role of a created access token (default 20 = reporter, enough to read code).
+    pub access_level: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -71,6 +105,9 @@ pub enum SourceKind {
     Env,
     Command,
     GithubOidc,
+    GithubApp,
+    Oauth,
+    Gitlab,
 }
 
 impl SourceKind {
@@ -80,6 +117,9 @@ impl SourceKind {
             SourceKind::Env => "env",
             SourceKind::Command => "command",
             SourceKind::GithubOidc => "github-oidc",
+            SourceKind::GithubApp => "github-app",
+            SourceKind::Oauth => "oauth",
+            SourceKind::Gitlab => "gitlab",
         }
     }
 
@@ -89,6 +129,9 @@ impl SourceKind {
             "env" => Some(SourceKind::Env),
             "command" => Some(SourceKind::Command),
             "github-oidc" => Some(SourceKind::GithubOidc),
+            "github-app" => Some(SourceKind::GithubApp),
+            "oauth" => Some(SourceKind::Oauth),
+            "gitlab" => Some(SourceKind::Gitlab),
             _ => None,
         }
     }
@@ -146,6 +189,14 @@ pub struct KeyringSpec {
     pub backend: Option<String>,
     /// Service name entries are filed under (default `gocred`).
     pub service: Option<String>,
+}
+
+/// `[cache]`: how minted tokens are reused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// Seconds before expiry at which a minted token is no longer handed out (default 300).
+    pub margin_secs: Option<u64>,
 }
 
 /// Where the config file lives: `GOCRED_CONFIG`, else `<config dir>/gocred/config.toml`.
@@ -288,14 +339,56 @@ pub mod edit {
             ("scope", &spec.scope),
             ("identity", &spec.identity),
             ("audience", &spec.audience),
-            ("api_url", &spec.api_url),
             ("id_token_variable", &spec.id_token_variable),
         ] {
             if let Some(v) = v {
                 t.insert(key, value(v));
             }
         }
+        mint_keys(&mut t, spec);
         t
+    }
+
+    /// The minting sources' keys, in a stable order.
+    fn mint_keys(t: &mut Table, spec: &RuleSpec) {
+        let strs = |v: &Vec<String>| v.iter().collect::<Array>();
+        if let Some(v) = spec.app_id {
+            t.insert("app_id", value(v as i64));
+        }
+        for (k, v) in [
+            ("client_id", &spec.client_id),
+            ("api_url", &spec.api_url),
+            ("provider", &spec.provider),
+            ("base_url", &spec.base_url),
+            ("device_url", &spec.device_url),
+            ("token_url", &spec.token_url),
+            ("revoke_url", &spec.revoke_url),
+            ("project", &spec.project),
+            ("group", &spec.group),
+        ] {
+            if let Some(v) = v {
+                t.insert(k, value(v));
+            }
+        }
+        if let Some(v) = &spec.repositories {
+            t.insert("repositories", value(strs(v)));
+        }
+        if let Some(v) = &spec.scopes {
+            t.insert("scopes", value(strs(v)));
+        }
+        if let Some(p) = &spec.permissions {
+            let mut inline = toml_edit::InlineTable::new();
+            for (k, v) in p {
+                inline.insert(k, v.into());
+            }
+            t.insert("permissions", value(inline));
+        }
+        if let Some(v) = spec.token_days {
+            t.insert("token_days", value(i64::from(v)));
+        }
+        if let Some(v) = spec.access_level {
+            t.insert("access_level", value(i64::from(v)));
+        }
     }
 
     /// Replaces the rule with the same pattern in place, or appends it. Returns true if replaced.

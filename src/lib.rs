@@ -17,8 +17,11 @@
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
 //! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
 //! the one error type. [`goauth`] is Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads
-//! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git and Go edit their own config for
-//! `init`/`uninit`; [`ssh`] holds the rewrites and readiness checks of `transport = "ssh"` rules.
+//! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git
+//! and Go edit their own config for `init`/`uninit`; [`ssh`] holds the rewrites and readiness
+//! checks of `transport = "ssh"` rules; [`netrc`] models Go's and curl's netrc readers for
+//! `gocred ci`. Minting sources (github-app, oauth, gitlab) take their compiled settings from
+//! [`rules_mint`], talk HTTPS through [`http`], and keep tokens in `store::cache`.
 
 pub mod cli;
 pub mod commands;
@@ -29,9 +32,11 @@ pub mod gitconfig;
 pub mod goauth;
 pub mod goenv;
 pub mod goproxy;
+pub mod http;
 pub mod netrc;
 pub mod protocol;
 pub mod rules;
+pub mod rules_mint;
 pub mod scope;
 pub mod secret;
 pub mod settings;

@@ -80,6 +80,9 @@ pub enum SourceSpec {
         timeout_secs: u64,
     },
     GithubOidc(crate::sources::OidcSpec),
+    GithubApp(crate::rules_mint::GithubAppSpec),
+    Oauth(crate::rules_mint::OauthSpec),
+    Gitlab(crate::rules_mint::GitlabSpec),
 }
 
 impl SourceSpec {
@@ -89,6 +92,9 @@ impl SourceSpec {
             SourceSpec::Env { .. } => SourceKind::Env,
             SourceSpec::Command { .. } => SourceKind::Command,
             SourceSpec::GithubOidc(_) => SourceKind::GithubOidc,
+            SourceSpec::GithubApp(_) => SourceKind::GithubApp,
+            SourceSpec::Oauth(_) => SourceKind::Oauth,
+            SourceSpec::Gitlab(_) => SourceKind::Gitlab,
         }
     }
 }
@@ -186,6 +192,12 @@ impl Rule {
 }
 
 fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+    if let Some(k) = crate::rules_mint::foreign_key(kind, spec) {
+        return Err(format!(
+            "`{k}` does not apply to source `{}`",
+            kind.as_str()
+        ));
+    }
     let only = |allowed: &[&str]| -> std::result::Result<(), String> {
         let present = [
             ("variable", spec.variable.is_some()),
@@ -248,6 +260,18 @@ fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<Sour
                 "id_token_variable",
             ])?;
             compile_oidc(spec)
+        }
+        SourceKind::GithubApp => {
+            only(&["timeout_secs", "api_url"])?;
+            crate::rules_mint::github_app(spec).map(SourceSpec::GithubApp)
+        }
+        SourceKind::Oauth => {
+            only(&["timeout_secs"])?;
+            crate::rules_mint::oauth(spec).map(SourceSpec::Oauth)
+        }
+        SourceKind::Gitlab => {
+            only(&["timeout_secs", "api_url"])?;
+            crate::rules_mint::gitlab(spec).map(SourceSpec::Gitlab)
         }
     }
 }

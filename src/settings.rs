@@ -158,6 +158,19 @@ pub struct KeyringSettings {
     pub service: String,
 }
 
+/// How minted tokens are cached: reuse margin and the private directory for lock files.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// Never hand out (or reuse) a token that expires within this many seconds.
+    pub margin_secs: u64,
+    /// `$XDG_CACHE_HOME/gocred`: lock files and non-secret memory, never a token.
+    pub dir: Option<PathBuf>,
+}
+
+/// Default reuse margin: GitHub/GitLab tokens live an hour or more; five minutes spare covers a
+/// long `go mod download` and clock skew.
+pub const DEFAULT_MARGIN_SECS: u64 = 300;
+
 /// Everything a command needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -167,6 +180,7 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     pub rules: Rules,
     pub keyring: KeyringSettings,
+    pub cache: CacheSettings,
 }
 
 impl Settings {
@@ -183,6 +197,10 @@ impl Settings {
             None => Rules::default(),
         };
         let keyring = resolve_keyring(&env, &file.keyring);
+        let cache = CacheSettings {
+            margin_secs: file.cache.margin_secs.unwrap_or(DEFAULT_MARGIN_SECS),
+            dir: crate::store::lock::state_dir(&env),
+        };
         Ok(Settings {
             env,
             go,
@@ -190,6 +208,7 @@ impl Settings {
             config_path,
             rules,
             keyring,
+            cache,
         })
     }
 

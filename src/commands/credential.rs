@@ -14,6 +14,7 @@ use crate::settings::Settings;
 use crate::sources::{self, Context, Erased, Lookup, Stored, Target};
 
 /// Tokens expiring sooner than this are never handed out: git could not finish with them.
+/// (The margin in force is `[cache] margin_secs`, default 300; see `Settings::cache`.)
 pub const EXPIRY_MARGIN_SECS: u64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,14 +115,13 @@ fn get(
         return Ok(());
     };
     if let Some(exp) = cred.expires_at {
-        if exp <= sources_now() + EXPIRY_MARGIN_SECS {
+        let margin = ctx.settings.cache.margin_secs;
+        if exp <= sources_now() + margin {
             return Err(Error::Source {
                 kind: rule_kind(t.rule),
                 rule: t.rule.pattern.clone(),
-                message: format!(
-                    "the token expires within {EXPIRY_MARGIN_SECS} s; not handing it out"
-                ),
-                hint: None,
+                message: format!("the token expires within {margin} s; not handing it out"),
+                hint: Some("lower `[cache] margin_secs` in the config if tokens are issued with shorter lives".into()),
             });
         }
     }
@@ -187,6 +187,14 @@ fn erase(
         }
         Erased::CannotForget(msg) => {
             let _ = writeln!(err, "gocred: {msg}");
+        }
+        Erased::Minted => {
+            let _ = writeln!(
+                err,
+                "gocred: {} rejected the token minted for `{}`; dropped it, the next request mints a new one",
+                t.origin.authority(),
+                t.rule.pattern
+            );
         }
         Erased::Different | Erased::NothingHeld => {}
     }

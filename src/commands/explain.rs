@@ -232,6 +232,7 @@ fn credential_state(rule: &Rule, settings: &Settings) -> String {
                 Err(e) => format!("keyring unavailable: {e}"),
             }
         }
+        Some(spec) => crate::sources::mint_state(spec, rule, settings),
     }
 }
 

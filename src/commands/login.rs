@@ -22,7 +22,7 @@ pub struct LoginArgs {
     /// GOPRIVATE-style pattern the rule serves: `git.corp.example`, `github.com/acme/*`.
     pub pattern: String,
     /// Where the token comes from: pat (keyring), env (a variable), command (a program).
-    #[arg(long, default_value = "pat", value_parser = ["pat", "env", "command"])]
+    #[arg(long, default_value = "pat", value_parser = ["pat", "env", "command", "github-app", "oauth", "gitlab"])]
     pub source: String,
     /// Git username to send with the token (default: x-access-token).
     #[arg(long)]
@@ -45,6 +45,8 @@ pub struct LoginArgs {
     /// `command` source: the program and its arguments, after `--`.
     #[arg(last = true)]
     pub command: Vec<String>,
+    #[command(flatten)]
+    pub mint: Box<super::login_mint::MintArgs>,
 }
 
 pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
@@ -63,8 +65,12 @@ pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<
         auth: args.auth.as_deref().and_then(HttpAuth::parse),
         ..Default::default()
     };
-    Rule::compile(&spec, 0).map_err(Error::Usage)?;
-    settings.require_config_path()?;
+    let spec = super::login_mint::with_mint_keys(spec, &args.mint);
+    let rule = Rule::compile(&spec, 0).map_err(Error::Usage)?;
+    let config = settings.require_config_path()?.to_path_buf();
+    if super::login_mint::is_minting(kind) {
+        return super::login_mint::run(&args, &spec, &rule, settings, &config, err);
+    }
     let secret = match pat {
         true => Some(PatSecret {
             username: args.username.clone(),

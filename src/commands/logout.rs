@@ -1,5 +1,7 @@
-//! `gocred logout PATTERN`: removes the rule and its secret from the keyring.
-//! (Revoking minted tokens at the server comes with the minting sources.)
+//! `gocred logout PATTERN`: removes the rule and its secret from the keyring, and first revokes
+//! at the server what can be revoked: GitHub installation tokens (`DELETE /installation/token`),
+//! OAuth refresh and access tokens (RFC 7009, where the server has the endpoint), GitLab access
+//! tokens. A revocation that fails is reported; the local secrets are removed anyway.
 
 use std::io::Write;
 
@@ -22,6 +24,7 @@ pub fn run(args: LogoutArgs, settings: &Settings, err: &mut dyn Write) -> Result
         r.pattern == args.pattern && matches!(r.source, Some(crate::rules::SourceSpec::Pat))
     });
     let ctx = Context::new(settings);
+    let minted = super::logout_mint::revoke(settings, &ctx, &args.pattern, err);
     let deleted = match ctx.keyring() {
         Ok(k) => k.delete(&account_for(&args.pattern))?,
         Err(e) if !had_pat_rule => {
@@ -31,6 +34,7 @@ pub fn run(args: LogoutArgs, settings: &Settings, err: &mut dyn Write) -> Result
         Err(e) => return Err(e),
     };
     let removed = edit::remove_rule(&config, &args.pattern)?;
+    let deleted = deleted || minted;
     if deleted {
         let _ = writeln!(
             err,

@@ -7,8 +7,15 @@
 
 mod command;
 mod env;
+pub mod github_api;
+pub mod github_app;
 mod github_oidc;
+pub mod gitlab;
 pub mod https;
+pub mod memory;
+pub mod oauth;
+mod oauth_device;
+mod oauth_grant;
 mod pat;
 pub mod revoke;
 
@@ -23,7 +30,10 @@ use crate::store::Keyring;
 
 pub use command::CommandSource;
 pub use env::EnvSource;
+pub use github_app::GithubAppSource;
 pub use github_oidc::{GithubOidcSource, OidcSpec, DEFAULT_API_URL, DEFAULT_STS_URL};
+pub use gitlab::GitlabSource;
+pub use oauth::OauthSource;
 pub use pat::{account_for, PatSource};
 
 /// A credential ready to hand out.
@@ -68,6 +78,8 @@ pub enum Erased {
     NothingHeld,
     /// The source cannot forget (env, command); the message says what the user should change.
     CannotForget(String),
+    /// A token we minted was dropped from the cache; the next `get` mints a new one.
+    Minted,
 }
 
 /// The request as a source sees it.
@@ -143,6 +155,9 @@ pub fn for_rule(rule: &Rule) -> Option<Box<dyn Source>> {
             timeout_secs: *timeout_secs,
         }),
         SourceSpec::GithubOidc(spec) => Box::new(GithubOidcSource { spec: spec.clone() }),
+        SourceSpec::GithubApp(spec) => Box::new(GithubAppSource { spec: spec.clone() }),
+        SourceSpec::Oauth(spec) => Box::new(OauthSource { spec: spec.clone() }),
+        SourceSpec::Gitlab(spec) => Box::new(GitlabSource { spec: spec.clone() }),
     })
 }
 
@@ -153,4 +168,69 @@ pub fn username_for(rule: &Rule, from_source: Option<String>) -> String {
         .clone()
         .or(from_source)
         .unwrap_or_else(|| "x-access-token".to_string())
+}
+
+/// The token cache of this run: the context's keyring, the configured margin, the lock dir.
+pub fn token_cache<'c>(ctx: &'c Context) -> Result<crate::store::TokenCache<'c>> {
+    let dir = ctx.settings.cache.dir.as_deref().ok_or_else(|| {
+        crate::error::Error::with_hint(
+            "no directory for gocred's lock files: neither XDG_CACHE_HOME nor HOME is set",
+            "set XDG_CACHE_HOME to a private directory",
+        )
+    })?;
+    Ok(crate::store::TokenCache {
+        keyring: ctx.keyring()?,
+        margin: ctx.settings.cache.margin_secs,
+        lock_dir: dir,
+    })
+}
+
+/// Unix seconds now (0 if the clock is before 1970).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What `explain` says about a minting rule's root secret: present or not, never the secret.
+pub fn mint_state(spec: &SourceSpec, rule: &Rule, settings: &Settings) -> String {
+    let (account, what, login) = match spec {
+        SourceSpec::GithubApp(_) => (
+            github_app::key_account(&rule.pattern),
+            "App private key",
+            format!(
+                "gocred login {} --source github-app --app-id ID < app-key.pem",
+                rule.pattern
+            ),
+        ),
+        SourceSpec::Oauth(_) => (
+            oauth::account(&rule.pattern),
+            "refresh token",
+            format!(
+                "gocred login {} --source oauth --provider … --client-id …",
+                rule.pattern
+            ),
+        ),
+        SourceSpec::Gitlab(g) if g.mode == crate::rules_mint::GitlabMode::JobToken => {
+            return match settings.env.get("CI_JOB_TOKEN") {
+                Some(_) => "CI_JOB_TOKEN is set (GitLab CI job)".into(),
+                None => "CI_JOB_TOKEN is NOT set (works only inside a GitLab CI job)".into(),
+            }
+        }
+        SourceSpec::Gitlab(_) => (
+            gitlab::account(&rule.pattern),
+            "GitLab token (api scope)",
+            format!(
+                "gocred login {} --source gitlab --project … --api-url …",
+                rule.pattern
+            ),
+        ),
+        _ => return "minted on demand".into(),
+    };
+    let ctx = Context::new(settings);
+    match ctx.keyring().and_then(|k| k.get(&account)) {
+        Ok(Some((_, b))) => format!("{what} present in {}; tokens minted on demand", b.name()),
+        Ok(None) => format!("no {what} stored; run: {login}"),
+        Err(e) => format!("keyring unavailable: {e}"),
+    }
 }

@@ -71,12 +71,22 @@ impl Keyring {
     }
 
     fn entry(&self, backend: Backend, account: &str) -> keyring::Result<keyring::Entry> {
+        self.entry_expiring(backend, account, None)
+    }
+
+    fn entry_expiring(
+        &self,
+        backend: Backend,
+        account: &str,
+        _timeout: Option<u64>,
+    ) -> keyring::Result<keyring::Entry> {
         match backend {
             #[cfg(target_os = "linux")]
             Backend::Keyutils => Ok(super::keyutils::UserKeyringCredential::new(
                 &self.service,
                 account,
             )
+            .with_timeout(_timeout)
             .into_entry()),
             #[cfg(target_os = "linux")]
             Backend::SecretService => {
@@ -119,6 +129,31 @@ impl Keyring {
         for &b in &self.candidates {
             match self
                 .entry(b, account)
+                .and_then(|e| e.set_password(value.expose_secret()))
+            {
+                Ok(()) => return Ok(b),
+                Err(e) if unreachable(&e) && self.candidates.len() > 1 => last = Some((b, e)),
+                Err(e) => return Err(self.fail(b, "writing", &e)),
+            }
+        }
+        let (b, e) = last.expect("at least one candidate");
+        Err(self.fail(b, "writing", &e))
+    }
+
+    /// Stores a short-lived secret (a minted token) that is useless after `expires_at` (Unix s).
+    /// In the kernel keyring the key gets a timeout, so the kernel deletes it then; the other
+    /// stores keep it until it is overwritten or deleted, and the reader checks the expiry.
+    pub fn set_expiring(
+        &self,
+        account: &str,
+        value: &SecretString,
+        expires_at: u64,
+    ) -> Result<Backend> {
+        let timeout = expires_at.saturating_sub(crate::sources::now_secs());
+        let mut last = None;
+        for &b in &self.candidates {
+            match self
+                .entry_expiring(b, account, Some(timeout))
                 .and_then(|e| e.set_password(value.expose_secret()))
             {
                 Ok(()) => return Ok(b),

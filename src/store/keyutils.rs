@@ -15,13 +15,22 @@ use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier
 #[derive(Debug)]
 pub struct UserKeyringCredential {
     description: String,
+    /// Seconds after which the kernel itself drops the key (minted tokens: their lifetime).
+    timeout: Option<u64>,
 }
 
 impl UserKeyringCredential {
     pub fn new(service: &str, account: &str) -> UserKeyringCredential {
         UserKeyringCredential {
             description: format!("{service}:{account}"),
+            timeout: None,
         }
+    }
+
+    /// The key expires (the kernel deletes it) `secs` seconds after it is written.
+    pub fn with_timeout(mut self, secs: Option<u64>) -> UserKeyringCredential {
+        self.timeout = secs;
+        self
     }
 
     pub fn into_entry(self) -> keyring::Entry {
@@ -62,6 +71,11 @@ impl CredentialApi for UserKeyringCredential {
             )
             .build();
         key.set_perms(perms).map_err(platform)?;
+        if let Some(secs) = self.timeout {
+            // 0 would mean "never"; an already-useless token gets the shortest life instead.
+            let secs = usize::try_from(secs.max(1)).unwrap_or(usize::MAX);
+            key.set_timeout(secs).map_err(platform)?;
+        }
         Ok(())
     }
 

@@ -1,11 +1,15 @@
-//! Stores: where root secrets live (the OS keyring). The token cache for minted credentials will
-//! live here too, beside the keyring, guarded so parallel git processes mint once.
+//! Stores: where root secrets live (the OS keyring), and the token cache for minted credentials
+//! beside it, guarded by per-scope locks so parallel git processes mint once.
 
+pub mod cache;
 pub mod keyring;
 #[cfg(target_os = "linux")]
 pub mod keyutils;
 pub mod lease;
+pub mod lock;
 pub mod netrc_file;
 pub mod payload;
 
+pub use self::cache::{CachedToken, TokenCache};
 pub use self::keyring::{Backend, Keyring};
+pub use self::lock::ScopeLock;

@@ -72,6 +72,20 @@ pub struct GitServer {
 
 impl GitServer {
     pub fn start(users: &[(&str, &str)]) -> GitServer {
+        Self::start_inner(users, None)
+    }
+
+    /// Like [`GitServer::start`], but `git.corp.test` checks credentials with nginx
+    /// `auth_request` against `http://127.0.0.1:<validator_port>/__validate` (e.g. the GitHub
+    /// API stand-in, which accepts only live installation tokens) instead of the htpasswd
+    /// users; the subrequest gets the client's `Authorization` and `X-Original-URI`. go-get
+    /// pages are open in this mode (Go never sends git credentials there), `proxy.corp.test`
+    /// keeps Basic auth.
+    pub fn start_with_token_check(validator_port: u16) -> GitServer {
+        Self::start_inner(&[], Some(validator_port))
+    }
+
+    fn start_inner(users: &[(&str, &str)], token_check: Option<u16>) -> GitServer {
         let dir = super::temp_dir("gocred-git-");
         let root = dir.path().to_path_buf();
         for d in [
@@ -102,7 +116,7 @@ impl GitServer {
         );
 
         let fcgiwrap = start_fcgiwrap(&root);
-        let (nginx, port) = start_nginx(&root);
+        let (nginx, port) = start_nginx(&root, token_check);
         let proxy = ConnectProxy::start(port);
 
         let server = GitServer {
@@ -580,14 +594,17 @@ fn start_fcgiwrap(root: &Path) -> Daemon {
 }
 
 /// Starts nginx on a free port, retrying with another port if it lost a race for it.
-fn start_nginx(root: &Path) -> (Daemon, u16) {
+fn start_nginx(root: &Path, token_check: Option<u16>) -> (Daemon, u16) {
     let nginx = require_tool("nginx");
     let home = root.join("srvhome").display().to_string();
     let error_log = root.join("logs/error.log");
     let mut last = String::new();
     for _attempt in 0..8 {
         let port = free_port();
-        write_file(&root.join("nginx.conf"), nginx_conf(root, port));
+        write_file(
+            &root.join("nginx.conf"),
+            nginx_conf(root, port, token_check),
+        );
         let _ = std::fs::remove_file(&error_log);
         let argv: Vec<OsString> = vec![
             nginx.clone().into(),
@@ -643,8 +660,23 @@ fn free_port() -> u16 {
         .expect("binding 127.0.0.1:0")
 }
 
-fn nginx_conf(root: &Path, port: u16) -> String {
+fn nginx_conf(root: &Path, port: u16, token_check: Option<u16>) -> String {
     let r = root.display();
+    // Token-check mode: auth_request on the git endpoints and `/`, go-get pages open.
+    let (server_auth, git_auth, check_location) = match token_check {
+        None => ("auth_basic $gocred_realm;".to_string(), "", String::new()),
+        Some(p) => (
+            "auth_basic off;".to_string(),
+            "auth_request /__gocred_auth;",
+            format!(
+                "location = /__gocred_auth {{\n            internal;\n            \
+                 proxy_pass http://127.0.0.1:{p}/__validate;\n            \
+                 proxy_pass_request_body off;\n            \
+                 proxy_set_header Content-Length \"\";\n            \
+                 proxy_set_header X-Original-URI $request_uri;\n        }}"
+            ),
+        ),
+    };
     let exec_path = git_exec_path();
     let exec_path = exec_path.display();
     // Only a root master may (and must, to read our 0700 temp dir) keep workers as root; with
@@ -694,13 +726,17 @@ http {{
         listen 127.0.0.1:{port} ssl default_server;
         server_name {GIT_HOST};
         root {r}/www;
-        auth_basic $gocred_realm;
+        {server_auth}
+
+        {check_location}
 
         location = / {{
+            {git_auth}
             try_files /index.html =404;
         }}
 
         location ~ ^/[^/]+/[^/]+\.git(/.*)?$ {{
+            {git_auth}
             fastcgi_pass unix:{r}/fcgiwrap.sock;
             fastcgi_param SCRIPT_FILENAME {exec_path}/git-http-backend;
             fastcgi_param GIT_PROJECT_ROOT {r}/repos;

@@ -19,8 +19,10 @@
 #![allow(unused)]
 
 mod git_server;
+mod github_api;
 pub mod go_netrc;
 mod go_userauth;
+mod oauth_server;
 mod proc;
 mod sandbox;
 mod secret_service;
@@ -28,7 +30,9 @@ mod ssh_server;
 pub mod token_service;
 
 pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
+pub use github_api::{Fault, GithubApi};
 pub use go_userauth::{GoParse, GoUserAuth};
+pub use oauth_server::{OauthServer, OauthStats, CLIENT_ID as OAUTH_CLIENT_ID};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;

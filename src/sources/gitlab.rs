@@ -1,0 +1,320 @@
+//! `gitlab`: the CI job token inside GitLab CI, or project/group access tokens created and
+//! rotated through the API (spec §4.8).
+//!
+//! Job-token mode hands `CI_JOB_TOKEN` to git as `gitlab-ci-token`, and only to the GitLab
+//! instance that runs the job (`CI_SERVER_URL`): the job token must not travel to another host.
+//! Access-token mode keeps a personal access token with `api` scope in the keyring (put there by
+//! `gocred login`) and uses it to create a project or group access token that expires after
+//! `token_days`; when it nears expiry the previous one is rotated (which revokes it) rather than
+//! left to pile up. Created tokens go through the token cache like every minted token.
+
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use serde::Deserialize;
+
+use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
+use crate::error::{Error, Result};
+use crate::http::{self, HttpError};
+use crate::rules_mint::{GitlabMode, GitlabSpec};
+use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::store::{CachedToken, TokenCache};
+
+pub const JOB_USER: &str = "gitlab-ci-token";
+const TOKEN_USER: &str = "gitlab-access-token";
+
+/// The keyring account of the personal access token that manages a rule's tokens.
+pub fn account(pattern: &str) -> String {
+    format!("gitlab:{pattern}")
+}
+
+pub struct GitlabSource {
+    pub spec: GitlabSpec,
+}
+
+fn fail(t: &Target, message: impl Into<String>, hint: Option<String>) -> Error {
+    Error::Source {
+        kind: "gitlab",
+        rule: t.rule.pattern.clone(),
+        message: message.into(),
+        hint,
+    }
+}
+
+#[derive(Deserialize)]
+struct AccessToken {
+    id: u64,
+    token: String,
+    expires_at: String,
+}
+
+impl GitlabSource {
+    fn job_token(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+        let env = &ctx.settings.env;
+        let Some(token) = env.get("CI_JOB_TOKEN") else {
+            return Err(fail(
+                t,
+                "CI_JOB_TOKEN is not set: this rule works only inside a GitLab CI job",
+                Some("outside CI use a `pat`, `oauth` or `gitlab` rule with `project`".into()),
+            ));
+        };
+        let server = env
+            .get("CI_SERVER_URL")
+            .and_then(|u| reqwest::Url::parse(u).ok());
+        let same_host = server.as_ref().is_some_and(|u| {
+            u.host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&t.origin.host))
+                && u.port_or_known_default() == Some(t.origin.port)
+        });
+        if !same_host {
+            return Err(fail(
+                t,
+                format!(
+                    "CI_JOB_TOKEN belongs to the GitLab running this job (CI_SERVER_URL), not {}; not sending it",
+                    t.origin.authority()
+                ),
+                None,
+            ));
+        }
+        let token = secret(token.to_string());
+        crate::secret::check_token(&token)
+            .map_err(|p| fail(t, format!("CI_JOB_TOKEN is unusable: {p}"), None))?;
+        Ok(Lookup::Found(Credential {
+            username: JOB_USER.into(), // GitLab accepts the job token only with this name
+            secret: token,
+            expires_at: None,
+            ephemeral: true,
+        }))
+    }
+
+    fn scope(&self, pattern: &str) -> String {
+        let s = &self.spec;
+        format!(
+            "{pattern}|{:?}|{:?}|{}|{}|{}",
+            s.api_url,
+            s.mode,
+            s.scopes.join(","),
+            s.access_level,
+            s.token_days
+        )
+    }
+
+    fn mint(
+        &self,
+        ctx: &Context,
+        t: &Target,
+        previous: Option<CachedToken>,
+    ) -> Result<CachedToken> {
+        let Some((pat, _)) = ctx.keyring()?.get(&account(&t.rule.pattern))? else {
+            return Err(fail(
+                t,
+                "no GitLab token in the keyring to manage access tokens with",
+                Some(format!(
+                    "run `gocred login {} --source gitlab …`",
+                    t.rule.pattern
+                )),
+            ));
+        };
+        let client = http::client(Duration::from_secs(self.spec.timeout_secs))
+            .map_err(|m| fail(t, m, None))?;
+        let expires = expiry_date(super::now_secs(), self.spec.token_days);
+        if let Some(id) = previous.and_then(|p| p.handle) {
+            match self.call(
+                &client,
+                &pat,
+                &[&id, "rotate"],
+                serde_json::json!({ "expires_at": expires }),
+            ) {
+                Ok(tok) => return self.cached(t, tok),
+                // Gone, expired or revoked: make a new one instead.
+                Err(HttpError::Status { status, .. })
+                    if (400..500).contains(&status) && status != 401 && status != 429 => {}
+                Err(e) => return Err(self.explain(t, e)),
+            }
+        }
+        let body = serde_json::json!({
+            "name": "gocred",
+            "scopes": self.spec.scopes,
+            "expires_at": expires,
+            "access_level": self.spec.access_level,
+        });
+        let tok = self
+            .call(&client, &pat, &[], body)
+            .map_err(|e| self.explain(t, e))?;
+        self.cached(t, tok)
+    }
+
+    fn call(
+        &self,
+        client: &Client,
+        pat: &SecretString,
+        tail: &[&str],
+        body: serde_json::Value,
+    ) -> std::result::Result<AccessToken, HttpError> {
+        let (kind, id) = match &self.spec.mode {
+            GitlabMode::Project(p) => ("projects", p),
+            GitlabMode::Group(g) => ("groups", g),
+            GitlabMode::JobToken => unreachable!("job tokens are not minted"),
+        };
+        let mut url = reqwest::Url::parse(
+            self.spec
+                .api_url
+                .as_deref()
+                .expect("checked at config load"),
+        )
+        .expect("checked at config load");
+        url.path_segments_mut()
+            .expect("http(s) URL")
+            .pop_if_empty()
+            .extend([kind, id.as_str(), "access_tokens"])
+            .extend(tail);
+        http::send_json(|| {
+            client
+                .post(url.clone())
+                .header("PRIVATE-TOKEN", pat.expose_secret())
+                .json(&body)
+        })
+    }
+
+    fn cached(&self, t: &Target, tok: AccessToken) -> Result<CachedToken> {
+        let expires_at = parse_date(&tok.expires_at).ok_or_else(|| {
+            fail(
+                t,
+                "GitLab answered with an `expires_at` that is not a date",
+                None,
+            )
+        })?;
+        Ok(CachedToken {
+            username: TOKEN_USER.into(),
+            token: secret(tok.token),
+            expires_at,
+            handle: Some(tok.id.to_string()),
+        })
+    }
+
+    fn explain(&self, t: &Target, e: HttpError) -> Error {
+        let hint = match &e {
+            HttpError::Status { status: 401, .. } => Some(format!("the stored GitLab token was refused; run `gocred login {} --source gitlab …` again", t.rule.pattern)),
+            HttpError::Status { status: 403, .. } => Some("the stored token needs `api` scope and the Maintainer role on the project or group".into()),
+            _ => None,
+        };
+        fail(
+            t,
+            format!(
+                "GitLab API {}: {e}",
+                self.spec.api_url.as_deref().unwrap_or("")
+            ),
+            hint,
+        )
+    }
+}
+
+impl Source for GitlabSource {
+    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+        if self.spec.mode == GitlabMode::JobToken {
+            return self.job_token(ctx, t);
+        }
+        let cache = super::token_cache(ctx)?;
+        let account = TokenCache::account("gitlab", &self.scope(&t.rule.pattern));
+        let tok = cache.get_or_mint(&account, |prev| {
+            let tok = self.mint(ctx, t, prev)?;
+            super::memory::record_issued(ctx, &t.rule.pattern, &account)?;
+            Ok(tok)
+        })?;
+        Ok(Lookup::Found(Credential {
+            username: username_for(t.rule, Some(tok.username)),
+            secret: tok.token,
+            expires_at: Some(tok.expires_at),
+            ephemeral: true,
+        }))
+    }
+
+    fn erase(&self, ctx: &Context, t: &Target, password: &SecretString) -> Result<Erased> {
+        if self.spec.mode == GitlabMode::JobToken {
+            return Ok(Erased::CannotForget("GitLab refused CI_JOB_TOKEN: allow this project in the target project's CI/CD job token allowlist".into()));
+        }
+        let account = TokenCache::account("gitlab", &self.scope(&t.rule.pattern));
+        Ok(
+            match super::token_cache(ctx)?.drop_if_same(&account, password)? {
+                Some(true) => Erased::Minted,
+                Some(false) => Erased::Different,
+                None => Erased::NothingHeld,
+            },
+        )
+    }
+}
+
+/// Logout: revokes the access tokens created for the rule (`DELETE …/access_tokens/:id`, 204)
+/// and drops them from the cache. Returns how many were revoked.
+pub fn revoke_all(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usize> {
+    if spec.mode == GitlabMode::JobToken {
+        return Ok(0);
+    }
+    let cache = super::token_cache(ctx)?;
+    let pat = ctx.keyring()?.get(&account(pattern))?.map(|(p, _)| p);
+    let client = http::client(Duration::from_secs(spec.timeout_secs)).map_err(Error::other)?;
+    let mut revoked = 0;
+    for acc in super::memory::issued(ctx, pattern)? {
+        let Some(t) = cache.read(&acc)? else { continue };
+        if let (Some(pat), Some(id), true) = (&pat, &t.handle, t.expires_at > super::now_secs()) {
+            let (kind, target) = match &spec.mode {
+                GitlabMode::Project(p) => ("projects", p),
+                GitlabMode::Group(g) => ("groups", g),
+                GitlabMode::JobToken => unreachable!(),
+            };
+            let mut url = reqwest::Url::parse(spec.api_url.as_deref().unwrap_or_default())
+                .map_err(|e| Error::other(e.to_string()))?;
+            url.path_segments_mut()
+                .map_err(|_| Error::other("api_url cannot be a base"))?
+                .pop_if_empty()
+                .extend([kind, target.as_str(), "access_tokens", id.as_str()]);
+            http::send(|| {
+                client
+                    .delete(url.clone())
+                    .header("PRIVATE-TOKEN", pat.expose_secret())
+            })
+            .map_err(|e| Error::other(format!("revoking a GitLab access token: {e}")))?;
+            revoked += 1;
+        }
+        cache.remove(&acc)?;
+    }
+    super::memory::forget_issued(ctx, pattern)?;
+    Ok(revoked)
+}
+
+/// GitLab's `expires_at` is a date; a token stops working when that day begins (UTC). Asking
+/// for `days + 1` days ahead gives a token that lives at least `days` full days, so one created
+/// just before midnight is not born inside the reuse margin.
+pub fn expiry_date(now: u64, days: u32) -> String {
+    let day = time::OffsetDateTime::from_unix_timestamp(now as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    let target = day + time::Duration::days(i64::from(days.max(1)) + 1);
+    format!(
+        "{:04}-{:02}-{:02}",
+        target.year(),
+        u8::from(target.month()),
+        target.day()
+    )
+}
+
+pub fn parse_date(s: &str) -> Option<u64> {
+    let fmt = time::format_description::parse_borrowed::<2>("[year]-[month]-[day]").ok()?;
+    let d = time::Date::parse(s, &fmt).ok()?;
+    u64::try_from(d.midnight().assume_utc().unix_timestamp()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        // 2024-01-01T12:00:00Z, one full day -> 2024-01-03 (starts 36 h later).
+        assert_eq!(expiry_date(1_704_110_400, 1), "2024-01-03");
+        assert_eq!(expiry_date(1_704_110_400, 0), "2024-01-03");
+        assert_eq!(parse_date("2024-01-02"), Some(1_704_153_600));
+        assert_eq!(parse_date("2024-13-02"), None);
+        assert_eq!(parse_date("soon"), None);
+    }
+}

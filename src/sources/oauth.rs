@@ -1,0 +1,239 @@
+//! `oauth`: access tokens refreshed on demand from a refresh token kept in the keyring.
+//!
+//! The refresh token comes from the device flow at `gocred login` ([`device_login`]). A `get`
+//! uses the cached access token while it is fresh; otherwise it takes the scope's lock, reads
+//! the refresh token again (another process may have rotated it), refreshes, and writes the
+//! rotated refresh token back to the keyring **before** the new access token is cached or
+//! handed out: GitHub and GitLab refresh tokens are single-use, and losing a rotated one locks
+//! the user out (spec §4.9). A server that issues no refresh token (classic GitHub OAuth Apps)
+//! gives a long-lived access token, which is then kept as the root secret itself.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use super::oauth_grant::{self, GrantError};
+use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
+use crate::error::{Error, Result};
+use crate::rules_mint::OauthSpec;
+use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::store::{CachedToken, TokenCache};
+
+/// Lifetime assumed for an access token whose server did not say (`expires_in` missing).
+const ASSUMED_LIFETIME: u64 = 3600;
+
+/// The keyring account of a rule's refresh token.
+pub fn account(pattern: &str) -> String {
+    format!("oauth:{pattern}")
+}
+
+/// What the keyring holds for an `oauth` rule.
+#[derive(Serialize, Deserialize)]
+struct Root {
+    v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// Only when the server issued no refresh token: a long-lived access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+}
+
+impl Root {
+    fn encode(&self) -> SecretString {
+        secret(serde_json::to_string(self).expect("plain struct serialises"))
+    }
+
+    fn decode(raw: &SecretString) -> Option<Root> {
+        serde_json::from_str::<Root>(raw.expose_secret())
+            .ok()
+            .filter(|r| r.v == 1)
+    }
+}
+
+pub struct OauthSource {
+    pub spec: OauthSpec,
+}
+
+fn fail(pattern: &str, message: impl Into<String>, relogin: bool) -> Error {
+    Error::Source {
+        kind: "oauth",
+        rule: pattern.to_string(),
+        message: message.into(),
+        hint: relogin.then(|| format!("sign in again: gocred login {pattern} --source oauth …")),
+    }
+}
+
+fn cache_account(spec: &OauthSpec, pattern: &str) -> String {
+    TokenCache::account(
+        "oauth",
+        &format!("{pattern}|{}|{}", spec.token_url, spec.client_id),
+    )
+}
+
+fn read_root(ctx: &Context, pattern: &str) -> Result<Root> {
+    let raw = ctx.keyring()?.get(&account(pattern))?;
+    raw.and_then(|(r, _)| Root::decode(&r))
+        .ok_or_else(|| fail(pattern, "no refresh token in the keyring", true))
+}
+
+impl OauthSource {
+    fn refresh(&self, ctx: &Context, pattern: &str) -> Result<CachedToken> {
+        // Read again under the lock: another process may have rotated it a moment ago.
+        let root = read_root(ctx, pattern)?;
+        let Some(rt) = root.refresh_token.map(secret) else {
+            return Err(fail(
+                pattern,
+                "the access token expired and there is no refresh token",
+                true,
+            ));
+        };
+        let client =
+            oauth_grant::client(&self.spec).map_err(|e| fail(pattern, e.to_string(), false))?;
+        let tokens = oauth_grant::refresh(&client, &self.spec, &rt).map_err(|e| match e {
+            GrantError::OAuth { code, text } if code == "invalid_grant" => fail(
+                pattern,
+                format!("the server no longer accepts the refresh token ({text})"),
+                true,
+            ),
+            e => fail(
+                pattern,
+                format!("refreshing at {}: {e}", self.spec.token_url),
+                false,
+            ),
+        })?;
+        // Rotation: keep the new refresh token before anything uses the new access token.
+        if let Some(new_rt) = &tokens.refresh {
+            let root = Root {
+                v: 1,
+                refresh_token: Some(new_rt.expose_secret().to_string()),
+                access_token: None,
+            };
+            ctx.keyring()?.set(&account(pattern), &root.encode())?;
+        }
+        Ok(CachedToken {
+            username: self.spec.username.clone(),
+            expires_at: super::now_secs() + tokens.expires_in.unwrap_or(ASSUMED_LIFETIME),
+            token: tokens.access,
+            handle: None,
+        })
+    }
+}
+
+impl Source for OauthSource {
+    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+        let pattern = &t.rule.pattern;
+        let cache = super::token_cache(ctx)?;
+        let account = cache_account(&self.spec, pattern);
+        let tok = match cache.fresh(&account)? {
+            Some(tok) => tok,
+            None => {
+                let root = read_root(ctx, pattern)?;
+                if let (None, Some(access)) = (&root.refresh_token, root.access_token) {
+                    return Ok(Lookup::Found(Credential {
+                        username: username_for(t.rule, Some(self.spec.username.clone())),
+                        secret: secret(access),
+                        expires_at: None,
+                        ephemeral: false,
+                    }));
+                }
+                cache.get_or_mint(&account, |_| {
+                    let tok = self.refresh(ctx, pattern)?;
+                    super::memory::record_issued(ctx, pattern, &account)?;
+                    Ok(tok)
+                })?
+            }
+        };
+        Ok(Lookup::Found(Credential {
+            username: username_for(t.rule, Some(tok.username)),
+            secret: tok.token,
+            expires_at: Some(tok.expires_at),
+            ephemeral: true,
+        }))
+    }
+
+    fn erase(&self, ctx: &Context, t: &Target, password: &SecretString) -> Result<Erased> {
+        let account = cache_account(&self.spec, &t.rule.pattern);
+        Ok(
+            match super::token_cache(ctx)?.drop_if_same(&account, password)? {
+                Some(true) => Erased::Minted,
+                Some(false) => Erased::Different,
+                None => Erased::NothingHeld,
+            },
+        )
+    }
+}
+
+/// `gocred login --source oauth`: the device flow, then the root secret to keep (the caller
+/// stores it) and the first access token in the cache.
+pub fn device_login(
+    ctx: &Context,
+    spec: &OauthSpec,
+    pattern: &str,
+    err: &mut dyn Write,
+) -> Result<SecretString> {
+    let tokens = super::oauth_device::run(spec, err)?;
+    let root = match &tokens.refresh {
+        Some(rt) => Root {
+            v: 1,
+            refresh_token: Some(rt.expose_secret().to_string()),
+            access_token: None,
+        },
+        None => Root {
+            v: 1,
+            refresh_token: None,
+            access_token: Some(tokens.access.expose_secret().to_string()),
+        },
+    };
+    if tokens.refresh.is_some() {
+        let cache = super::token_cache(ctx)?;
+        let tok = CachedToken {
+            username: spec.username.clone(),
+            expires_at: super::now_secs() + tokens.expires_in.unwrap_or(ASSUMED_LIFETIME),
+            token: tokens.access,
+            handle: None,
+        };
+        if tok.is_fresh(cache.margin) {
+            let account = cache_account(spec, pattern);
+            cache.put(&account, &tok)?;
+            super::memory::record_issued(ctx, pattern, &account)?;
+        }
+    }
+    let _ = writeln!(err, "gocred: signed in");
+    Ok(root.encode())
+}
+
+/// Logout: revokes the refresh token and cached access tokens where the server has an RFC 7009
+/// endpoint, and drops the cache. Returns how many tokens were revoked.
+pub fn revoke_all(ctx: &Context, pattern: &str, spec: &OauthSpec) -> Result<usize> {
+    let cache = super::token_cache(ctx)?;
+    let client = spec
+        .revoke_url
+        .as_ref()
+        .map(|_| oauth_grant::client(spec))
+        .transpose()
+        .map_err(|e| fail(pattern, e.to_string(), false))?;
+    let mut revoked = 0;
+    let mut revoke = |token: &SecretString, hint: &str| -> Result<()> {
+        if let (Some(c), Some(url)) = (&client, &spec.revoke_url) {
+            oauth_grant::revoke(c, url, spec, token, hint)
+                .map_err(|e| fail(pattern, format!("revoking at {url}: {e}"), false))?;
+            revoked += 1;
+        }
+        Ok(())
+    };
+    if let Ok(root) = read_root(ctx, pattern) {
+        if let Some(rt) = root.refresh_token {
+            revoke(&secret(rt), "refresh_token")?;
+        }
+    }
+    for acc in super::memory::issued(ctx, pattern)? {
+        if let Some(t) = cache.read(&acc)? {
+            if t.expires_at > super::now_secs() {
+                revoke(&t.token, "access_token")?;
+            }
+            cache.remove(&acc)?;
+        }
+    }
+    super::memory::forget_issued(ctx, pattern)?;
+    Ok(revoked)
+}

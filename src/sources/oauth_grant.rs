@@ -1,0 +1,170 @@
+//! The OAuth 2.0 token-endpoint grants gocred uses: device code (RFC 8628 §3.4), refresh token
+//! (RFC 6749 §6), and revocation (RFC 7009).
+//!
+//! Hand-rolled on the shared HTTPS client rather than through the `oauth2` crate: two form
+//! POSTs are all we need, and doing them here keeps one HTTP stack, one redirect policy (none)
+//! and one rule for error text (the server's `error` code and description, never a body).
+//! GitHub answers some errors with HTTP 200 and an `error` field, so the field decides.
+
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use serde::Deserialize;
+
+use crate::http::{self, HttpError};
+use crate::rules_mint::OauthSpec;
+use crate::secret::{secret, ExposeSecret, SecretString};
+
+/// A successful token response.
+pub struct Tokens {
+    pub access: SecretString,
+    pub refresh: Option<SecretString>,
+    /// Seconds the access token lives, if the server said.
+    pub expires_in: Option<u64>,
+}
+
+/// A grant that did not produce tokens.
+#[derive(Debug)]
+pub enum GrantError {
+    /// RFC 6749 §5.2 / RFC 8628 §3.5 error code (`invalid_grant`, `slow_down`, …) and text.
+    OAuth {
+        code: String,
+        text: String,
+    },
+    Http(HttpError),
+}
+
+impl std::fmt::Display for GrantError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GrantError::OAuth { text, .. } => write!(f, "{text}"),
+            GrantError::Http(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+pub fn client(spec: &OauthSpec) -> Result<Client, GrantError> {
+    http::client(Duration::from_secs(spec.timeout_secs))
+        .map_err(|m| GrantError::Http(HttpError::Unreachable(m)))
+}
+
+/// POSTs a form to the token endpoint and reads a token response.
+fn token_request(
+    client: &Client,
+    spec: &OauthSpec,
+    form: &[(&str, &str)],
+) -> Result<Tokens, GrantError> {
+    let r = http::send_json::<Wire>(|| {
+        client
+            .post(&spec.token_url)
+            .header("Accept", "application/json")
+            .form(form)
+    });
+    let w = match r {
+        Ok(w) => w,
+        Err(HttpError::Status {
+            oauth_error: Some(code),
+            message,
+            ..
+        }) => {
+            let text = message.unwrap_or_else(|| code.clone());
+            return Err(GrantError::OAuth { code, text });
+        }
+        Err(e) => return Err(GrantError::Http(e)),
+    };
+    if let Some(code) = w.error {
+        let code = http::clean(&code);
+        let text = match w.error_description {
+            Some(d) => format!("{code}: {}", http::clean(&d)),
+            None => code.clone(),
+        };
+        return Err(GrantError::OAuth { code, text });
+    }
+    let access = secret(w.access_token.ok_or_else(|| {
+        GrantError::Http(HttpError::Garbage("no `access_token` in the answer".into()))
+    })?);
+    let refresh = w.refresh_token.filter(|r| !r.is_empty()).map(secret);
+    for t in std::iter::once(&access).chain(refresh.as_ref()) {
+        crate::secret::check_token(t).map_err(|p| {
+            GrantError::Http(HttpError::Garbage(format!(
+                "a token in the answer is unusable: {p}"
+            )))
+        })?;
+    }
+    // Some servers send expires_in as a string.
+    let expires_in = match w.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    Ok(Tokens {
+        access,
+        refresh,
+        expires_in,
+    })
+}
+
+/// RFC 8628 §3.4: one poll of the token endpoint with the device code.
+pub fn poll_device(
+    client: &Client,
+    spec: &OauthSpec,
+    device_code: &SecretString,
+) -> Result<Tokens, GrantError> {
+    token_request(
+        client,
+        spec,
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code.expose_secret()),
+            ("client_id", &spec.client_id),
+        ],
+    )
+}
+
+/// RFC 6749 §6: a new access token (and, on rotating servers, a new refresh token).
+pub fn refresh(
+    client: &Client,
+    spec: &OauthSpec,
+    refresh_token: &SecretString,
+) -> Result<Tokens, GrantError> {
+    token_request(
+        client,
+        spec,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose_secret()),
+            ("client_id", &spec.client_id),
+        ],
+    )
+}
+
+/// RFC 7009: revoke `token` (`hint` = `refresh_token` or `access_token`). 200 = revoked or
+/// already unknown to the server.
+pub fn revoke(
+    client: &Client,
+    url: &str,
+    spec: &OauthSpec,
+    token: &SecretString,
+    hint: &str,
+) -> Result<(), HttpError> {
+    http::send(|| {
+        client
+            .post(url)
+            .header("Accept", "application/json")
+            .form(&[
+                ("token", token.expose_secret()),
+                ("token_type_hint", hint),
+                ("client_id", &spec.client_id),
+            ])
+    })
+    .map(|_| ())
+}

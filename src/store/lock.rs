@@ -1,0 +1,192 @@
+//! Cross-process "one mint at a time per scope": an advisory lock on a file that holds no secret.
+//!
+//! Sits beside the token cache. `go mod download` runs many git processes at once and each asks
+//! us for a credential; without this, N cold processes would mint N tokens (or spend one
+//! single-use refresh token N times, which makes GitHub and GitLab revoke the whole grant). The
+//! caller takes [`ScopeLock`], re-reads the cache, and mints only if the token is still missing
+//! (double-checked locking). The lock is `flock(2)` (through `fs4`), so the kernel releases it
+//! when the holder exits or is killed: a crashed mint never wedges later processes.
+//!
+//! Lock files live in a private directory ([`state_dir`]): 0700, owned by us, not a symlink. A
+//! file name is a hash of the scope, so nothing about the request leaks into the file system.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Longest wait for another process's mint: above the worst case of one mint (HTTP connect +
+/// read timeouts and bounded retries), so a waiter gives up only when the holder is stuck.
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// An exclusive advisory lock, released on drop (and by the kernel if the process dies).
+#[derive(Debug)]
+pub struct ScopeLock {
+    file: File,
+}
+
+impl ScopeLock {
+    /// Takes the lock for `scope` in `dir`, waiting up to `wait` for another holder.
+    pub fn acquire(dir: &Path, scope: &str, wait: Duration) -> Result<ScopeLock> {
+        let locks = dir.join("locks");
+        crate::fsutil::create_private_dir(&locks)?;
+        check_private_dir(&locks)?;
+        let path = locks.join(format!("{}.lock", fingerprint(scope)));
+        let mut open = OpenOptions::new();
+        open.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            open.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        let file = open
+            .open(&path)
+            .map_err(|e| Error::io(format!("opening lock file {}", path.display()), e))?;
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match fs4::FileExt::try_lock(&file) {
+                Ok(()) => return Ok(ScopeLock { file }),
+                Err(fs4::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(fs4::TryLockError::WouldBlock) => {
+                    return Err(Error::with_hint(
+                        format!(
+                            "another gocred process has been minting this token for over {} s",
+                            wait.as_secs()
+                        ),
+                        "a gocred process may be stuck; it holds the lock until it exits",
+                    ))
+                }
+                Err(fs4::TryLockError::Error(e)) => {
+                    return Err(Error::io(format!("locking {}", path.display()), e))
+                }
+            }
+        }
+    }
+}
+
+impl Drop for ScopeLock {
+    fn drop(&mut self) {
+        let _ = fs4::FileExt::unlock(&self.file);
+    }
+}
+
+/// gocred's private state directory: `$XDG_CACHE_HOME/gocred`, else `~/.cache/gocred` (the
+/// `dirs` cache dir on macOS/Windows). Holds lock files and non-secret memory such as which
+/// installation serves which owner; never a token.
+pub fn state_dir(env: &crate::settings::Env) -> Option<PathBuf> {
+    let base = if cfg!(any(target_os = "macos", windows)) {
+        dirs::cache_dir()
+    } else {
+        match (env.get("XDG_CACHE_HOME"), env.get("HOME")) {
+            (Some(x), _) if Path::new(x).is_absolute() => Some(PathBuf::from(x)),
+            (_, Some(h)) => Some(Path::new(h).join(".cache")),
+            _ => None,
+        }
+    };
+    base.map(|b| b.join("gocred"))
+}
+
+/// Refuses a directory that others could plant files in or that is a link elsewhere.
+#[cfg(unix)]
+pub fn check_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let md = std::fs::symlink_metadata(dir)
+        .map_err(|e| Error::io(format!("checking {}", dir.display()), e))?;
+    let unsafe_dir = |why: String| {
+        Error::with_hint(
+            format!("{} {why}; refusing to use it", dir.display()),
+            format!("remove it (`rm -r {}`); gocred recreates it", dir.display()),
+        )
+    };
+    if !md.file_type().is_dir() {
+        return Err(unsafe_dir("is not a directory".into()));
+    }
+    if md.uid() != crate::fsutil::euid() {
+        return Err(unsafe_dir(format!("is owned by uid {}", md.uid())));
+    }
+    if md.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(format!("chmod 0700 {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn check_private_dir(_dir: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// A stable, file-name-safe digest of a scope (FNV-1a, 64 bit): names lock and memory files
+/// without putting hosts, owners or patterns into the file system.
+pub fn fingerprint(scope: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in scope.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn one_holder_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let inside = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (dir, inside, max) = (d.path().to_path_buf(), inside.clone(), max.clone());
+                std::thread::spawn(move || {
+                    // flock locks belong to the open file description: one per thread here.
+                    let _l = ScopeLock::acquire(&dir, "s", LOCK_WAIT).unwrap();
+                    let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(max.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn waiting_is_bounded_and_scopes_are_independent() {
+        let d = tempfile::tempdir().unwrap();
+        let _held = ScopeLock::acquire(d.path(), "a", LOCK_WAIT).unwrap();
+        let e = ScopeLock::acquire(d.path(), "a", Duration::from_millis(20)).unwrap_err();
+        assert!(e.to_string().contains("minting"), "{e}");
+        ScopeLock::acquire(d.path(), "b", Duration::from_millis(20)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_a_symlinked_lock_dir() {
+        let d = tempfile::tempdir().unwrap();
+        let elsewhere = d.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let state = d.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, state.join("locks")).unwrap();
+        assert!(ScopeLock::acquire(&state, "a", LOCK_WAIT).is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_distinct() {
+        assert_eq!(fingerprint("a"), fingerprint("a"));
+        assert_ne!(fingerprint("a"), fingerprint("b"));
+        assert_eq!(fingerprint("").len(), 16);
+    }
+}
