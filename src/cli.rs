@@ -4,7 +4,7 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{credential, explain, login, logout, token};
+use crate::commands::{credential, doctor, explain, login, logout, token};
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
 
@@ -36,6 +36,8 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Print a token for TARGET on stdout (for scripts).
     Token(token::TokenArgs),
+    /// Check every link from `go get` to TARGET's repository and say how to fix a broken one.
+    Doctor(doctor::DoctorArgs),
     /// Git credential operations this version does not know are ignored, as git asks.
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -74,6 +76,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logout(a) => logout::run(a, &settings()?, &mut err),
         Command::Explain(a) => explain::run(a, &settings()?, &mut out),
         Command::Token(a) => token::run(a, &settings()?, &mut out),
+        Command::Doctor(a) => doctor::run(a, Env::from_process(), &mut out),
         Command::Unknown(args) => unknown_operation(&args, &mut err),
     }
 }

@@ -1,6 +1,7 @@
 //! One file per command, each with its own Args struct and one `run` function.
 
 pub mod credential;
+pub mod doctor;
 pub mod explain;
 pub mod login;
 pub mod logout;

@@ -21,11 +21,13 @@ mod git_server;
 mod proc;
 mod sandbox;
 mod secret_service;
+mod sshd;
 
 pub use git_server::{AccessLogEntry, GitServer, GIT_HOST, PROXY_HOST};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
+pub use sshd::Sshd;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
