@@ -813,8 +813,9 @@ fn json_shape_exit_codes_and_text() {
 
 #[test]
 fn an_unreachable_host_costs_at_most_its_timeout() {
-    // A proxy that accepts connections and never answers: every phase after TCP must give up
-    // on its own deadline, once per client, and the checks after it skip the host.
+    // A proxy that accepts connections and never answers: the CONNECT must give up on its own
+    // deadline, once for Go and git together (they share the route), and the checks after it
+    // skip the host.
     let mut w = World::new("lax");
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
@@ -833,7 +834,7 @@ fn an_unreachable_host_costs_at_most_its_timeout() {
         d.text()
     );
     assert_eq!(d.status("cred.probe"), ["skip"]);
-    // A sanity bound only (timing goals belong in a bench): two clients × 3 s + the rest.
+    // A sanity bound only (timing goals are in benches/doctor.rs): one 3 s timeout + the rest.
     assert!(d.elapsed < Duration::from_secs(30), "took {:?}", d.elapsed);
 }
 
@@ -889,4 +890,51 @@ fn ssh_rule_with_no_key() {
     assert_eq!(d.exit(), 0, "{}\n{}", d.text(), sshd.log_text());
     assert_eq!(d.status("ssh.probe"), ["ok"]);
     w.assert_downloads(&env);
+}
+
+#[test]
+fn secrets_in_configuration_are_never_echoed() {
+    // People paste tokens into git config and proxy URLs; doctor reads all of them and must show
+    // none (every doctor run in this file also greps its output for the tokens).
+    use base64::Engine;
+    let mut w = World::new("lax");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{TOKEN}"));
+    w.s.git_config(
+        "http.https://git.corp.test/.extraHeader",
+        &format!("Authorization: Basic {basic}"),
+    );
+    w.s.git_config(
+        "credential.helper",
+        &support::inline_credential_helper(USER, STALE),
+    );
+    w.s.git_config(
+        &format!("url.https://{USER}:{TOKEN}@git.corp.test/.insteadOf"),
+        "https://git.corp.test/",
+    );
+    let proxy = w.server.proxy_url().replace("http://", "");
+    w.set(
+        "https_proxy",
+        &format!("http://{PROXY_USER}:{PROXY_PW}@{proxy}"),
+    );
+    w.set(
+        "GOPROXY",
+        &format!("https://{PROXY_USER}:{PROXY_PW}@proxy.corp.test,direct"),
+    );
+    let d = w.doctor(&w.env);
+    let insteadof = d.find("git.insteadof", "warn");
+    assert!(
+        insteadof["message"]
+            .as_str()
+            .unwrap()
+            .contains("credential in plain text"),
+        "{}",
+        d.text()
+    );
+    assert!(insteadof["fix"].is_null());
+    assert!(d.all().iter().any(|c| c["id"] == "go.goproxy"
+        && c["status"] == "warn"
+        && c["message"]
+            .as_str()
+            .unwrap()
+            .contains("https://***@proxy.corp.test")));
 }

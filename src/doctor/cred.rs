@@ -118,7 +118,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
     let rule: &Rule = match settings.rules.select(&o, path.as_deref()) {
         Selection::Rule(rule) => rule,
         Selection::None => {
-            let others = super::git_checks::other_sources(d, &o);
+            let others = super::git_helpers::other_sources(d, &o);
             let f = match others {
                 Some(what) => Finding::warn("cred.rule", format!("no gocred rule serves {host}; {what} must answer instead (see git.helpers, netrc.shadow)")),
                 None => Finding::fail("cred.rule", format!("no gocred rule serves {host} and nothing else gives git a credential for it"))

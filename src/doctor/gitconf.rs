@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::proc;
+pub use super::urlmatch::url_matches;
 
 /// One `git config` entry with where it lives.
 #[derive(Debug, Clone)]
@@ -46,8 +47,17 @@ pub struct GitView {
     regexp: HashMap<String, Vec<ConfigEntry>>,
 }
 
+/// `git` seeing the configuration Go's git sees: Go runs git with `GIT_DIR` set to a bare repo
+/// in its module cache, so only system, global and command-line (`GIT_CONFIG_*`) config apply —
+/// never the repository doctor happens to be run in. A `GIT_DIR` that cannot exist does that.
+pub fn git_command() -> Command {
+    let mut c = Command::new("git");
+    c.env("GIT_DIR", "/dev/null/gocred-doctor-no-repository");
+    c
+}
+
 fn git(args: &[&str]) -> Result<proc::Captured, String> {
-    proc::run(Command::new("git").args(args), b"", Duration::from_secs(15))
+    proc::run(git_command().args(args), b"", Duration::from_secs(15))
 }
 
 impl GitView {
@@ -127,75 +137,6 @@ fn parse_z(text: &str) -> Vec<ConfigEntry> {
         .collect()
 }
 
-/// Does the URL pattern of a `credential.<pattern>.*` key match `url` (git's urlmatch rules:
-/// scheme exact, host per label with `*` = one label, default port implied, path prefix on `/`)?
-pub fn url_matches(pattern: &str, url: &str) -> bool {
-    let (Some(p), Some(u)) = (split_url(pattern), split_url(url)) else {
-        return false;
-    };
-    if let Some(s) = &p.scheme {
-        if Some(s) != u.scheme.as_ref() {
-            return false;
-        }
-    }
-    if let Some(h) = &p.host {
-        let (pl, ul): (Vec<&str>, Vec<&str>) = (
-            h.split('.').collect(),
-            u.host.as_deref().unwrap_or("").split('.').collect(),
-        );
-        if pl.len() != ul.len() || !pl.iter().zip(&ul).all(|(a, b)| *a == "*" || a == b) {
-            return false;
-        }
-        if p.port.is_some() && p.port != u.port {
-            return false;
-        }
-    }
-    let pp = p.path.trim_end_matches('/');
-    pp.is_empty() || u.path == pp || u.path.starts_with(&format!("{pp}/"))
-}
-
-struct UrlParts {
-    scheme: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    path: String,
-}
-
-fn split_url(s: &str) -> Option<UrlParts> {
-    let (scheme, rest) = match s.split_once("://") {
-        Some((sc, r)) => (Some(sc.to_ascii_lowercase()), r),
-        None if s.starts_with('/') => {
-            return Some(UrlParts {
-                scheme: None,
-                host: None,
-                port: None,
-                path: s.to_string(),
-            })
-        }
-        None => (None, s), // partial key such as `example.com`
-    };
-    let (auth, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].to_string()),
-        None => (rest, String::new()),
-    };
-    let auth = auth.rsplit('@').next().unwrap_or(auth).to_ascii_lowercase();
-    let default = match scheme.as_deref() {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    };
-    let (host, port) = match auth.rsplit_once(':') {
-        Some((h, p)) => (h.to_string(), p.parse().ok()),
-        None => (auth, default),
-    };
-    Some(UrlParts {
-        scheme,
-        host: (!host.is_empty()).then_some(host),
-        port: port.or(default),
-        path,
-    })
-}
-
 /// One helper in git's list for a URL, with the config entry that put it there.
 #[derive(Debug, Clone)]
 pub struct Helper {
@@ -215,6 +156,15 @@ impl Helper {
         base == "gocred"
             || base == "git-credential-gocred"
             || v.split_whitespace().any(|w| w.ends_with("/gocred"))
+    }
+
+    /// The helper as messages show it: an inline shell helper (`!…`) can hold a password, so
+    /// only its kind is shown.
+    pub fn display(&self) -> String {
+        match self.value().starts_with('!') {
+            true => "an inline shell helper (`!…`)".to_string(),
+            false => super::report::clean(self.value()),
+        }
     }
 
     /// How git will run it (R1.1), for messages.
@@ -326,39 +276,6 @@ mod tests {
             c.iter().map(|h| h.value()).collect::<Vec<_>>(),
             ["store", "cache"]
         );
-    }
-
-    #[test]
-    fn urlmatch_rules() {
-        assert!(url_matches(
-            "https://git.corp.test",
-            "https://git.corp.test/a"
-        ));
-        assert!(url_matches(
-            "https://git.corp.test:443/",
-            "https://git.corp.test/a"
-        ));
-        assert!(!url_matches(
-            "https://git.corp.test:8443",
-            "https://git.corp.test/a"
-        ));
-        assert!(!url_matches(
-            "http://git.corp.test",
-            "https://git.corp.test/a"
-        ));
-        assert!(url_matches(
-            "https://git.corp.test/team",
-            "https://git.corp.test/team/lib.git"
-        ));
-        assert!(!url_matches(
-            "https://git.corp.test/tea",
-            "https://git.corp.test/team/lib.git"
-        ));
-        assert!(url_matches("git.corp.test", "https://git.corp.test/x"));
-        assert!(url_matches(
-            "https://GIT.corp.test",
-            "https://git.corp.test/x"
-        ));
     }
 
     #[test]

@@ -304,10 +304,15 @@ pub fn judge_gonoproxy(d: &mut Doctor, r: &mut Report, slot: Slot) {
                         format!("{msg}, which serves it (the direct route works too)"),
                     )
                     .fix(fix)
-                } else {
+                } else if d.memo.get("proxy-has-module").is_some_and(|v| v == "no") {
                     Finding::ok(
                         "go.gonoproxy",
                         format!("{msg}; the proxy does not list it, so direct is right"),
+                    )
+                } else {
+                    Finding::ok(
+                        "go.gonoproxy",
+                        format!("{msg}; could not ask the proxy whether it has the module"),
                     )
                 }
             }

@@ -74,7 +74,7 @@ fn goauth_check(d: &Doctor, r: &mut Report) {
             }
             Method::Git(dir) => notes.push(format!("git {dir}: after a 401/404 Go runs `git credential fill` there (git's helpers, so gocred, answer)")),
             Method::Command(c) => {
-                let words = goauth::split_words(c).unwrap_or_default();
+                let words = super::goauth_cmd::split_words(c).unwrap_or_default();
                 let prog = words.first().cloned().unwrap_or_default();
                 match proc::which(&prog, d.env.get("PATH")) {
                     Some(p) => notes.push(format!("command `{}` ({}): runs before the first request and again after a 4xx", clean(c), p.display())),

@@ -50,11 +50,29 @@ pub fn split_https(url: &str) -> Option<(String, u16, String)> {
     } else {
         path
     };
+    let auth = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
     let (host, port) = match auth.rsplit_once(':') {
         Some((h, p)) => (h, p.parse().ok()?),
         None => (auth, 443),
     };
     (!host.is_empty()).then(|| (host.to_ascii_lowercase(), port, path))
+}
+
+/// `Authorization: Basic …` from a URL's user info, as net/http sends it when no GOAUTH
+/// credential applies (a GOPROXY with `user:password@`).
+fn userinfo_basic(url: &str) -> Option<crate::secret::SecretString> {
+    let rest = url.strip_prefix("https://")?;
+    let auth = rest.split(['/', '?']).next()?;
+    let (info, _) = auth.rsplit_once('@')?;
+    let decoded = super::proxyenv::percent_decode(info);
+    let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
+    Some(crate::secret::secret(format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{u}:{p}")
+        )
+    )))
 }
 
 pub fn methods(d: &Doctor) -> Vec<Method> {
@@ -78,9 +96,16 @@ pub fn fetch(d: &mut Doctor, url: &str) -> GoFetch {
         notes.extend(goauth::run(d.env, &ms, None, &mut cache));
         d.go_creds = Some(cache);
     }
-    let (headers, first_cred) = match d.go_creds.as_ref().and_then(|c| c.load(url)) {
-        Some(c) => (clone_headers(&c.headers), Some(c.source.clone())),
-        None => (Vec::new(), None),
+    let (headers, first_cred) = match (
+        d.go_creds.as_ref().and_then(|c| c.load(url)),
+        userinfo_basic(url),
+    ) {
+        (Some(c), _) => (clone_headers(&c.headers), Some(c.source.clone())),
+        (None, Some(b)) => (
+            vec![("Authorization".to_string(), b)],
+            Some("the user info in the URL".to_string()),
+        ),
+        (None, None) => (Vec::new(), None),
     };
     let first = net::https(d, Client::Go, &host, port, "GET", &path, &headers);
     let mut retry = None;

@@ -5,8 +5,8 @@
 //! (`goget.reporoot`), including the GitLab-subgroup trap: an anonymous 200 naming a root that is
 //! too short, so Go never retries with credentials (spec R2.10).
 
-use super::gofetch::{self, GoFetch};
-use super::goimport::{self, Import};
+use super::gofetch;
+use super::goimport;
 use super::goproxy::{self, Answer};
 use super::net::{self, Blocked, Client};
 use super::report::{clean, Finding, Report};
@@ -69,11 +69,12 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
                     });
             if let Some(p) = private {
                 let mut scratch = Report::default();
-                let has = goproxy::ask(d, &mut scratch, &p, "GOPROXY, bypassed") == Answer::Has;
-                d.memo.insert(
-                    "proxy-has-module".into(),
-                    if has { "yes" } else { "no" }.into(),
-                );
+                let answer = match goproxy::ask(d, &mut scratch, &p, "GOPROXY, bypassed") {
+                    Answer::Has => "yes",
+                    Answer::NotThere => "no",
+                    Answer::Broken => "unknown",
+                };
+                d.memo.insert("proxy-has-module".into(), answer.into());
             }
         }
     }
@@ -180,7 +181,7 @@ fn direct(d: &mut Doctor, r: &mut Report) {
     for n in &go.notes {
         r.push(Finding::warn("go.goauth", n.clone()));
     }
-    r.push(auth_finding(d, &go, &url, &o));
+    r.push(super::goget_auth::auth_finding(d, &go, &url, &o));
     // The imports Go ends up seeing, and the authenticated view for the subgroup trap.
     let seen = match go.last() {
         Ok(res) if res.status == 200 => Some(goimport::parse(&String::from_utf8_lossy(&res.body))),
@@ -201,7 +202,7 @@ fn direct(d: &mut Doctor, r: &mut Report) {
         }
         Ok(imp) => {
             let imp = imp.clone();
-            if let Some(f) = subgroup_trap(d, &go, &imp, &path, &o) {
+            if let Some(f) = super::goget_auth::subgroup_trap(d, &go, &imp, &path, &o) {
                 r.push(f);
             }
             if imp.vcs != "git" {
@@ -282,157 +283,13 @@ fn set_repo(d: &mut Doctor, r: &mut Report, root: &str, how: &str) {
         path,
         from: how.to_string(),
     });
-    if origin != *d.module_origin() {
-        net::check(
-            d,
-            r,
-            &origin.host,
-            origin.port,
-            &[Client::Git],
-            "repository",
-        );
-    }
-}
-
-fn auth_finding(d: &mut Doctor, go: &GoFetch, url: &str, o: &Origin) -> Finding {
-    let goauth = d.go.get("GOAUTH").to_string();
-    match go.last() {
-        Err(Blocked::Unreachable(id)) => {
-            Finding::skip("goget.auth", format!("not reachable (see {id})"))
-        }
-        Err(Blocked::Error(e)) => Finding::fail("goget.auth", format!("{url}: {}", clean(e))),
-        Ok(res) if res.status == 200 => match go.last_cred() {
-            Some(src) => Finding::ok(
-                "goget.auth",
-                format!("Go gets the page (200) with the credential from {src}"),
-            ),
-            None => Finding::ok("goget.auth", "Go needs no credential: the page is public"),
-        },
-        Ok(res) if res.status == 401 || res.status == 403 || res.status == 404 => {
-            let status = gofetch::describe(go.last());
-            match go.last_cred() {
-                None => Finding::fail("goget.auth", format!(
-                    "the go-get page needs credentials ({status}) and Go has none for {} (GOAUTH={goauth}): Go never asks \
-                     git's credential helpers for its own requests — `go` fails with `unrecognized import path`",
-                    o.authority()
-                )).maybe_fix(goauth_fix(d, &o.authority())),
-                Some(src) if src.contains("GOAUTH=git") => git_answer_rejected(d, go, src, &status, o),
-                Some(src) => Finding::fail("goget.auth", format!(
-                    "Go's credential from {src} is rejected ({status}){}",
-                    if src.contains("netrc") { " (see netrc.shadow)" } else { "" }
-                )).maybe_fix(goauth_fix(d, &o.authority())),
-            }
-        }
-        Ok(_) => Finding::fail(
-            "goget.auth",
-            format!("{url}: {}", gofetch::describe(go.last())),
-        ),
-    }
-}
-
-/// GOAUTH=git got a credential from git's helpers and the page rejected it: was it gocred's
-/// (then gocred's token is bad) or a helper's before gocred (then the chain is)?
-fn git_answer_rejected(
-    d: &mut Doctor,
-    go: &GoFetch,
-    src: &str,
-    status: &str,
-    o: &Origin,
-) -> Finding {
-    let sent = go
-        .retry
-        .as_ref()
-        .and(d.go_creds.as_ref())
-        .and_then(|c| c.load(&format!("https://{}/", o.authority())))
-        .and_then(|c| {
-            c.basic.as_ref().map(|(u, p)| {
-                (
-                    u.clone(),
-                    crate::secret::secret(
-                        crate::secret::ExposeSecret::expose_secret(p).to_string(),
-                    ),
-                )
-            })
-        });
-    let ours = super::cred::gocred_plain(d, o);
-    let msg = format!("Go's credential from {src} is rejected ({status})");
-    match (sent, ours) {
-        (Some((_, p)), Some((rule, user, q))) if crate::secret::same_secret(&p, &q) => {
-            let pat = matches!(rule.source, Some(crate::rules::SourceSpec::Pat));
-            Finding::fail(
-                "goget.auth",
-                format!(
-                    "{msg}: it is gocred's token for rule `{}` (see cred.probe)",
-                    rule.pattern
-                ),
-            )
-            .maybe_fix(pat.then(|| super::cred::login_fix(rule, Some(&user))))
-        }
-        (Some(_), _) => Finding::fail(
-            "goget.auth",
-            format!("{msg}: a credential helper before gocred answered git (see git.helpers)"),
-        )
-        .fix(super::git_checks::make_gocred_first(d, &o.authority())),
-        (None, _) => Finding::fail("goget.auth", format!("{msg} (see git.helpers, cred.probe)")),
-    }
-}
-
-/// The GOAUTH value that lets gocred answer Go (through `git credential fill`), as a command.
-/// `None` when GOAUTH already asks git (then the helper chain is what to fix).
-pub fn goauth_fix(d: &mut Doctor, host: &str) -> Option<String> {
-    let cur = d.go.get("GOAUTH").trim().to_string();
-    if cur.split(';').any(|m| m.trim().starts_with("git ")) {
-        return None;
-    }
-    let home = d.env.get("HOME")?.to_string();
-    if home.contains(char::is_whitespace) {
-        return None; // Go splits GOAUTH on spaces
-    }
-    // `git DIR` first: earlier entries win, and netrc may hold a stale entry for this host.
-    let value = match cur.as_str() {
-        "" | "netrc" | "off" => format!("git {home}"),
-        other => format!("git {home};{other}"),
-    };
-    let mut fix = d.go.set_command("GOAUTH", &value);
-    let o = Origin::parse(Scheme::Https, host).ok()?;
-    if matches!(
-        d.settings.rules.select(&o, None),
-        crate::rules::Selection::None
-    ) {
-        fix = format!("gocred login {host} && {fix}");
-    }
-    Some(fix)
-}
-
-/// GitLab subgroups: anonymously the page names a shorter root than with credentials; Go only
-/// sends credentials up front (netrc, a GOAUTH command's initial answer), never after a 200.
-fn subgroup_trap(
-    d: &mut Doctor,
-    go: &GoFetch,
-    seen: &Import,
-    path: &str,
-    o: &Origin,
-) -> Option<Finding> {
-    if go.last_cred().is_some() || seen.prefix == d.target.module {
-        return None;
-    }
-    let cred = super::cred::gocred_basic(d, o)?;
-    let res = net::https(
+    // Git talks to the repository host (a no-op when it is the page's host, checked above).
+    net::check(
         d,
-        Client::Go,
-        &o.host,
-        o.port,
-        "GET",
-        path,
-        &[("Authorization".into(), cred)],
-    )
-    .ok()?;
-    let authed = goimport::parse(&String::from_utf8_lossy(&res.body));
-    let real = goimport::matching(&authed, &d.target.module).ok()?;
-    (real.prefix != seen.prefix).then(|| Finding::fail("goget.reporoot", format!(
-        "without credentials the page declares `{}` → {}, with them `{}` → {} (the GitLab subgroup trap): Go gets a 200 \
-         and never retries with credentials, so it fetches the wrong repository. Give Go a credential it sends up front \
-         (a `machine {}` line in ~/.netrc, or a GOAUTH command that answers its first call)",
-        clean(&seen.prefix), clean(&seen.repo_root), clean(&real.prefix), clean(&real.repo_root), o.host
-    )))
+        r,
+        &origin.host,
+        origin.port,
+        &[Client::Git],
+        "repository",
+    );
 }

@@ -42,6 +42,7 @@ pub fn ask(d: &mut Doctor, r: &mut Report, proxy: &str, role: &str) -> Answer {
     };
     net::check(d, r, &host, port, &[Client::Go], role);
     let url = format!("{base}/{}/@v/list", escape(&d.target.module));
+    let proxy = &super::report::redact_userinfo(proxy);
     let got: GoFetch = gofetch::fetch(d, &url);
     let cred = got
         .last_cred()
@@ -115,7 +116,7 @@ pub fn ask(d: &mut Doctor, r: &mut Report, proxy: &str, role: &str) -> Answer {
                     d.go.get("GOAUTH")
                 ),
             };
-            let fix = super::goget::goauth_fix(d, &host);
+            let fix = super::goget_auth::goauth_fix(d, &host);
             (
                 Answer::Broken,
                 Finding::fail("goproxy.module", msg).maybe_fix(fix),

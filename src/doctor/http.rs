@@ -12,12 +12,9 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+pub use super::tls::{tls, TlsInfo, TlsStream};
 
 use crate::secret::{ExposeSecret, SecretString};
 
@@ -128,112 +125,6 @@ pub fn connect_tunnel(
         Ok(())
     } else {
         Err((Some(status), format!("{status} {reason}")))
-    }
-}
-
-/// What the TLS handshake saw.
-#[derive(Debug, Clone)]
-pub struct TlsInfo {
-    pub version: String,
-    /// The chain the server sent, leaf first (kept even when verification failed).
-    pub chain: Vec<CertificateDer<'static>>,
-}
-
-pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
-
-/// Handshakes with `host` over `stream`, verifying against `roots`.
-pub fn tls(
-    stream: TcpStream,
-    host: &str,
-    roots: Arc<rustls::RootCertStore>,
-) -> Result<(TlsStream, TlsInfo), (rustls::Error, Vec<CertificateDer<'static>>)> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let inner =
-        rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-            .build()
-            .map_err(|e| (rustls::Error::General(e.to_string()), Vec::new()))?;
-    let verifier = Arc::new(Recording {
-        inner,
-        seen: seen.clone(),
-    });
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| (e, Vec::new()))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| (rustls::Error::General(e.to_string()), Vec::new()))?;
-    let conn = ClientConnection::new(Arc::new(config), name).map_err(|e| (e, Vec::new()))?;
-    let mut s = StreamOwned::new(conn, stream);
-    let chain = || seen.lock().map(|c| c.clone()).unwrap_or_default();
-    while s.conn.is_handshaking() {
-        if let Err(e) = s.conn.complete_io(&mut s.sock) {
-            let err = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(r) => r.clone(),
-                None => rustls::Error::General(e.to_string()),
-            };
-            return Err((err, chain()));
-        }
-    }
-    let version = s.conn.protocol_version().map_or("TLS".into(), |v| {
-        format!("{v:?}").replace("TLSv1_", "TLS 1.")
-    });
-    Ok((
-        s,
-        TlsInfo {
-            version,
-            chain: chain(),
-        },
-    ))
-}
-
-/// Delegates to webpki and remembers what the server presented.
-#[derive(Debug)]
-struct Recording {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    seen: Arc<Mutex<Vec<CertificateDer<'static>>>>,
-}
-
-impl ServerCertVerifier for Recording {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut s) = self.seen.lock() {
-            s.push(end_entity.clone().into_owned());
-            s.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-        }
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(m, c, d)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(m, c, d)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
     }
 }
 

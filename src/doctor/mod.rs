@@ -14,13 +14,16 @@
 
 pub mod cred;
 pub mod git_checks;
+pub mod git_helpers;
 pub mod gitconf;
 pub mod go_scope;
 pub mod go_tools;
 pub mod goauth;
+pub mod goauth_cmd;
 pub mod goenv;
 pub mod gofetch;
 pub mod goget;
+pub mod goget_auth;
 pub mod goimport;
 pub mod goproxy;
 pub mod http;
@@ -31,7 +34,9 @@ pub mod proc;
 pub mod proxyenv;
 pub mod report;
 pub mod ssh;
+pub mod tls;
 pub mod trust;
+pub mod urlmatch;
 
 use std::collections::HashMap;
 

@@ -69,7 +69,7 @@ fn trust_spec(d: &mut Doctor, c: Client, host: &str) -> TrustSpec {
     }
 }
 
-fn roots(d: &mut Doctor, spec: &TrustSpec) -> Result<Arc<RootCertStore>, String> {
+pub fn roots(d: &mut Doctor, spec: &TrustSpec) -> Result<Arc<RootCertStore>, String> {
     d.net
         .roots
         .entry(spec.clone())
@@ -91,36 +91,91 @@ pub fn check(
         .copied()
         .filter(|c| !d.net.reach.contains_key(&(*c, host.to_string(), port)))
         .collect();
-    // Clients that take the same path and trust the same CAs share one set of lines.
-    let mut groups: Vec<(Vec<Client>, ProxyChoice, TrustSpec)> = Vec::new();
+    // Clients that take the same path share the DNS and TCP lines (and a dead host costs its
+    // timeout once); each distinct trust store gets its own TLS line.
+    type Group = (Vec<(Client, TrustSpec)>, ProxyChoice);
+    let mut groups: Vec<Group> = Vec::new();
     for c in todo {
         let ch = choice(d, c, host, port);
         let ts = trust_spec(d, c, host);
-        let key = |g: &ProxyChoice| g.proxy.as_ref().map(|p| p.display.clone());
-        match groups.iter_mut().find(|(_, g, t)| {
-            key(g) == key(&ch) && g.bypassed_by.is_none() == ch.bypassed_by.is_none() && *t == ts
-        }) {
-            Some(g) => g.0.push(c),
-            None => groups.push((vec![c], ch, ts)),
+        let key = |g: &ProxyChoice| {
+            (
+                g.proxy.as_ref().map(|p| p.display.clone()),
+                g.bypassed_by.is_some(),
+            )
+        };
+        match groups.iter_mut().find(|(_, g)| key(g) == key(&ch)) {
+            Some(g) => g.0.push((c, ts)),
+            None => groups.push((vec![(c, ts)], ch)),
         }
     }
-    for (clients, ch, ts) in groups {
-        let names = clients
-            .iter()
+    let names = |cs: &[Client]| {
+        cs.iter()
             .map(|c| c.name())
             .collect::<Vec<_>>()
-            .join(" and ");
-        let who = format!("{host}:{port} ({role}) for {names}");
-        let result = check_one(d, r, &clients, &who, host, port, &ch, &ts);
-        for c in clients {
-            d.net.reach.insert((c, host.to_string(), port), result);
+            .join(" and ")
+    };
+    for (members, ch) in groups {
+        let clients: Vec<Client> = members.iter().map(|(c, _)| *c).collect();
+        let who = format!("{host}:{port} ({role}) for {}", names(&clients));
+        let mut stream = match route_phase(d, r, &clients, &who, host, port, &ch) {
+            Ok(s) => Some(s),
+            Err(id) => {
+                for c in clients {
+                    d.net.reach.insert((c, host.to_string(), port), Some(id));
+                }
+                continue;
+            }
+        };
+        let mut specs: Vec<(Vec<Client>, TrustSpec)> = Vec::new();
+        for (c, ts) in members {
+            match specs.iter_mut().find(|(_, t)| *t == ts) {
+                Some(s) => s.0.push(c),
+                None => specs.push((vec![c], ts)),
+            }
+        }
+        for (cs, ts) in specs {
+            let who = format!("{host}:{port} ({role}) for {}", names(&cs));
+            let s = match stream.take() {
+                Some(s) => Ok(s),
+                None => reconnect(d, host, port, &ch),
+            };
+            let result = match s {
+                Ok(s) => tls_phase(d, r, &cs, &who, host, s, &ts),
+                Err(e) => {
+                    r.push(Finding::fail("net.tcp", format!("{who}: {e}")));
+                    Some("net.tcp")
+                }
+            };
+            for c in cs {
+                d.net.reach.insert((c, host.to_string(), port), result);
+            }
         }
     }
 }
 
-/// Runs the three phases for one group; returns the id that failed, if any.
-#[allow(clippy::too_many_arguments)]
-fn check_one(
+/// A second connection along a route that just worked (for another trust store).
+fn reconnect(
+    d: &mut Doctor,
+    host: &str,
+    port: u16,
+    ch: &ProxyChoice,
+) -> Result<std::net::TcpStream, String> {
+    let t = d.timeouts;
+    let (h, p) = ch
+        .proxy
+        .as_ref()
+        .map_or((host.to_string(), port), |p| (p.host.clone(), p.port));
+    let addrs = http::resolve(&h, p, t.dns)?;
+    let mut s = http::tcp(&addrs, &t).map_err(|e| e.message)?;
+    if let Some(px) = &ch.proxy {
+        http::connect_tunnel(&mut s, px, host, port, &t).map_err(|(_, e)| e)?;
+    }
+    Ok(s)
+}
+
+/// DNS and TCP (and the proxy's CONNECT) for clients sharing a route; `Err` = the failed id.
+fn route_phase(
     d: &mut Doctor,
     r: &mut Report,
     clients: &[Client],
@@ -128,15 +183,14 @@ fn check_one(
     host: &str,
     port: u16,
     ch: &ProxyChoice,
-    ts: &TrustSpec,
-) -> Option<&'static str> {
+) -> Result<std::net::TcpStream, &'static str> {
     let t = d.timeouts;
     if let Some(p) = &ch.problem {
         r.push(Finding::fail(
             "net.tcp",
             format!("{who}: proxy setting unusable: {p}"),
         ));
-        return Some("net.tcp");
+        return Err("net.tcp");
     }
     // DNS and TCP: the proxy's when there is one.
     let (dns_host, dns_port) = match &ch.proxy {
@@ -172,7 +226,7 @@ fn check_one(
                 f.message.push_str(" (connect to the network or VPN that serves it, or set HTTPS_PROXY if it is only reachable through a proxy)");
             }
             r.push(f);
-            return Some("net.dns");
+            return Err("net.dns");
         }
     };
     let via = match &ch.proxy {
@@ -220,7 +274,7 @@ fn check_one(
                 "net.tcp",
                 format!("{who}: cannot connect to {target}: {why}"),
             ));
-            return Some("net.tcp");
+            return Err("net.tcp");
         }
     };
     if let Some(p) = &ch.proxy {
@@ -236,7 +290,7 @@ fn check_one(
                 "net.tcp",
                 format!("{who}: CONNECT {host}:{port}{via}: {why}: {meaning}"),
             ));
-            return Some("net.tcp");
+            return Err("net.tcp");
         }
         r.push(Finding::ok(
             "net.tcp",
@@ -254,6 +308,19 @@ fn check_one(
             ),
         ));
     }
+    Ok(stream)
+}
+
+/// The TLS handshake with one trust store; returns the id that failed, if any.
+fn tls_phase(
+    d: &mut Doctor,
+    r: &mut Report,
+    clients: &[Client],
+    who: &str,
+    host: &str,
+    stream: std::net::TcpStream,
+    ts: &TrustSpec,
+) -> Option<&'static str> {
     let roots = match roots(d, ts) {
         Ok(r) => r,
         Err(e) => {
@@ -280,7 +347,7 @@ fn check_one(
         }
         Err((e, chain)) => {
             let (kind, text) = trust::classify(&e);
-            let insecure = insecure_for(d, clients);
+            let insecure = super::tls::insecure_for(d, clients);
             let mut f = Finding::fail(
                 "net.tls",
                 format!("{who}: {text} (trust store: {})", ts.label),
@@ -291,83 +358,12 @@ fn check_one(
                 return None;
             }
             if kind == TlsProblem::UnknownAuthority {
-                f = tls_fix(d, f, clients, host, &chain, ts);
+                f = super::tls::tls_fix(d, f, clients, host, &chain, ts);
             }
             r.push(f);
             Some("net.tls")
         }
     }
-}
-
-/// GOINSECURE / http.sslVerify=false turn a verification failure into a warning (and a risk).
-fn insecure_for(d: &mut Doctor, clients: &[Client]) -> Option<String> {
-    if clients.contains(&Client::Go)
-        && crate::scope::Patterns::parse(d.go.get("GOINSECURE")).matches(&d.target.module)
-    {
-        return Some("GOINSECURE covers the module, so Go skips verification — and still sends credentials over it".into());
-    }
-    None
-}
-
-/// Names a bundle already on this machine that verifies the server, as the fix for each client.
-fn tls_fix(
-    d: &mut Doctor,
-    f: Finding,
-    clients: &[Client],
-    host: &str,
-    chain: &[rustls::pki_types::CertificateDer<'static>],
-    ts: &TrustSpec,
-) -> Finding {
-    let cfg = d
-        .git
-        .urlmatch("http.sslCAInfo", &format!("https://{host}/"));
-    let mut good = None;
-    for cand in trust::candidate_bundles(d.env, cfg.as_deref()) {
-        let spec = TrustSpec {
-            label: cand.display().to_string(),
-            files: vec![cand.clone()],
-            dirs: vec![],
-            chosen_by: None,
-        };
-        if let Ok(roots) = roots(d, &spec) {
-            if trust::verifies(chain, host, roots) {
-                good = Some(cand);
-                break;
-            }
-        }
-    }
-    let path = good.as_ref().map_or_else(
-        || "/path/to/ca-bundle-with-your-CA.pem".to_string(),
-        |p| p.display().to_string(),
-    );
-    let mut fixes = Vec::new();
-    if clients.contains(&Client::Go) {
-        fixes.push(format!("export SSL_CERT_FILE={}", sh_quote(&path)));
-    }
-    if clients.contains(&Client::Git) {
-        if d.env.get("GIT_SSL_CAINFO").is_some()
-            || ts.chosen_by.as_deref() == Some("GIT_SSL_CAINFO")
-        {
-            fixes.push(format!("export GIT_SSL_CAINFO={}", sh_quote(&path)));
-        } else {
-            fixes.push(format!(
-                "git config --global http.https://{host}/.sslCAInfo {}",
-                sh_quote(&path)
-            ));
-        }
-    }
-    let msg = match &good {
-        Some(p) => format!(
-            "{}; {} (already on this machine) verifies it",
-            f.message,
-            p.display()
-        ),
-        None => format!(
-            "{}; no CA bundle on this machine verifies it: get your organisation's CA certificate",
-            f.message
-        ),
-    };
-    Finding { message: msg, ..f }.fix(fixes.join(" && "))
 }
 
 /// One HTTPS request for `client` to `host:port` (the host should have been [`check`]ed first).

@@ -82,7 +82,7 @@ fn shadow(d: &mut Doctor, r: &mut Report) {
             .expose_secret()
             .to_string(),
     );
-    let status = super::git_checks::probe(d, &repo.origin, &repo.url, &user, &pw);
+    let status = super::git_helpers::probe(d, &repo.origin, &repo.url, &user, &pw);
     let delete = netrc_parse::lines_hold_only(&text, &entries, idx).then(|| {
         let range = if e.first_line == e.last_line {
             format!("{}d", e.first_line)

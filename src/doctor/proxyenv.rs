@@ -137,7 +137,7 @@ pub fn parse_proxy(raw: &str) -> Result<Proxy, String> {
     })
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

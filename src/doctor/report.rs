@@ -88,7 +88,7 @@ pub struct Slot(usize);
 
 impl Report {
     pub fn push(&mut self, f: Finding) {
-        self.findings.push(Some(f));
+        self.findings.push(Some(scrub(f)));
     }
 
     pub fn reserve(&mut self) -> Slot {
@@ -97,7 +97,7 @@ impl Report {
     }
 
     pub fn fill(&mut self, slot: Slot, f: Finding) {
-        self.findings[slot.0] = Some(f);
+        self.findings[slot.0] = Some(scrub(f));
     }
 
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
@@ -168,6 +168,62 @@ impl Report {
     }
 }
 
+/// Last line of defence before anything is shown: credentials inside URLs (`GOPROXY`,
+/// `url.<base>.insteadOf`, `http.proxy` values people paste tokens into) are masked.
+fn scrub(mut f: Finding) -> Finding {
+    f.message = redact_userinfo(&f.message);
+    f.fix = f.fix.map(|x| redact_userinfo(&x));
+    f
+}
+
+/// Masks URL user info: all of it for http(s) (a token often *is* the user name there), the
+/// password part for other schemes (`ssh://git@host` stays readable).
+pub fn redact_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let scheme_start = rest[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+            .map_or(0, |j| j + 1);
+        let scheme = rest[scheme_start..i].to_ascii_lowercase();
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| {
+                c == '/'
+                    || c == '?'
+                    || c == '#'
+                    || c.is_whitespace()
+                    || c == '`'
+                    || c == '\''
+                    || c == '"'
+            })
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let user = &authority[..at];
+                if scheme == "http" || scheme == "https" {
+                    out.push_str("***");
+                } else {
+                    match user.split_once(':') {
+                        Some((u, _)) => {
+                            out.push_str(u);
+                            out.push_str(":***");
+                        }
+                        None => out.push_str(user),
+                    }
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Makes a server- or config-controlled string safe to show on one line.
 pub fn clean(raw: &str) -> String {
     let mut out = String::new();
@@ -228,5 +284,15 @@ mod tests {
         assert_eq!(sh_quote("git /home/a b"), "'git /home/a b'");
         assert_eq!(sh_quote("it's"), "'it'\\''s'");
         assert_eq!(clean("a\u{1b}[2Kb\n"), "a\\u{1b}[2Kb\\n");
+        assert_eq!(
+            redact_userinfo("GOPROXY=https://u:tok@proxy.test/x, ssh://git@h.test/a ssh://u:pw@h/ `https://ghp_x@github.com/`"),
+            "GOPROXY=https://***@proxy.test/x, ssh://git@h.test/a ssh://u:***@h/ `https://***@github.com/`"
+        );
+        let mut r = Report::default();
+        r.push(
+            Finding::warn("x", "rewrites to https://x-access-token:s3cret@git.test/")
+                .fix("git config --unset url.https://a:s3cret@h/.insteadof"),
+        );
+        assert!(!r.to_json().contains("s3cret"));
     }
 }

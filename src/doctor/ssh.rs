@@ -45,13 +45,13 @@ fn ssh_command(d: &mut Doctor) -> Vec<String> {
         .map(str::to_string)
         .or_else(|| git_config_get("core.sshCommand"))
         .or_else(|| d.env.get("GIT_SSH").map(str::to_string));
-    raw.and_then(|r| super::goauth::split_words(&r).ok())
+    raw.and_then(|r| super::goauth_cmd::split_words(&r).ok())
         .unwrap_or_else(|| vec!["ssh".into()])
 }
 
 fn git_config_get(key: &str) -> Option<String> {
     let out = proc::run(
-        Command::new("git").args(["config", "--get", key]),
+        gitconf::git_command().args(["config", "--get", key]),
         b"",
         Duration::from_secs(10),
     )
