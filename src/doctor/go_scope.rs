@@ -157,10 +157,14 @@ fn show(v: &str) -> String {
 
 /// Go's route for the module (proxy.go `proxyList`, repo.go `lookup`).
 fn route(d: &Doctor, s: &GoScope) -> Route {
-    let goproxy = d.go.get("GOPROXY");
+    route_for(d.go.get("GOPROXY"), s.is_noproxy(&d.target.module))
+}
+
+/// Pure part of [`route`].
+fn route_for(goproxy: &str, noproxy: bool) -> Route {
     // Go puts an implicit "noproxy" first whenever GONOPROXY (or GOPRIVATE) is set, so a
     // matching module goes direct even with GOPROXY=off.
-    if s.is_noproxy(&d.target.module) {
+    if noproxy {
         return Route::Direct;
     }
     let mut urls = Vec::new();
@@ -323,3 +327,33 @@ pub fn judge_gonoproxy(d: &mut Doctor, r: &mut Report, slot: Slot) {
 
 /// Checks whose failure means the direct route (go-get page, git, credentials) is broken.
 const DIRECT_IDS: [&str; 6] = ["goget.", "cred.", "git.", "netrc.", "ssh.", "net."];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_as_go_walks_goproxy() {
+        let p = |urls: &[&str], then_direct| Route::Proxies {
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            then_direct,
+        };
+        assert_eq!(route_for("off", true), Route::Direct);
+        assert!(matches!(route_for("off", false), Route::Off(_)));
+        assert_eq!(route_for("direct", false), Route::Direct);
+        assert_eq!(
+            route_for("https://proxy.golang.org,direct", false),
+            p(&["https://proxy.golang.org"], true)
+        );
+        assert_eq!(
+            route_for("proxy.corp.test|https://b.test,off,direct", false),
+            p(&["https://proxy.corp.test", "https://b.test"], false)
+        );
+        assert!(matches!(route_for(" , ", false), Route::Off(_)));
+        assert!(is_public_proxy("https://proxy.golang.org"));
+        assert!(!is_public_proxy("https://proxy.corp.test"));
+        assert_eq!(appended("", "a.test"), "a.test");
+        assert_eq!(appended("none", "a.test"), "a.test");
+        assert_eq!(appended("b.test,", "a.test"), "b.test,a.test");
+    }
+}

@@ -53,7 +53,12 @@ fn goauth_check(d: &Doctor, r: &mut Report) {
     let methods = match goauth::parse_goauth(&v) {
         Ok(m) => m,
         Err(e) => {
-            let fix = d.go.set_command("GOAUTH", "netrc");
+            let fix = match (e.contains("git"), d.env.get("HOME")) {
+                (true, Some(h)) if !h.contains(char::is_whitespace) => {
+                    d.go.set_command("GOAUTH", &format!("git {h}"))
+                }
+                _ => d.go.set_command("GOAUTH", "netrc"),
+            };
             return r.push(
                 Finding::fail(
                     "go.goauth",

@@ -41,12 +41,24 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
                     }
                     Answer::NotThere => continue,
                     Answer::Broken => {
+                        for id in ["goget.page", "goget.auth", "goget.reporoot"] {
+                            r.push(Finding::skip(
+                                id,
+                                format!("Go stops at {u} (see goproxy.module)"),
+                            ));
+                        }
                         guess_repo(d);
                         return;
                     }
                 }
             }
             if !then_direct {
+                for id in ["goget.page", "goget.auth", "goget.reporoot"] {
+                    r.push(Finding::skip(
+                        id,
+                        "no proxy in GOPROXY has the module and GOPROXY does not end in `direct`",
+                    ));
+                }
                 guess_repo(d);
                 return;
             }
