@@ -25,6 +25,9 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+# doctor's SSH tests start their own sshd (tests/support/sshd.rs); ssh, ssh-keygen, ssh-keyscan.
+pkgs+=(openssh-server openssh-client)
+
 install_go() {
   if [ -x "$VENV/bin/go" ] && "$VENV/bin/go" version | grep -q "go$GO_VERSION"; then return 0; fi
   python3 -m venv "$VENV" 2>/dev/null || { python3 -m pip install --quiet virtualenv && python3 -m virtualenv "$VENV"; }

@@ -15,7 +15,7 @@ export GOCRED_TEST_GO="${GOCRED_TEST_GO:-${go_line#go: }}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --locked "$@" 2>&1 | tee "$log"
+cargo test --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run (cargo prints one per test binary).

@@ -4,7 +4,9 @@ use std::io::{self, IsTerminal, Read, Write};
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{ci, credential, explain, goauth, init, login, logout, token, uninit};
+use crate::commands::{
+    ci, credential, doctor, explain, goauth, init, login, logout, token, uninit,
+};
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
 
@@ -44,6 +46,8 @@ pub enum Command {
     Uninit(uninit::UninitArgs),
     /// CI jobs: scoped, short-lived credentials that are wiped when the job ends.
     Ci(ci::CiArgs),
+    /// Check every link from `go get` to TARGET's repository and say how to fix a broken one.
+    Doctor(doctor::DoctorArgs),
     /// Git credential operations this version does not know are ignored, as git asks.
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init(a) => init::run_on_terminal(a, &settings()?, &mut out, &mut err),
         Command::Uninit(a) => uninit::run(a, &settings()?, &mut out, &mut err),
         Command::Ci(a) => ci::run(a, settings, stdin(), &mut out, &mut err),
+        Command::Doctor(a) => doctor::run(a, Env::from_process(), &mut out),
         Command::Unknown(args) => unknown_operation(&args, &mut err),
     }
 }

@@ -15,6 +15,7 @@
 //! [`settings`] reads the outside world once; [`scope`] is Go's GOPRIVATE matching; [`config`] is
 //! the file model and [`rules`] its compiled, first-match-wins form; [`protocol`] is git's
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
+//! [`doctor`] walks the whole chain from `go get` to the repository for `gocred doctor`;
 //! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
 //! the one error type. [`goauth`] is Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads
 //! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git
@@ -26,6 +27,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod gitconfig;

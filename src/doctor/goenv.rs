@@ -1,0 +1,179 @@
+//! Go's configuration as `go` itself will see it, and where each value came from.
+//!
+//! Unlike the credential helper's hot path, doctor may run `go env -json` (it is not in a fetch):
+//! that is the only way to get exactly what `go` computes (`$GOROOT/go.env` defaults, the env
+//! file, the environment). It runs with `GOTOOLCHAIN=local` so that a `go.mod` asking for a newer
+//! Go cannot make it download a toolchain; GOTOOLCHAIN itself is read the same way the rest are
+//! when `go` is missing: environment, then Go's env file, then `$GOROOT/go.env`, then Go's
+//! built-in default. Where the value came from decides the fix: `go env -w` cannot override a
+//! variable set in the environment.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use super::proc;
+use super::report::sh_quote;
+use crate::settings::{go_env_file, parse_go_env, Env};
+
+pub const NAMES: [&str; 12] = [
+    "GOPRIVATE",
+    "GONOPROXY",
+    "GONOSUMDB",
+    "GOPROXY",
+    "GOSUMDB",
+    "GOFLAGS",
+    "GOINSECURE",
+    "GOAUTH",
+    "GOTOOLCHAIN",
+    "GOVCS",
+    "GOROOT",
+    "GOVERSION",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarFrom {
+    Environment,
+    EnvFile(PathBuf),
+    Default,
+}
+
+#[derive(Debug, Clone)]
+pub struct GoEnv {
+    values: HashMap<String, String>,
+    from: HashMap<String, VarFrom>,
+    pub env_file: Option<PathBuf>,
+    /// `go` binary used, or why none could be run.
+    pub go: Result<PathBuf, String>,
+}
+
+impl GoEnv {
+    pub fn read(env: &Env) -> GoEnv {
+        let env_file = go_env_file(env);
+        let file_vals = env_file
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|t| parse_go_env(&t))
+            .unwrap_or_default();
+        let go =
+            proc::which("go", env.get("PATH")).ok_or_else(|| "`go` is not on PATH".to_string());
+        let from_go = go.as_ref().ok().map(|g| run_go_env(g, env));
+        let mut values = HashMap::new();
+        let mut from = HashMap::new();
+        let goroot_defaults = |root: Option<&String>| -> HashMap<String, String> {
+            root.and_then(|r| std::fs::read_to_string(PathBuf::from(r).join("go.env")).ok())
+                .map(|t| parse_go_env(&t))
+                .unwrap_or_default()
+        };
+        let go_ok = matches!(&from_go, Some(Ok(_)));
+        let go_vals = match &from_go {
+            Some(Ok(v)) => v.clone(),
+            _ => HashMap::new(),
+        };
+        let root_defaults = goroot_defaults(go_vals.get("GOROOT"));
+        for name in NAMES {
+            let origin = if env.get(name).is_some() {
+                VarFrom::Environment
+            } else if file_vals.get(name).is_some_and(|v| !v.is_empty()) {
+                VarFrom::EnvFile(env_file.clone().unwrap_or_default())
+            } else {
+                VarFrom::Default
+            };
+            let own = match &origin {
+                VarFrom::Environment => env.get(name).map(str::to_string),
+                VarFrom::EnvFile(_) => file_vals.get(name).cloned(),
+                VarFrom::Default => root_defaults
+                    .get(name)
+                    .cloned()
+                    .or_else(|| builtin_default(name).map(str::to_string)),
+            };
+            // `go env` ran with GOTOOLCHAIN=local: for that one name our own reading is the truth.
+            let value = if go_ok && name != "GOTOOLCHAIN" {
+                go_vals.get(name).cloned().or(own)
+            } else {
+                own
+            };
+            values.insert(name.to_string(), value.unwrap_or_default());
+            from.insert(name.to_string(), origin);
+        }
+        let go = match (go, from_go) {
+            (_, Some(Err(e))) | (Err(e), _) => Err(e),
+            (Ok(p), _) => Ok(p),
+        };
+        GoEnv {
+            values,
+            from,
+            env_file,
+            go,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+
+    pub fn from(&self, name: &str) -> VarFrom {
+        self.from.get(name).cloned().unwrap_or(VarFrom::Default)
+    }
+
+    pub fn describe_from(&self, name: &str) -> String {
+        match self.from(name) {
+            VarFrom::Environment => "environment".into(),
+            VarFrom::EnvFile(p) => format!("go env file {}", p.display()),
+            VarFrom::Default => "default".into(),
+        }
+    }
+
+    /// The command that sets `name=value` where Go will read it: `export` when the environment
+    /// already sets it (`go env -w` cannot override the environment), else `go env -w`.
+    pub fn set_command(&self, name: &str, value: &str) -> String {
+        match self.from(name) {
+            VarFrom::Environment => format!("export {name}={}", sh_quote(value)),
+            _ => format!("go env -w {name}={}", sh_quote(value)),
+        }
+    }
+
+    /// Builds a value for tests and for the fallback path.
+    #[cfg(test)]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> GoEnv {
+        GoEnv {
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            from: HashMap::new(),
+            env_file: None,
+            go: Err("test".into()),
+        }
+    }
+}
+
+/// Go's compiled-in defaults for when neither `go` nor `$GOROOT/go.env` can be read.
+fn builtin_default(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "GOPROXY" => "https://proxy.golang.org,direct",
+        "GOSUMDB" => "sum.golang.org",
+        "GOAUTH" => "netrc",
+        "GOTOOLCHAIN" => "auto",
+        _ => return None,
+    })
+}
+
+fn run_go_env(go: &PathBuf, _env: &Env) -> Result<HashMap<String, String>, String> {
+    let mut cmd = Command::new(go);
+    cmd.arg("env")
+        .arg("-json")
+        .args(NAMES)
+        .env("GOTOOLCHAIN", "local");
+    let out = proc::run(&mut cmd, b"", Duration::from_secs(15))?;
+    if !out.ok() {
+        let err = out.stderr_text();
+        return Err(format!(
+            "`go env` failed: {}",
+            super::report::clean(err.lines().next().unwrap_or("").trim())
+        ));
+    }
+    serde_json::from_slice::<HashMap<String, String>>(&out.stdout)
+        .map_err(|e| format!("`go env -json` printed something unexpected: {e}"))
+}

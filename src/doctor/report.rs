@@ -1,0 +1,298 @@
+//! The doctor's findings: one per link, each with a stable id, a status, why, and the exact
+//! command that fixes it. Rendered as aligned text for a person or as a JSON array
+//! (`[{"id", "status", "message", "fix"}]`, **contract**) for scripts.
+//!
+//! Messages are built from names, paths, statuses and server-controlled strings that went
+//! through [`clean`]; never from a secret.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    /// Not applicable here, or could not be checked because an earlier link is broken.
+    Skip,
+}
+
+impl Status {
+    fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub status: Status,
+    pub message: String,
+    /// A shell command (or commands joined with `&&`) that fixes this link; `None` when there is
+    /// nothing to run (ok, or nothing doctor can name).
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn new(id: &'static str, status: Status, message: impl Into<String>) -> Finding {
+        Finding {
+            id,
+            status,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    pub fn ok(id: &'static str, message: impl Into<String>) -> Finding {
+        Self::new(id, Status::Ok, message)
+    }
+
+    pub fn warn(id: &'static str, message: impl Into<String>) -> Finding {
+        Self::new(id, Status::Warn, message)
+    }
+
+    pub fn fail(id: &'static str, message: impl Into<String>) -> Finding {
+        Self::new(id, Status::Fail, message)
+    }
+
+    pub fn skip(id: &'static str, message: impl Into<String>) -> Finding {
+        Self::new(id, Status::Skip, message)
+    }
+
+    pub fn fix(mut self, command: impl Into<String>) -> Finding {
+        self.fix = Some(command.into());
+        self
+    }
+
+    pub fn maybe_fix(mut self, command: Option<String>) -> Finding {
+        self.fix = command;
+        self
+    }
+}
+
+/// Findings in the order a fetch needs the links. A check that can only be judged later (the
+/// proxy bypass, once the direct route is known) reserves its place with [`Report::reserve`].
+#[derive(Debug, Default)]
+pub struct Report {
+    findings: Vec<Option<Finding>>,
+}
+
+/// A reserved place in the report.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot(usize);
+
+impl Report {
+    pub fn push(&mut self, f: Finding) {
+        self.findings.push(Some(scrub(f)));
+    }
+
+    pub fn reserve(&mut self) -> Slot {
+        self.findings.push(None);
+        Slot(self.findings.len() - 1)
+    }
+
+    pub fn fill(&mut self, slot: Slot, f: Finding) {
+        self.findings[slot.0] = Some(scrub(f));
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().flatten()
+    }
+
+    pub fn status_of(&self, id: &str) -> Option<Status> {
+        self.findings().find(|f| f.id == id).map(|f| f.status)
+    }
+
+    pub fn any_fail_among(&self, ids: &[&str]) -> bool {
+        self.findings()
+            .any(|f| f.status == Status::Fail && ids.contains(&f.id))
+    }
+
+    pub fn broken(&self) -> bool {
+        self.first_failure().is_some()
+    }
+
+    pub fn first_failure(&self) -> Option<&Finding> {
+        self.findings().find(|f| f.status == Status::Fail)
+    }
+
+    pub fn to_json(&self) -> String {
+        let all: Vec<&Finding> = self.findings().collect();
+        serde_json::to_string_pretty(&all).expect("findings serialise")
+    }
+
+    pub fn to_text(&self, header: &str) -> String {
+        let mut out = format!("{header}\n");
+        let width = self.findings().map(|f| f.id.len()).max().unwrap_or(0);
+        for f in self.findings() {
+            out.push_str(&format!(
+                "{:<4}  {:<width$}  {}\n",
+                f.status.label(),
+                f.id,
+                f.message
+            ));
+            if let (Some(fix), true) = (&f.fix, f.status != Status::Ok) {
+                out.push_str(&format!("{:<4}  {:<width$}  fix: {fix}\n", "", ""));
+            }
+        }
+        let fails = self.findings().filter(|f| f.status == Status::Fail).count();
+        let warns = self.findings().filter(|f| f.status == Status::Warn).count();
+        match self.first_failure() {
+            Some(first) => {
+                out.push_str(&format!(
+                    "\n{fails} broken link{}, {warns} warning{}. Start with {}",
+                    if fails == 1 { "" } else { "s" },
+                    if warns == 1 { "" } else { "s" },
+                    first.id
+                ));
+                match &first.fix {
+                    Some(fix) => out.push_str(&format!(":\n    {fix}\n")),
+                    None => out.push_str(".\n"),
+                }
+            }
+            None => out.push_str(&format!(
+                "\nNo broken link{}: the fetch should work.\n",
+                if warns > 0 {
+                    format!(" ({warns} warning{})", if warns == 1 { "" } else { "s" })
+                } else {
+                    String::new()
+                }
+            )),
+        }
+        out
+    }
+}
+
+/// Last line of defence before anything is shown: credentials inside URLs (`GOPROXY`,
+/// `url.<base>.insteadOf`, `http.proxy` values people paste tokens into) are masked.
+fn scrub(mut f: Finding) -> Finding {
+    f.message = redact_userinfo(&f.message);
+    f.fix = f.fix.map(|x| redact_userinfo(&x));
+    f
+}
+
+/// Masks URL user info: all of it for http(s) (a token often *is* the user name there), the
+/// password part for other schemes (`ssh://git@host` stays readable).
+pub fn redact_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let scheme_start = rest[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+            .map_or(0, |j| j + 1);
+        let scheme = rest[scheme_start..i].to_ascii_lowercase();
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| {
+                c == '/'
+                    || c == '?'
+                    || c == '#'
+                    || c.is_whitespace()
+                    || c == '`'
+                    || c == '\''
+                    || c == '"'
+            })
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let user = &authority[..at];
+                if scheme == "http" || scheme == "https" {
+                    out.push_str("***");
+                } else {
+                    match user.split_once(':') {
+                        Some((u, _)) => {
+                            out.push_str(u);
+                            out.push_str(":***");
+                        }
+                        None => out.push_str(user),
+                    }
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Makes a server- or config-controlled string safe to show on one line.
+pub fn clean(raw: &str) -> String {
+    let mut out = String::new();
+    for c in raw.chars().take(200) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if raw.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+/// Quotes `s` for a POSIX shell when it needs it (fix commands are meant to be pasted).
+pub fn sh_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./,:=@+%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_and_order() {
+        let mut r = Report::default();
+        r.push(Finding::ok("a.one", "fine"));
+        let slot = r.reserve();
+        r.push(Finding::fail("c.three", "broken").fix("do x"));
+        r.fill(slot, Finding::warn("b.two", "hmm"));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let ids: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a.one", "b.two", "c.three"]);
+        assert_eq!(v[0]["fix"], serde_json::Value::Null);
+        assert_eq!(v[2]["status"], "fail");
+        assert_eq!(v[2]["fix"], "do x");
+        assert!(r.broken());
+        assert!(r.to_text("h").contains("Start with c.three:\n    do x"));
+    }
+
+    #[test]
+    fn quoting_and_cleaning() {
+        assert_eq!(sh_quote("git.corp.test"), "git.corp.test");
+        assert_eq!(sh_quote("git /home/a b"), "'git /home/a b'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert_eq!(clean("a\u{1b}[2Kb\n"), "a\\u{1b}[2Kb\\n");
+        assert_eq!(
+            redact_userinfo("GOPROXY=https://u:tok@proxy.test/x, ssh://git@h.test/a ssh://u:pw@h/ `https://ghp_x@github.com/`"),
+            "GOPROXY=https://***@proxy.test/x, ssh://git@h.test/a ssh://u:***@h/ `https://***@github.com/`"
+        );
+        let mut r = Report::default();
+        r.push(
+            Finding::warn("x", "rewrites to https://x-access-token:s3cret@git.test/")
+                .fix("git config --unset url.https://a:s3cret@h/.insteadof"),
+        );
+        assert!(!r.to_json().contains("s3cret"));
+    }
+}
