@@ -4,17 +4,20 @@
 #
 #   install/install.sh                 # installs into ~/.local/bin (GOCRED_PREFIX to change)
 #   install/install.sh --prefix /usr/local
+#   install/install.sh --init          # then runs `gocred init` (git + Go set up from GOPRIVATE)
 #
 # Needs only a Rust toolchain (cargo). Prints the helper line to put in git's config.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 prefix="${GOCRED_PREFIX:-$HOME/.local}"
+run_init=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="$2"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --init) run_init=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -37,5 +40,7 @@ case ":$PATH:" in
   *) echo "install.sh: add $bin to your PATH (e.g. in ~/.profile: export PATH=\"$bin:\$PATH\")" >&2 ;;
 esac
 echo "installed: $bin/gocred and $bin/git-credential-gocred"
-echo "next: gocred login <host-or-pattern>, then"
-echo "      git config --global credential.https://<host>.helper gocred"
+if [ "$run_init" = 1 ]; then
+  exec "$bin/gocred" init
+fi
+echo "next: gocred init     (sets up git and Go for the modules GOPRIVATE names; --dry-run to preview)"
