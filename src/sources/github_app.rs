@@ -9,7 +9,8 @@
 //! One App serves several owners; each owner gets its own installation and token.
 
 use super::github_api::{self, Api, ApiError};
-use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
+use super::revoke::Revocation;
+use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
 use crate::http::HttpError;
 use crate::rules_mint::GithubAppSpec;
@@ -191,6 +192,39 @@ impl Source for GithubAppSource {
             secret: tok.token,
             expires_at: Some(tok.expires_at),
             ephemeral: true,
+        }))
+    }
+
+    /// A token minted for this job alone: not taken from the token cache and not put in it, so
+    /// revoking it at `ci wipe` (`DELETE /installation/token`) leaves every other process's
+    /// cached token alive.
+    fn get_for_ci(&self, ctx: &Context, t: &Target) -> Result<Option<CiCredential>> {
+        if t.path.is_none() && owner_and_repo(t).is_err() {
+            // A netrc entry is per host, so the rule itself must name the one owner.
+            return Err(fail(
+                t,
+                format!(
+                    "a CI job's entry for {} serves one owner, and rule `{}` names none",
+                    t.origin.host, t.rule.pattern
+                ),
+                Some(format!(
+                    "give the rule one owner, e.g. pattern = \"{}/OWNER/*\"",
+                    t.origin.host
+                )),
+            ));
+        }
+        let (owner, repo) = owner_and_repo(t)?;
+        let tok = self.mint(ctx, t, &owner, repo.as_deref())?;
+        Ok(Some(CiCredential {
+            credential: Credential {
+                username: username_for(t.rule, Some(tok.username)),
+                secret: tok.token,
+                expires_at: Some(tok.expires_at),
+                ephemeral: true,
+            },
+            revoke: Some(Revocation::GithubInstallationToken {
+                api_url: self.spec.api_url.clone(),
+            }),
         }))
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::blocking::Client;
 use serde::Deserialize;
 
-use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
+use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError};
 use crate::rules_mint::{GitlabMode, GitlabSpec};
@@ -21,7 +21,7 @@ use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::store::{CachedToken, TokenCache};
 
 pub const JOB_USER: &str = "gitlab-ci-token";
-const TOKEN_USER: &str = "gitlab-access-token";
+pub(super) const TOKEN_USER: &str = "gitlab-access-token";
 
 /// The keyring account of the personal access token that manages a rule's tokens.
 pub fn account(pattern: &str) -> String {
@@ -32,7 +32,7 @@ pub struct GitlabSource {
     pub spec: GitlabSpec,
 }
 
-fn fail(t: &Target, message: impl Into<String>, hint: Option<String>) -> Error {
+pub(super) fn fail(t: &Target, message: impl Into<String>, hint: Option<String>) -> Error {
     Error::Source {
         kind: "gitlab",
         rule: t.rule.pattern.clone(),
@@ -42,8 +42,8 @@ fn fail(t: &Target, message: impl Into<String>, hint: Option<String>) -> Error {
 }
 
 #[derive(Deserialize)]
-struct AccessToken {
-    id: u64,
+pub(super) struct AccessToken {
+    pub(super) id: u64,
     token: String,
     expires_at: String,
 }
@@ -105,16 +105,7 @@ impl GitlabSource {
         t: &Target,
         previous: Option<CachedToken>,
     ) -> Result<CachedToken> {
-        let Some((pat, _)) = ctx.keyring()?.get(&account(&t.rule.pattern))? else {
-            return Err(fail(
-                t,
-                "no GitLab token in the keyring to manage access tokens with",
-                Some(format!(
-                    "run `gocred login {} --source gitlab …`",
-                    t.rule.pattern
-                )),
-            ));
-        };
+        let pat = manager_token(ctx, t)?;
         let client = http::client(Duration::from_secs(self.spec.timeout_secs))
             .map_err(|m| fail(t, m, None))?;
         let expires = expiry_date(super::now_secs(), self.spec.token_days);
@@ -144,7 +135,7 @@ impl GitlabSource {
         self.cached(t, tok)
     }
 
-    fn call(
+    pub(super) fn call(
         &self,
         client: &Client,
         pat: &SecretString,
@@ -176,7 +167,7 @@ impl GitlabSource {
         })
     }
 
-    fn cached(&self, t: &Target, tok: AccessToken) -> Result<CachedToken> {
+    pub(super) fn cached(&self, t: &Target, tok: AccessToken) -> Result<CachedToken> {
         let expires_at = parse_date(&tok.expires_at).ok_or_else(|| {
             fail(
                 t,
@@ -192,7 +183,7 @@ impl GitlabSource {
         })
     }
 
-    fn explain(&self, t: &Target, e: HttpError) -> Error {
+    pub(super) fn explain(&self, t: &Target, e: HttpError) -> Error {
         let hint = match &e {
             HttpError::Status { status: 401, .. } => Some(format!("the stored GitLab token was refused; run `gocred login {} --source gitlab …` again", t.rule.pattern)),
             HttpError::Status { status: 403, .. } => Some("the stored token needs `api` scope and the Maintainer role on the project or group".into()),
@@ -206,6 +197,21 @@ impl GitlabSource {
             ),
             hint,
         )
+    }
+}
+
+/// The personal access token (`api` scope) that creates the rule's access tokens.
+pub(super) fn manager_token(ctx: &Context, t: &Target) -> Result<SecretString> {
+    match ctx.keyring()?.get(&account(&t.rule.pattern))? {
+        Some((pat, _)) => Ok(pat),
+        None => Err(fail(
+            t,
+            "no GitLab token in the keyring to manage access tokens with",
+            Some(format!(
+                "run `gocred login {} --source gitlab …`",
+                t.rule.pattern
+            )),
+        )),
     }
 }
 
@@ -227,6 +233,22 @@ impl Source for GitlabSource {
             expires_at: Some(tok.expires_at),
             ephemeral: true,
         }))
+    }
+
+    /// Job-token mode: `CI_JOB_TOKEN`, which GitLab ends with the job (nothing to revoke).
+    /// Access-token mode: a token created for this job alone, revoked at `ci wipe`
+    /// (`gitlab_ci`).
+    fn get_for_ci(&self, ctx: &Context, t: &Target) -> Result<Option<CiCredential>> {
+        if self.spec.mode == GitlabMode::JobToken {
+            return Ok(match self.job_token(ctx, t)? {
+                Lookup::Found(credential) => Some(CiCredential {
+                    credential,
+                    revoke: None,
+                }),
+                Lookup::NotMine => None,
+            });
+        }
+        self.mint_for_job(ctx, t).map(Some)
     }
 
     fn erase(&self, ctx: &Context, t: &Target, password: &SecretString) -> Result<Erased> {

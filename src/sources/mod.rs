@@ -11,6 +11,7 @@ pub mod github_api;
 pub mod github_app;
 mod github_oidc;
 pub mod gitlab;
+mod gitlab_ci;
 pub mod https;
 pub mod memory;
 pub mod oauth;
@@ -132,6 +133,7 @@ pub trait Source {
     /// A credential for a CI job (`gocred ci`): minted for this job where the source can mint
     /// (never one shared with other processes through a cache), with how to revoke it.
     /// Default: what `get` returns, nothing to revoke. `None`: not mine.
+    /// (`oauth` keeps the default on purpose: revoking its token would end the sign-in.)
     fn get_for_ci(&self, ctx: &Context, target: &Target) -> Result<Option<CiCredential>> {
         Ok(match self.get(ctx, target)? {
             Lookup::Found(credential) => Some(CiCredential {

@@ -13,7 +13,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use super::oauth_grant::{self, GrantError};
-use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
+use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
 use crate::rules_mint::OauthSpec;
 use crate::secret::{secret, ExposeSecret, SecretString};
@@ -149,6 +149,24 @@ impl Source for OauthSource {
             expires_at: Some(tok.expires_at),
             ephemeral: true,
         }))
+    }
+
+    /// The token `get` hands out, not revoked when the job ends: it expires on its own (GitHub
+    /// 8 h, GitLab 2 h) and `ci netrc` says when. A token refreshed for the job and revoked at
+    /// `ci wipe` would do harm on every server we know. Revoking an access token also revokes
+    /// the refresh token of its grant (RFC 7009 §2.1 allows it; GitLab revokes the pair,
+    /// oidc-provider every token of the grant), so each wipe would sign the runner out
+    /// (tests/ci_mint.rs shows it). And a refresh invalidates the previous access token on
+    /// GitHub and GitLab (spec §4.9), which may be the one another running job holds; the
+    /// shared cache refreshes once for all of them.
+    fn get_for_ci(&self, ctx: &Context, t: &Target) -> Result<Option<CiCredential>> {
+        Ok(match self.get(ctx, t)? {
+            Lookup::Found(credential) => Some(CiCredential {
+                credential,
+                revoke: None,
+            }),
+            Lookup::NotMine => None,
+        })
     }
 
     fn erase(&self, ctx: &Context, t: &Target, password: &SecretString) -> Result<Erased> {

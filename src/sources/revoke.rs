@@ -17,6 +17,11 @@ pub enum Revocation {
     /// A GitHub installation token (GitHub App, Actions, octo-sts): `DELETE {api_url}/installation/token`
     /// authenticated with the token itself answers 204 (spec §4.4).
     GithubInstallationToken { api_url: String },
+    /// A GitLab project or group access token created for one CI job: `DELETE
+    /// {api_url}/personal_access_tokens/self` authenticated with the token itself answers 204
+    /// (GitLab ≥ 15.4, any scope; access tokens are the personal tokens of a bot user), 401 when
+    /// it is already revoked or expired. `id` is GitLab's token id, for messages.
+    GitlabAccessToken { api_url: String, id: u64 },
 }
 
 /// The outcome of a revocation that did not fail.
@@ -34,12 +39,18 @@ impl Revocation {
             Revocation::GithubInstallationToken { api_url } => {
                 format!("GitHub installation token (DELETE {api_url}/installation/token)")
             }
+            Revocation::GitlabAccessToken { api_url, id } => {
+                format!("GitLab access token {id} (DELETE {api_url}/personal_access_tokens/self)")
+            }
         }
     }
 
     /// Revokes `token`. The error says why, and never contains the token.
     pub fn revoke(&self, token: &SecretString) -> Result<Revoked, String> {
         match self {
+            Revocation::GitlabAccessToken { api_url, .. } => {
+                super::gitlab_ci::revoke_self(api_url, token)
+            }
             Revocation::GithubInstallationToken { api_url } => {
                 let url = format!("{}/installation/token", api_url.trim_end_matches('/'));
                 let client = https::client().map_err(|e| e.to_string())?;
@@ -63,5 +74,36 @@ impl Revocation {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_written_before_the_gitlab_variant_still_read() {
+        // The shape `gocred ci` has stored since leases exist.
+        let old: Revocation = serde_json::from_str(
+            r#"{"kind":"github-installation-token","api_url":"https://api.github.com"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            old,
+            Revocation::GithubInstallationToken {
+                api_url: "https://api.github.com".into()
+            }
+        );
+        let new = Revocation::GitlabAccessToken {
+            api_url: "https://gitlab.example/api/v4".into(),
+            id: 17,
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert_eq!(
+            text,
+            r#"{"kind":"gitlab-access-token","api_url":"https://gitlab.example/api/v4","id":17}"#
+        );
+        assert_eq!(serde_json::from_str::<Revocation>(&text).unwrap(), new);
+        assert!(new.describe().contains("token 17"));
     }
 }

@@ -20,6 +20,7 @@
 
 mod git_server;
 mod github_api;
+pub mod gitlab_api;
 pub mod go_netrc;
 mod go_userauth;
 mod oauth_server;
@@ -32,6 +33,7 @@ pub mod token_service;
 
 pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
 pub use github_api::{Fault, GithubApi};
+pub use gitlab_api::GitlabApi;
 pub use go_userauth::{GoParse, GoUserAuth};
 pub use oauth_server::{OauthServer, OauthStats, CLIENT_ID as OAUTH_CLIENT_ID};
 pub use proc::{group_alive, Daemon};

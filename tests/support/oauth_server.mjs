@@ -4,7 +4,8 @@
 //   - the RFC 8628 device authorization grant (dev interactions: any login, one consent click),
 //   - refresh tokens issued always and rotated on every use (reuse => invalid_grant and the
 //     whole grant revoked, as GitHub and GitLab do),
-//   - RFC 7009 revocation,
+//   - RFC 7009 revocation, RFC 7662 introspection (to check from a test whether a token still
+//     works),
 //   - a public client `gocred-test` (no client secret, like a CLI).
 // Env: OIDC_PROVIDER_MAIN (path of oidc-provider's lib/index.js), PORT, ACCESS_TTL (seconds).
 // Test-only additions (not part of the provider): `interval: 1` in the device authorization
@@ -14,7 +15,7 @@
 const { default: Provider } = await import(process.env.OIDC_PROVIDER_MAIN);
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
-const stats = { device_code: 0, refresh_token: 0, errors: [], revoked: 0, tokens_issued: 0, polls: [] };
+const stats = { device_code: 0, refresh_token: 0, errors: [], revoked: 0, revocation_requests: 0, tokens_issued: 0, polls: [] };
 let slowDownPending = process.env.SLOW_DOWN_ONCE === '1';
 
 const provider = new Provider(issuer, {
@@ -28,6 +29,7 @@ const provider = new Provider(issuer, {
   features: {
     deviceFlow: { enabled: true },
     revocation: { enabled: true },
+    introspection: { enabled: true },
     devInteractions: { enabled: true },
   },
   scopes: ['openid', 'offline_access', 'read_repository'],
@@ -69,6 +71,7 @@ provider.use(async (ctx, next) => {
     }
   }
   await next();
+  if (ctx.path === '/token/revocation' && ctx.method === 'POST') stats.revocation_requests += 1;
   if (ctx.path === '/device/auth' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     ctx.body = { ...ctx.body, interval: 1 };
     if (process.env.EVIL_VERIFICATION_URI) {

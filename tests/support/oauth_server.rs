@@ -27,7 +27,11 @@ pub struct OauthStats {
     pub device_code: u64,
     pub refresh_token: u64,
     pub errors: Vec<String>,
+    /// Grants revoked (a refresh token or access token revoked, reuse detected, …).
     pub revoked: u64,
+    /// Requests to the RFC 7009 endpoint.
+    #[serde(default)]
+    pub revocation_requests: u64,
     /// Arrival times (ms) of token-endpoint requests.
     pub polls: Vec<u64>,
 }
@@ -116,6 +120,35 @@ impl OauthServer {
 
     pub fn revoke_url(&self) -> String {
         format!("{}/token/revocation", self.url())
+    }
+
+    /// RFC 7662 introspection as the client `gocred-test`: whether the server still takes
+    /// `token` (an access or refresh token).
+    pub fn is_active(&self, token: &str) -> bool {
+        let v: serde_json::Value = browser()
+            .post(format!("{}/token/introspection", self.url()))
+            .form(&[("token", token), ("client_id", CLIENT_ID)])
+            .send()
+            .and_then(|r| r.error_for_status())
+            .and_then(|r| r.json())
+            .expect("introspection");
+        v["active"]
+            .as_bool()
+            .expect("`active` in the introspection answer")
+    }
+
+    /// RFC 7009 revocation of `token` as the client `gocred-test` (what a revoking client sends).
+    pub fn revoke_access_token(&self, token: &str) {
+        browser()
+            .post(self.revoke_url())
+            .form(&[
+                ("token", token),
+                ("token_type_hint", "access_token"),
+                ("client_id", CLIENT_ID),
+            ])
+            .send()
+            .and_then(|r| r.error_for_status())
+            .expect("revocation");
     }
 
     pub fn log(&self) -> String {

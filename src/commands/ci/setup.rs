@@ -82,6 +82,18 @@ pub fn issue(
             if exp < crate::store::lease::now() + MIN_LIFETIME_SECS {
                 return Err(bad("token", "it expires within two minutes".into()));
             }
+            // A short-lived token the wipe cannot revoke (oauth): the job should know it
+            // outlives the job, and until when.
+            if cred.ephemeral && lease.tokens.last().is_some_and(|t| t.revoke.is_none()) {
+                let _ = writeln!(
+                    err,
+                    "gocred: the token for {} (rule `{}`) cannot be revoked when the job ends; \
+                     it expires at {}",
+                    p.host,
+                    p.rule.pattern,
+                    utc(exp)
+                );
+            }
         }
         issued.push(Issued {
             host: p.host.clone(),
@@ -95,6 +107,18 @@ pub fn issue(
         return Err(Error::other("no credential was issued for any host"));
     }
     Ok(issued)
+}
+
+/// Unix seconds as an RFC 3339 UTC time, for messages.
+pub fn utc(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{secs} (Unix time)"))
 }
 
 /// `::add-mask::` for each token and for `base64(user:token)` (what a Basic header carries), on

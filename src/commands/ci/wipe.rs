@@ -31,6 +31,8 @@ pub struct WipeArgs {
 pub struct Report {
     pub files: Vec<PathBuf>,
     pub revoked: usize,
+    /// Short-lived tokens no source can revoke (oauth): they expire on their own.
+    pub expiring: usize,
     pub problems: Vec<String>,
 }
 
@@ -86,13 +88,17 @@ pub fn say(err: &mut dyn Write, id: &str, r: &Report) {
     let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
     let _ = writeln!(
         err,
-        "gocred: wiped lease {id}: block removed from {}; {} token(s) revoked{}",
+        "gocred: wiped lease {id}: block removed from {}; {} token(s) revoked{}{}",
         if files.is_empty() {
             "no file".to_string()
         } else {
             files.join(", ")
         },
         r.revoked,
+        match r.expiring {
+            0 => String::new(),
+            n => format!("; {n} cannot be revoked and expire(s) on their own"),
+        },
         if r.problems.is_empty() {
             ""
         } else {
@@ -155,6 +161,13 @@ pub fn wipe_claimed(ld: &LeaseDir, mut c: Claimed) -> Report {
         let _ = std::fs::remove_file(sock);
     }
     let now = lease::now();
+    report.expiring = c
+        .lease
+        .tokens
+        .iter()
+        .filter(|t| t.revoke.is_none() && t.token.is_none())
+        .filter(|t| t.expires_at.is_some_and(|e| e > now))
+        .count();
     for i in 0..c.lease.tokens.len() {
         let t = &c.lease.tokens[i];
         let (Some(how), Some(token)) = (&t.revoke, &t.token) else {
@@ -173,9 +186,8 @@ pub fn wipe_claimed(ld: &LeaseDir, mut c: Claimed) -> Report {
                 continue;
             }
         }
-        let t = &mut c.lease.tokens[i];
-        t.token = None;
-        t.revoke = None;
+        // The description stays (no secret): it marks the token as revoked, not unrevocable.
+        c.lease.tokens[i].token = None;
         let _ = ld.update(&c);
     }
     let pending = c.lease.tokens.iter().any(|t| t.token.is_some()) || !c.lease.files.is_empty();
