@@ -11,7 +11,6 @@ pub mod github_api;
 pub mod github_app;
 mod github_oidc;
 pub mod gitlab;
-pub mod https;
 pub mod memory;
 pub mod oauth;
 mod oauth_device;
