@@ -14,8 +14,8 @@ use std::time::Duration;
 use base64::Engine;
 
 use super::goauth_cmd;
-use super::netrc_parse;
 use super::proc;
+use crate::netrc::go;
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::Env;
 
@@ -132,16 +132,15 @@ pub fn run(
                 let Some(path) = go_netrc_path(env) else {
                     continue;
                 };
-                let Ok(text) = std::fs::read_to_string(&path) else {
+                let Ok(data) = std::fs::read(&path) else {
                     continue;
                 };
-                for e in netrc_parse::parse_go(&text).into_iter().rev() {
-                    let (Some(machine), Some(login), Some(pw)) = (e.machine, e.login, e.password)
-                    else {
-                        continue;
-                    };
-                    let source = format!("{} line {} (GOAUTH=netrc)", path.display(), e.first_line);
-                    cache.store(&machine, Some(basic(&login, pw, source)));
+                // Stored last to first: the first entry for a machine is the one Go keeps.
+                for (e, line) in go::parse_located(&data).into_iter().rev() {
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    let source = format!("{} line {line} (GOAUTH=netrc)", path.display());
+                    let pw = secret(text(&e.password));
+                    cache.store(&text(&e.machine), Some(basic(&text(&e.login), pw, source)));
                 }
             }
             Method::Git(dir) => {
