@@ -114,12 +114,7 @@ fn gotoolchain(d: &Doctor, r: &mut Report) {
                     let where_ = gomod.display();
                     if tc == "local" || tc.ends_with("+path") || tc == "path" {
                         Finding::fail("go.gotoolchain", format!("{where_} needs go {want}, this is {running} and GOTOOLCHAIN={tc} forbids switching"))
-                    } else if d
-                        .go
-                        .get("GOPROXY")
-                        .split([',', '|'])
-                        .all(|u| u.trim() == "off" || u.trim() == "direct")
-                    {
+                    } else if crate::goproxy::proxy_urls(d.go.get("GOPROXY")).is_empty() {
                         Finding::fail("go.gotoolchain", format!("{where_} needs go {want}; GOTOOLCHAIN={tc} makes go download it from GOPROXY, which is {}", d.go.get("GOPROXY")))
                     } else {
                         Finding::warn("go.gotoolchain", format!("{where_} needs go {want}: GOTOOLCHAIN={tc} makes go download it first (through GOPROXY)"))
