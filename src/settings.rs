@@ -85,10 +85,16 @@ impl GoVars {
     pub const FETCH_NAMES: [&'static str; 3] = ["GOPROXY", "GOINSECURE", "GOAUTH"];
 
     pub fn read(env: &Env) -> GoVars {
+        let names: Vec<&'static str> = Self::NAMES.into_iter().chain(Self::FETCH_NAMES).collect();
+        Self::read_names(env, &names)
+    }
+
+    /// The same for any list of variables (`doctor` reads more of them).
+    pub fn read_names(env: &Env, names: &[&'static str]) -> GoVars {
         let env_file = go_env_file(env);
         let mut file_values: Option<HashMap<String, String>> = None;
         let mut values = HashMap::new();
-        for name in Self::NAMES.into_iter().chain(Self::FETCH_NAMES) {
+        for &name in names {
             let entry = if let Some(v) = env.get(name) {
                 (v.to_string(), Origin::Environment)
             } else if let Some(path) = &env_file {
