@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::gitconf::{self, ConfigEntry, Helper};
 use super::net::{self, Client};
 use super::report::{clean, sh_quote, Finding, Report};
-use super::{proc, Doctor};
+use super::Doctor;
+use crate::proc;
 use crate::protocol::Origin;
 use crate::secret::{same_secret, secret, ExposeSecret, SecretString};
 

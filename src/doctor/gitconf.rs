@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use super::proc;
 pub use super::urlmatch::url_matches;
+use crate::proc;
 
 /// One `git config` entry with where it lives.
 #[derive(Debug, Clone)]

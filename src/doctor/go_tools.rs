@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::goauth::{self, Method};
 use super::report::{clean, Finding, Report};
-use super::{proc, Doctor};
+use super::Doctor;
+use crate::proc;
 use crate::scope::Patterns;
 
 pub fn run(d: &mut Doctor, r: &mut Report) {

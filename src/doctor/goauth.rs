@@ -14,8 +14,8 @@ use std::time::Duration;
 use base64::Engine;
 
 use super::goauth_cmd;
-use super::proc;
 use crate::netrc::go;
+use crate::proc;
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::Env;
 

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::proc;
 use super::report::sh_quote;
+use crate::proc;
 use crate::settings::{parse_go_env, Env, GoVars, Origin};
 
 pub const NAMES: [&str; 12] = [

@@ -29,7 +29,6 @@ pub mod goproxy;
 pub mod http;
 pub mod net;
 pub mod netrc;
-pub mod proc;
 pub mod proxyenv;
 pub mod report;
 pub mod ssh;

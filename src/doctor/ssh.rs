@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use super::gitconf;
 use super::report::{clean, sh_quote, Finding, Report};
-use super::{proc, Doctor};
+use super::Doctor;
+use crate::proc;
 
 /// `ssh://[user@]host[:port]/path` or scp-like `[user@]host:path`.
 #[derive(Debug, Clone, PartialEq, Eq)]

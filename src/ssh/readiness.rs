@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use super::SshBase;
 use crate::settings::Env;
@@ -244,33 +244,8 @@ fn in_known_hosts(file: &Path, name: &str) -> bool {
 
 /// Runs `c`, returns stdout when it exits 0 within `limit` (killed otherwise).
 fn run_bounded(c: &mut Command, limit: Duration) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut stdout = child.stdout.take()?;
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = (&mut stdout).take(1 << 20).read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let out = reader.join().ok()?;
-    status.filter(|s| s.success()).map(|_| out)
+    let mut out = crate::proc::run(c, b"", limit).ok()?;
+    out.ok().then(|| std::mem::take(&mut out.stdout))
 }
 
 #[cfg(all(test, unix))]
