@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::gitconf::{self, ConfigEntry, Helper};
+use super::gitconf::{self, Entry, Helper};
 use super::net::{self, Client};
 use super::report::{clean, sh_quote, Finding, Report};
 use super::Doctor;
@@ -91,7 +91,7 @@ pub fn helpers(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) {
             } else {
                 format!("{}, ", h.command())
             },
-            clean(&h.entry.origin)
+            clean(&h.entry.origin())
         );
         let f = match probe {
             Some(401) => Finding::fail("git.helpers", format!("{what} with a credential the server rejects (401): git uses it, fails, and never asks gocred")),
@@ -144,13 +144,12 @@ fn extra_header(d: &mut Doctor, url: &str, o: &Origin) -> Option<Finding> {
             sub.is_empty() || gitconf::url_matches(sub, url)
         })
         .find(|e| {
-            e.value
+            e.value_str()
                 .trim_start()
                 .to_ascii_lowercase()
                 .starts_with("authorization:")
         })?;
-    let fix = e
-        .file_option()
+    let fix = gitconf::file_option(&e)
         .map(|opt| format!("git config {opt} --unset-all {}", sh_quote(&e.key)));
     Some(
         Finding::warn(
@@ -159,7 +158,7 @@ fn extra_header(d: &mut Doctor, url: &str, o: &Origin) -> Option<Finding> {
                 "`{}` (from {}) makes git send a fixed Authorization header to {}: credential helpers, gocred \
                  included, are only asked if the server rejects it",
                 e.key,
-                clean(&e.origin),
+                clean(&e.origin()),
                 o.authority()
             ),
         )
@@ -234,7 +233,7 @@ pub fn make_gocred_first(d: &mut Doctor, host: &str) -> String {
 /// Commands that make gocred the first helper for `host`: drop gocred's old entries, then add
 /// an empty reset and gocred in a section of their own at the end of the global file (config
 /// order decides helper order, and a new section is appended after everything before it).
-fn add_gocred(chain: &[Helper], entries: &[ConfigEntry], host: &str, reset: bool) -> String {
+fn add_gocred(chain: &[Helper], entries: &[Entry], host: &str, reset: bool) -> String {
     let value = chain
         .iter()
         .find(|h| h.is_gocred())
@@ -245,7 +244,7 @@ fn add_gocred(chain: &[Helper], entries: &[ConfigEntry], host: &str, reset: bool
         .filter_map(|h| {
             Some(format!(
                 "git config {} --fixed-value --unset-all {} {}",
-                h.entry.file_option()?,
+                gitconf::file_option(&h.entry)?,
                 sh_quote(&h.entry.key),
                 sh_quote(h.value())
             ))

@@ -34,7 +34,6 @@ pub mod report;
 pub mod ssh;
 pub mod tls;
 pub mod trust;
-pub mod urlmatch;
 
 use std::collections::HashMap;
 
