@@ -134,6 +134,19 @@ pub fn describe_status(s: ExitStatus) -> String {
     }
 }
 
+/// Quotes `s` as one word for a POSIX shell, when it needs it (commands shown to be pasted, and
+/// program paths put into an `sh -c` line).
+pub fn sh_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./,:=@+%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 /// Finds `name` on `PATH` (as `exec` would; empty entries skipped), for tools reported on before
 /// they run.
 pub fn which(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
@@ -162,6 +175,14 @@ fn is_exec(p: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(sh_quote("git.corp.test"), "git.corp.test");
+        assert_eq!(sh_quote("git /home/a b"), "'git /home/a b'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert_eq!(sh_quote(""), "''");
+    }
 
     #[test]
     fn deadline_kills() {

@@ -95,7 +95,8 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         .get("GIT_SSH_COMMAND")
         .map(str::to_string)
         .or_else(|| core_ssh_command.map(str::to_string))
-        .or_else(|| env.get("GIT_SSH").map(sh_quote))
+        // `GIT_SSH` names a program, not a shell command: quote it for `sh -c`.
+        .or_else(|| env.get("GIT_SSH").map(crate::proc::sh_quote))
         .unwrap_or_else(|| "ssh".into());
     let resolved = ask_ssh(&ssh_command, base);
     let asked_ssh = resolved.is_some();
@@ -172,11 +173,6 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         ssh_command,
         asked_ssh,
     }
-}
-
-/// `GIT_SSH` names a program, not a shell command: quote it for `sh -c`.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// `<ssh command> -G …` through the shell (GIT_SSH_COMMAND is a shell command, as git runs it).
