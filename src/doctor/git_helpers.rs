@@ -203,13 +203,7 @@ pub fn probe(d: &mut Doctor, o: &Origin, url: &str, user: &str, pw: &SecretStrin
     let path = url
         .split_once(&o.authority())
         .map(|(_, p)| p.trim_end_matches('/').to_string())?;
-    let header = secret(format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{user}:{}", pw.expose_secret())
-        )
-    ));
+    let header = crate::secret::basic_auth(user, pw);
     net::https(
         d,
         Client::Git,

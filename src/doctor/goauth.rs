@@ -11,8 +11,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use base64::Engine;
-
 use super::goauth_cmd;
 use crate::netrc::go;
 use crate::proc;
@@ -190,10 +188,7 @@ pub fn run(
 }
 
 fn basic(user: &str, pw: SecretString, source: String) -> GoCredential {
-    let value = secret(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pw.expose_secret()))
-    ));
+    let value = crate::secret::basic_auth(user, &pw);
     GoCredential {
         headers: vec![("Authorization".into(), value)],
         source,

@@ -49,9 +49,10 @@ fn env_rule(pattern: &str, var: &str, extra: &str) -> String {
 
 /// `Authorization: Basic base64("u:" + token)`.
 fn basic(token: &str) -> String {
+    let value = crate::secret::basic_auth("u", &crate::secret::secret(token.into()));
     format!(
-        "Authorization: Basic {}",
-        crate::goauth::base64_encode(format!("u:{token}").as_bytes())
+        "Authorization: {}",
+        secrecy::ExposeSecret::expose_secret(&value)
     )
 }
 
