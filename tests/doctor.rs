@@ -844,7 +844,7 @@ fn an_unreachable_host_costs_at_most_its_timeout() {
 #[test]
 fn ssh_rule_with_no_key() {
     let mut w = World::new("lax");
-    let sshd = support::Sshd::start();
+    let sshd = support::SshServer::start();
     let ssh_dir = home_file(&w, ".ssh");
     let config = ssh_dir.join("config");
     write_private(&config, &format!(
@@ -890,7 +890,7 @@ fn ssh_rule_with_no_key() {
     let env = w.apply(&env, f["fix"].as_str().unwrap(), "");
 
     let d = w.doctor(&env);
-    assert_eq!(d.exit(), 0, "{}\n{}", d.text(), sshd.log_text());
+    assert_eq!(d.exit(), 0, "{}\n{}", d.text(), sshd.log());
     assert_eq!(d.status("ssh.probe"), ["ok"]);
     w.assert_downloads(&env);
 }

@@ -27,7 +27,6 @@ mod proc;
 mod sandbox;
 mod secret_service;
 mod ssh_server;
-mod sshd;
 pub mod token_service;
 
 pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
@@ -38,7 +37,6 @@ pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
 pub use ssh_server::{ClientGaps, SshServer};
-pub use sshd::Sshd;
 pub use token_service::TokenService;
 
 use std::io::Write;
