@@ -21,6 +21,7 @@
 mod git_server;
 mod github_api;
 pub mod go_netrc;
+pub mod go_probe;
 mod go_userauth;
 mod oauth_server;
 mod proc;
