@@ -4,6 +4,8 @@
 //! the server — a `store` holding a stale token is the classic. The fix puts an empty reset and
 //! gocred in a section of their own at the end of the global config.
 
+use std::collections::HashMap;
+use std::process::Command;
 use std::time::Duration;
 
 use super::gitconf::{self, Entry, Helper};
@@ -171,31 +173,55 @@ fn fill_with(h: &Helper, url: &str) -> Option<(String, SecretString)> {
     let mut cmd = gitconf::git_command();
     cmd.args(["-c", "credential.helper=", "-c"])
         .arg(format!("credential.helper={}", h.value()))
-        .args(["-c", "credential.interactive=never", "credential", "fill"])
-        .env("GIT_TERMINAL_PROMPT", "0")
+        .args(["-c", "credential.interactive=never", "credential", "fill"]);
+    let mut filled = credential_fill(&mut cmd, url).ok()??;
+    Some((
+        filled.field("username").to_string(),
+        filled.password.take()?,
+    ))
+}
+
+/// What `git credential fill` answered: its fields, the password apart as a secret.
+#[derive(Default)]
+pub struct Filled {
+    fields: HashMap<String, String>,
+    pub password: Option<SecretString>,
+}
+
+impl Filled {
+    /// A field other than the password ("" when absent).
+    pub fn field(&self, key: &str) -> &str {
+        self.fields.get(key).map_or("", String::as_str)
+    }
+}
+
+/// Runs `cmd` (a `git … credential fill`) as a caller that cannot prompt, asking for `url`.
+/// `Ok(None)` when git fails (no helper answered).
+pub fn credential_fill(cmd: &mut Command, url: &str) -> Result<Option<Filled>, String> {
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
         .env("GCM_INTERACTIVE", "never")
         .env("GIT_ASKPASS", "false")
         .env_remove("SSH_ASKPASS");
     let out = proc::run(
-        &mut cmd,
+        cmd,
         format!("url={url}\n\n").as_bytes(),
         Duration::from_secs(15),
-    )
-    .ok()?;
+    )?;
     if !out.ok() {
-        return None;
+        return Ok(None);
     }
     let text = secret(String::from_utf8_lossy(&out.stdout).into_owned());
-    let mut user = None;
-    let mut pw = None;
+    let mut filled = Filled::default();
     for line in text.expose_secret().lines() {
-        match line.split_once('=') {
-            Some(("username", v)) => user = Some(v.to_string()),
-            Some(("password", v)) => pw = Some(secret(v.to_string())),
-            _ => {}
+        match line.trim().split_once('=') {
+            Some(("password", v)) => filled.password = Some(secret(v.to_string())),
+            Some((k, v)) => {
+                filled.fields.insert(k.to_string(), v.to_string());
+            }
+            None => {}
         }
     }
-    Some((user.unwrap_or_default(), pw?))
+    Ok(Some(filled))
 }
 
 /// Git's first authenticated request with (user, pw); the status, or `None` if it could not run.

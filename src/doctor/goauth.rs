@@ -9,11 +9,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use super::goauth_cmd;
 use crate::netrc::go;
-use crate::proc;
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::Env;
 
@@ -199,45 +197,21 @@ fn basic(user: &str, pw: SecretString, source: String) -> GoCredential {
 /// `git credential fill` in `dir` with `url=<url>`, as Go runs it; returns (prefix, user, pw).
 pub fn git_fill(dir: &str, url: &str) -> Result<(String, String, SecretString), String> {
     let mut cmd = Command::new("git");
-    cmd.args(["credential", "fill"])
-        .current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GCM_INTERACTIVE", "never")
-        .env("GIT_ASKPASS", "false")
-        .env_remove("SSH_ASKPASS");
-    let out = proc::run(
-        &mut cmd,
-        format!("url={url}\n").as_bytes(),
-        Duration::from_secs(15),
-    )?;
-    if !out.ok() {
-        return Err("'git credential fill' found no credential (no helper answered)".into());
-    }
-    let text = secret(String::from_utf8_lossy(&out.stdout).into_owned());
-    let (mut scheme, mut host, mut path, mut user) =
-        (String::new(), String::new(), String::new(), String::new());
-    let mut pw = None;
-    for line in text.expose_secret().lines() {
-        match line.trim().split_once('=') {
-            Some(("protocol", v)) => scheme = v.to_string(),
-            Some(("host", v)) => host = v.to_string(),
-            Some(("path", v)) => path = v.to_string(),
-            Some(("username", v)) => user = v.to_string(),
-            Some(("password", v)) => pw = Some(secret(v.to_string())),
-            _ => {}
-        }
-    }
+    cmd.args(["credential", "fill"]).current_dir(dir);
+    let mut filled = super::git_helpers::credential_fill(&mut cmd, url)?
+        .ok_or("'git credential fill' found no credential (no helper answered)")?;
+    let pw = filled
+        .password
+        .take()
+        .ok_or("'git credential fill' gave no password")?;
     // Go rebuilds the prefix with url.URL{Scheme, Host, Path}.String(): a `?` in the path is escaped.
-    let mut prefix = format!("{scheme}://{host}");
+    let mut prefix = format!("{}://{}", filled.field("protocol"), filled.field("host"));
+    let path = filled.field("path");
     if !path.is_empty() {
         prefix.push('/');
         prefix.push_str(&path.replace('?', "%3F"));
     }
-    Ok((
-        prefix,
-        user,
-        pw.ok_or("'git credential fill' gave no password")?,
-    ))
+    Ok((prefix, filled.field("username").to_string(), pw))
 }
 
 #[cfg(test)]
