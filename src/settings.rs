@@ -218,6 +218,28 @@ impl Settings {
         })
     }
 
+    /// Settings for in-process tests: `config` in a private temp file, `env` plus `GOENV=off`
+    /// (no real Go env file joins in). The dir must live as long as the settings are used.
+    #[cfg(test)]
+    pub fn for_test(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut pairs: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        pairs.push(("GOCRED_CONFIG".into(), path.to_str().unwrap().into()));
+        pairs.push(("GOENV".into(), "off".into()));
+        let s = Settings::load(Env::from_pairs(pairs)).unwrap();
+        (dir, s)
+    }
+
     /// The config path or a clear error when no config dir can be found.
     pub fn require_config_path(&self) -> Result<&Path> {
         self.config_path.as_deref().ok_or_else(|| {

@@ -214,29 +214,9 @@ fn sources_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Env;
-
-    fn settings(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, config).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let mut pairs: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        pairs.push(("GOCRED_CONFIG".into(), path.to_str().unwrap().into()));
-        pairs.push(("GOENV".into(), "off".into()));
-        let s = Settings::load(Env::from_pairs(pairs)).unwrap();
-        (dir, s)
-    }
 
     fn get(config: &str, env: &[(&str, &str)], input: &str) -> (Result<()>, String, String) {
-        let (_d, s) = settings(config, env);
+        let (_d, s) = Settings::for_test(config, env);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let r = run(Operation::Get, input.as_bytes(), &mut out, &mut err, || {
             Ok(s)
