@@ -116,7 +116,7 @@ fn get(
     };
     if let Some(exp) = cred.expires_at {
         let margin = ctx.settings.cache.margin_secs;
-        if exp <= sources_now() + margin {
+        if exp <= crate::sources::now_secs() + margin {
             return Err(Error::Source {
                 kind: rule_kind(t.rule),
                 rule: t.rule.pattern.clone(),
@@ -152,7 +152,10 @@ fn store(
     let (Some(user), Some(pw)) = (req.username.as_deref(), req.password.as_ref()) else {
         return Ok(());
     };
-    if req.password_expiry_utc.is_some_and(|e| e <= sources_now()) {
+    if req
+        .password_expiry_utc
+        .is_some_and(|e| e <= crate::sources::now_secs())
+    {
         return Ok(()); // git never stores expired credentials; neither do we
     }
     if source.store(ctx, t, user, pw)? == Stored::Saved {
@@ -203,12 +206,6 @@ fn erase(
 
 fn rule_kind(rule: &Rule) -> &'static str {
     rule.source.as_ref().map_or("ssh", |s| s.kind().as_str())
-}
-
-fn sources_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

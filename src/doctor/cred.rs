@@ -339,9 +339,7 @@ fn expiry_finding(expires_at: Option<u64>, rule: &Rule, spec: &SourceSpec) -> Fi
             "no expiry known for this token (the source does not say)",
         );
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::sources::now_secs();
     let when = time::OffsetDateTime::from_unix_timestamp(exp as i64)
         .ok()
         .and_then(|t| {

@@ -7,7 +7,7 @@
 //! stderr are never shown: either may hold a secret. A failure names the program and its status.
 
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -95,7 +95,7 @@ pub fn parse_output(out: Option<SecretString>) -> std::result::Result<CommandOut
             .map_err(|p| format!("printed an unusable token: {p}"))?;
         let expires_at = j.expires_at.map(parse_expiry).transpose()?;
         if let Some(t) = expires_at {
-            if t <= now() {
+            if t <= super::now_secs() {
                 return Err("printed a token that has already expired".into());
             }
         }
@@ -135,12 +135,6 @@ fn parse_expiry(v: serde_json::Value) -> std::result::Result<u64, String> {
         }
         _ => Err("printed a bad expires_at".into()),
     }
-}
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Source for CommandSource {

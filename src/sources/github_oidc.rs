@@ -15,8 +15,6 @@
 //! Each call mints a new token: with git's helper protocol that is one per `get`, which is why CI
 //! should go through `gocred ci`, which mints once per job and revokes.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::revoke::Revocation;
 use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
@@ -138,13 +136,10 @@ impl GithubOidcSource {
     fn mint(&self, ctx: &Context, t: &Target) -> Result<Credential> {
         let jwt = self.id_token(ctx, t)?;
         let token = self.exchange(t, &jwt)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         Ok(Credential {
             username: username_for(t.rule, None),
             secret: token,
-            expires_at: Some(now + ASSUMED_LIFETIME_SECS),
+            expires_at: Some(super::now_secs() + ASSUMED_LIFETIME_SECS),
             ephemeral: true,
         })
     }
