@@ -74,7 +74,7 @@ impl World {
             env,
             module,
         };
-        w.consumer();
+        w.s.consumer(&[(module, "v1.0.0")]);
         w.ok(
             w.go(&w.env, &["env", "-w", "GOPRIVATE=git.corp.test"]),
             "go env -w GOPRIVATE",
@@ -109,19 +109,6 @@ impl World {
             run_with_stdin(&mut c, format!("{token}\n").as_bytes()),
             "gocred login",
         );
-    }
-
-    fn consumer(&self) {
-        let dir = self.s.path("consumer");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("go.mod"),
-            format!(
-                "module example.test/consumer\n\ngo 1.22\n\nrequire {} v1.0.0\n",
-                self.module
-            ),
-        )
-        .unwrap();
     }
 
     fn ok(&self, out: Output, what: &str) -> Output {
