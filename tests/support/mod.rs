@@ -166,6 +166,28 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
     out
 }
 
+/// Starts `n` processes from `make` at once, each fed `stdin`, and waits for all of them (the
+/// "many parallel git processes" case).
+pub fn run_parallel(n: usize, mut make: impl FnMut() -> Command, stdin: &[u8]) -> Vec<Output> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            let mut c = make();
+            c.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = c
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawning {:?}: {e}", c.get_program()));
+            let _ = child.stdin.take().expect("piped stdin").write_all(stdin);
+            child
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("waiting for a child"))
+        .collect()
+}
+
 /// Runs `cmd` (stdin from /dev/null unless set) and panics with its output unless it succeeds.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
