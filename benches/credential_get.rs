@@ -17,64 +17,17 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::fs::File;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{credential_store, request, run_interleaved, Contender};
 use support::{run_with_stdin, stderr_str, unique_name, Sandbox, SecretService};
 
 const TOKEN: &str = "bench_tok_0123456789abcdefghijklmnopqrstuvwxyz";
 
-struct Contender {
-    name: &'static str,
-    cmd: Command,
-    stdin: Option<std::path::PathBuf>,
-    times: Vec<Duration>,
-}
-
-impl Contender {
-    fn once(&mut self) -> Duration {
-        if let Some(p) = &self.stdin {
-            self.cmd.stdin(Stdio::from(File::open(p).unwrap()));
-        } else {
-            self.cmd.stdin(Stdio::null());
-        }
-        let start = Instant::now();
-        let out = self
-            .cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        let took = start.elapsed();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && text.contains(TOKEN),
-            "{} did not return the token: {}",
-            self.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        took
-    }
-}
-
-fn stats(t: &[Duration]) -> (f64, f64, f64) {
-    let mut ms: Vec<f64> = t.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = ms[ms.len() / 2];
-    let p90 = ms[ms.len() * 9 / 10];
-    let mean = ms.iter().sum::<f64>() / ms.len() as f64;
-    (median, mean, p90)
-}
-
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` probes benches with --list
-    }
-    let rounds: usize = std::env::var("GOCRED_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let Some(rounds) = common::rounds(300) else {
+        return;
+    };
     let s = Sandbox::new();
     let ss = SecretService::start();
     let svc = unique_name("gocred-bench");
@@ -110,23 +63,6 @@ fn main() {
         &[("service", "gocred-bench-st"), ("user", "alice")],
         TOKEN,
     );
-    let store_file = s.path("git-credentials");
-    std::fs::write(
-        &store_file,
-        format!("https://alice:{TOKEN}@store.corp.test\n"),
-    )
-    .unwrap();
-
-    let req = |host: &str| {
-        let p = s.path(&format!("req-{host}"));
-        std::fs::write(&p, format!("protocol=https\nhost={host}\n\n")).unwrap();
-        Some(p)
-    };
-    let mut store = s.git();
-    store
-        .args(["credential-store", "--file"])
-        .arg(&store_file)
-        .arg("get");
     let mut env_get = gocred("auto");
     env_get.arg("get");
     let mut ku_get = gocred("keyutils");
@@ -136,63 +72,21 @@ fn main() {
     let mut st = s.command("secret-tool");
     st.args(["lookup", "service", "gocred-bench-st", "user", "alice"]);
     ss.apply(&mut st);
+    let req = |host: &str| Some(request(&s, host));
 
     let mut cs = [
-        Contender {
-            name: "git credential-store get",
-            cmd: store,
-            stdin: req("store.corp.test"),
-            times: vec![],
-        },
-        Contender {
-            name: "gocred get (env)",
-            cmd: env_get,
-            stdin: req("env.corp.test"),
-            times: vec![],
-        },
-        Contender {
-            name: "gocred get (keyutils)",
-            cmd: ku_get,
-            stdin: req("ku.corp.test"),
-            times: vec![],
-        },
-        Contender {
-            name: "secret-tool lookup",
-            cmd: st,
-            stdin: None,
-            times: vec![],
-        },
-        Contender {
-            name: "gocred get (secret-service)",
-            cmd: ss_get,
-            stdin: req("ss.corp.test"),
-            times: vec![],
-        },
+        credential_store(&s, "alice", TOKEN),
+        Contender::new("gocred get (env)", env_get, req("env.corp.test"), TOKEN),
+        Contender::new("gocred get (keyutils)", ku_get, req("ku.corp.test"), TOKEN),
+        Contender::new("secret-tool lookup", st, None, TOKEN),
+        Contender::new(
+            "gocred get (secret-service)",
+            ss_get,
+            req("ss.corp.test"),
+            TOKEN,
+        ),
     ];
-    for c in cs.iter_mut() {
-        for _ in 0..10 {
-            c.once(); // warm-up: page cache, D-Bus activation
-        }
-    }
-    for _ in 0..rounds {
-        for c in cs.iter_mut() {
-            let t = c.once();
-            c.times.push(t);
-        }
-    }
-    println!("{rounds} rounds, interleaved; wall time per request (ms)");
-    println!(
-        "{:<30} {:>8} {:>8} {:>8}",
-        "contender", "median", "mean", "p90"
-    );
-    let med: Vec<f64> = cs
-        .iter()
-        .map(|c| {
-            let (m, mean, p90) = stats(&c.times);
-            println!("{:<30} {:>8.3} {:>8.3} {:>8.3}", c.name, m, mean, p90);
-            m
-        })
-        .collect();
+    let med = run_interleaved(&mut cs, rounds);
     println!();
     println!(
         "gocred env      / credential-store : {:.2}x  (goal <= 1.5)",

@@ -15,20 +15,13 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use support::{run_with_stdin, stderr_str, unique_name, GitServer, Sandbox};
 
 const TOKEN: &str = "bench-doctor-token-0123456789";
-
-fn stats(t: &mut [Duration]) -> (f64, f64) {
-    t.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (
-        ms(t[t.len() / 2]),
-        ms(t[(t.len() * 9 / 10).min(t.len() - 1)]),
-    )
-}
 
 fn run(s: &Sandbox, env: &[(String, String)], rounds: usize, want_exit: i32) -> Vec<Duration> {
     (0..rounds)
@@ -46,13 +39,9 @@ fn run(s: &Sandbox, env: &[(String, String)], rounds: usize, want_exit: i32) -> 
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let Some(rounds) = common::rounds(10) else {
         return;
-    }
-    let rounds: usize = std::env::var("GOCRED_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    };
     let s = Sandbox::new();
     let server = GitServer::start(&[("alice", TOKEN)]);
     let svc = unique_name("gocred-bench-doctor");
@@ -75,17 +64,17 @@ fn main() {
         .success());
     s.git_config("credential.https://git.corp.test.helper", "gocred");
 
-    let mut healthy = run(&s, &env, rounds, 0);
+    let healthy = run(&s, &env, rounds, 0);
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", silent.local_addr().unwrap());
     let mut env_dead = env.clone();
     env_dead.retain(|(k, _)| k != "HTTPS_PROXY" && k != "https_proxy");
     env_dead.push(("HTTPS_PROXY".into(), dead.clone()));
     env_dead.push(("https_proxy".into(), dead));
-    let mut unreachable = run(&s, &env_dead, rounds.min(3), 1);
+    let unreachable = run(&s, &env_dead, rounds.min(3), 1);
 
-    let (hm, hp) = stats(&mut healthy);
-    let (um, up) = stats(&mut unreachable);
+    let (hm, _, hp) = common::stats(&healthy);
+    let (um, _, up) = common::stats(&unreachable);
     println!(
         "gocred doctor, {} rounds (healthy) / {} (unreachable)",
         healthy.len(),

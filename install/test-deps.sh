@@ -25,7 +25,7 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
-# doctor's SSH tests start their own sshd (tests/support/sshd.rs); ssh, ssh-keygen, ssh-keyscan.
+# The SSH tests (init, doctor) start their own sshd (tests/support/ssh_server.rs); ssh, ssh-keygen, ssh-keyscan.
 pkgs+=(openssh-server openssh-client)
 
 install_go() {

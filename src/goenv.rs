@@ -102,24 +102,7 @@ impl GoEnv {
 }
 
 fn find_go(env: &Env) -> Option<PathBuf> {
-    let path = env.get("PATH")?;
-    let exe = if cfg!(windows) { "go.exe" } else { "go" };
-    std::env::split_paths(path)
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(exe))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        p.is_file()
-    }
+    crate::proc::which(if cfg!(windows) { "go.exe" } else { "go" }, env.get("PATH"))
 }
 
 /// No control characters (a LF would add a line to the env file) and no empty names.

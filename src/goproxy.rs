@@ -68,6 +68,17 @@ pub fn entries(goproxy: &str) -> Vec<Entry> {
     out
 }
 
+/// The proxy URLs Go asks, in order (those before the first `direct` or `off`).
+pub fn proxy_urls(goproxy: &str) -> Vec<String> {
+    entries(goproxy)
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Proxy { url, .. } => Some(url),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A proxy a gocred rule serves, named in GOPROXY.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedProxy {
@@ -173,6 +184,10 @@ mod tests {
             matches!(&entries("")[0], Entry::Proxy { url, .. } if url == "https://proxy.golang.org")
         );
         assert_eq!(entries("off,https://x.test"), [Entry::Off]);
+        assert_eq!(
+            proxy_urls("a.test|https://b.test,direct,c.test"),
+            ["https://a.test", "https://b.test"]
+        );
         assert!(matches!(
             &entries("file:///srv/proxy")[0],
             Entry::Proxy { origin: None, .. }

@@ -1,42 +1,61 @@
-//! HTTPS for the minting sources (GitHub, OAuth servers, GitLab): one careful client.
+//! HTTPS for the sources that talk to token services (GitHub, OAuth servers, GitLab, an OIDC
+//! exchange) and revoke what they minted: one careful client.
 //!
 //! Used by sources only, never on the hot `get` path (a cached token needs no request). Endpoint
 //! URLs come from config, so tests point them at 127.0.0.1; they must be `https`, except on a
 //! loopback address where plain `http` is allowed (a local test server can carry no secret off
-//! the machine). Every request has bounded connect and total timeouts; `429`/`403` with
-//! `Retry-After` is honoured within [`MAX_RETRY_WAIT`]. Response bodies are never shown: they may
-//! hold a token. An error says the status and, for JSON error bodies, the server's one-line
-//! `message`/`error` (control characters removed, shortened), which holds no secret of ours.
+//! the machine). Redirects are never followed (one could carry a bearer token to another host).
+//! Every request has bounded connect and total timeouts; `429`/`403` with `Retry-After` is
+//! honoured within [`MAX_RETRY_WAIT`]. Response bodies are never shown: they may hold a token. An
+//! error says the status and, for JSON error bodies, the server's one-line `message`/`error`
+//! (control characters removed, token-shaped words redacted, shortened).
 
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::StatusCode;
 
-use crate::protocol::escape_for_display;
+pub use server_text::clean;
+use server_text::error_fields;
+
+mod server_text;
 
 /// The longest `Retry-After` we wait out, summed over retries, before giving up.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
+/// The total timeout of a request whose rule sets none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Bodies larger than this are refused unread: a token answer is a few KiB.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// An endpoint that may receive a secret: `https://…`, or `http://` on loopback only.
-pub fn check_endpoint(raw: &str, what: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(raw).map_err(|e| format!("{what} `{raw}` is not a URL: {e}"))?;
+/// A URL that may receive a secret: `https://…`, or `http://` on loopback only; no user name or
+/// password in it (reqwest would send them as a second, unasked-for credential). A query is
+/// allowed: request URLs handed to us (`ACTIONS_ID_TOKEN_REQUEST_URL`) carry one.
+pub fn check_url(raw: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{what} must not carry a user name or password"));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{what} `{raw}` must not have a query or fragment"));
+        // Not quoted back: the password is one.
+        return Err("must not carry a user name or password".into());
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
         _ => Err(format!(
-            "{what} `{raw}` must be https (plain http only on 127.0.0.1/localhost)"
+            "`{raw}` must be https: only https:// (or plain http:// to a loopback address) may \
+             receive a secret"
         )),
     }
+}
+
+/// A configured base URL (`api_url`, `sts_url`, …): [`check_url`], and no query or fragment, so
+/// paths can be appended to it.
+pub fn check_endpoint(raw: &str, what: &str) -> Result<reqwest::Url, String> {
+    let url = check_url(raw).map_err(|e| format!("{what} {e}"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{what} `{raw}` must not have a query or fragment"));
+    }
+    Ok(url)
 }
 
 pub fn is_loopback(url: &reqwest::Url) -> bool {
@@ -50,14 +69,15 @@ pub fn is_loopback(url: &reqwest::Url) -> bool {
 
 /// A client with the given total timeout per request.
 pub fn client(timeout: Duration) -> Result<Client, String> {
-    // reqwest is built without a default TLS provider; ring is the one we ship.
+    // reqwest is built without a default TLS provider; ring is the one we ship. Installing
+    // twice is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .timeout(timeout)
         .user_agent(concat!("gocred/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .https_only(false) // checked per endpoint by `check_endpoint`
+        .https_only(false) // checked per URL by `check_url`
         .build()
         .map_err(|e| format!("cannot set up HTTPS: {e}"))
 }
@@ -143,7 +163,8 @@ pub fn send(make: impl Fn() -> RequestBuilder) -> Result<Response, HttpError> {
     }
 }
 
-fn read_body(mut resp: Response) -> Result<Vec<u8>, HttpError> {
+/// The body of a response, refused when larger than 1 MiB.
+pub fn read_body(mut resp: Response) -> Result<Vec<u8>, HttpError> {
     use std::io::Read;
     let mut body = Vec::new();
     resp.by_ref()
@@ -156,6 +177,13 @@ fn read_body(mut resp: Response) -> Result<Vec<u8>, HttpError> {
     Ok(body)
 }
 
+/// The server's one-line explanation in an error answer, if it gave one.
+pub fn message_of(resp: Response) -> Option<String> {
+    error_fields(&read_body(resp).ok()?)
+        .0
+        .filter(|m| !m.is_empty())
+}
+
 fn io_kind(e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
         "timed out".into()
@@ -164,63 +192,14 @@ fn io_kind(e: &std::io::Error) -> String {
     }
 }
 
-/// The human message of a JSON error body: GitHub/GitLab `message`, OAuth `error` +
-/// `error_description`. Shortened and stripped of control characters; anything else is dropped.
-fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (None, None);
-    };
-    let field = |k: &str| v.get(k).and_then(|m| m.as_str()).map(clean);
-    let oauth_error = field("error").filter(|e| {
-        e.bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
-    });
-    let message = field("message").or_else(|| match (&oauth_error, field("error_description")) {
-        (Some(e), Some(d)) => Some(format!("{e}: {d}")),
-        (Some(e), None) => Some(e.clone()),
-        (None, d) => d,
-    });
-    (message, oauth_error)
-}
-
-/// One line of server text fit for a terminal: control characters removed, anything shaped
-/// like a token replaced by `[redacted]` (a server may echo what it was sent), ≤ 200 characters.
-pub fn clean(s: &str) -> String {
-    let one_line: String = s.chars().filter(|c| !c.is_control()).take(400).collect();
-    let words: Vec<&str> = one_line
-        .split(' ')
-        .map(|w| if looks_like_token(w) { "[redacted]" } else { w })
-        .collect();
-    escape_for_display(&words.join(" "))
-        .chars()
-        .take(200)
-        .collect()
-}
-
-/// GitHub/GitLab token prefixes, JWTs, and any long unbroken run of token characters.
-fn looks_like_token(w: &str) -> bool {
-    let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    let prefixed = [
-        "ghp_",
-        "gho_",
-        "ghu_",
-        "ghs_",
-        "ghr_",
-        "github_pat_",
-        "glpat-",
-        "gloas-",
-        "glcbt-",
-        "eyJ",
-    ]
-    .iter()
-    .any(|p| w.starts_with(p));
-    let long_run = w.len() >= 32
-        && w.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.=+/".contains(&b));
-    prefixed || long_run
-}
-
 fn describe_transport(e: reqwest::Error) -> HttpError {
+    HttpError::Unreachable(describe_error(&e))
+}
+
+/// A transport error: what failed, the URL without its query, and the operating system's reason
+/// (`Connection refused`, a TLS verdict). reqwest's other inner texts may quote the server, so
+/// only an `io::Error` at the bottom of the chain is shown.
+pub fn describe_error(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "no answer in time (timed out)"
     } else if e.is_connect() {
@@ -230,11 +209,20 @@ fn describe_transport(e: reqwest::Error) -> HttpError {
     } else {
         "request failed"
     };
-    // The URL is config, not secret; reqwest's inner error text may quote the server, so the
-    // source chain is not shown.
-    match e.url() {
-        Some(u) => HttpError::Unreachable(format!("{what} ({})", strip_query(u))),
-        None => HttpError::Unreachable(what.to_string()),
+    let mut cause = None;
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        cause = s
+            .downcast_ref::<std::io::Error>()
+            .map(|io| clean(&io.to_string()));
+        src = s.source();
+    }
+    let cause = cause.filter(|c| !c.is_empty() && !e.is_timeout());
+    match (e.url(), cause) {
+        (Some(u), Some(c)) => format!("{what} ({}: {c})", strip_query(u)),
+        (Some(u), None) => format!("{what} ({})", strip_query(u)),
+        (None, Some(c)) => format!("{what} ({c})"),
+        (None, None) => what.to_string(),
     }
 }
 
@@ -250,6 +238,7 @@ mod tests {
 
     #[test]
     fn endpoints_must_be_https_or_loopback() {
+        assert!(check_url("http://127.0.0.1:8080/x?audience=a").is_ok());
         assert!(check_endpoint("https://api.github.com", "api_url").is_ok());
         assert!(check_endpoint("http://127.0.0.1:8080/api", "api_url").is_ok());
         assert!(check_endpoint("http://localhost:1/", "api_url").is_ok());
@@ -257,6 +246,7 @@ mod tests {
         for bad in [
             "http://api.github.com",
             "http://127.0.0.1.evil.example/",
+            "http://localhost.evil.example/",
             "ftp://127.0.0.1/",
             "https://u:p@api.github.com",
             "https://api.github.com/?x=1",
@@ -267,29 +257,27 @@ mod tests {
     }
 
     #[test]
-    fn error_bodies_give_one_clean_line() {
-        let (m, e) = error_fields(
-            br#"{"message":"Bad\u001b[2K credentials\nline","documentation_url":"x"}"#,
+    fn transport_errors_name_the_url_and_the_os_reason_only() {
+        // A port nobody listens on: the kernel refuses at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/x?secret=1");
+        let e = client(Duration::from_secs(5))
+            .unwrap()
+            .get(&url)
+            .send()
+            .unwrap_err();
+        let m = describe_error(&e);
+        assert!(
+            m.starts_with(&format!("cannot connect (http://127.0.0.1:{port}/x: ")),
+            "{m}"
         );
-        assert_eq!(m.as_deref(), Some("Bad[2K credentialsline"));
-        assert!(e.is_none());
-        let (m, e) = error_fields(
-            br#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+        assert!(
+            m.to_lowercase().contains("refused") && !m.contains("secret"),
+            "{m}"
         );
-        assert_eq!(e.as_deref(), Some("invalid_grant"));
-        assert_eq!(
-            m.as_deref(),
-            Some("invalid_grant: grant request is invalid")
-        );
-        assert_eq!(error_fields(b"<html>token=ghs_secret</html>"), (None, None));
-        let (m, _) = error_fields(
-            br#"{"message":"token ghs_abc, eyJhbGciOi.x.y and 0123456789abcdef0123456789abcdef!"}"#,
-        );
-        assert_eq!(
-            m.as_deref(),
-            Some("token [redacted] [redacted] and [redacted]")
-        );
-        let long = format!("{{\"message\":\"{}\"}}", "a".repeat(1000));
-        assert!(error_fields(long.as_bytes()).0.unwrap().len() <= 200);
     }
 }

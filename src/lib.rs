@@ -21,7 +21,8 @@
 //! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git
 //! and Go edit their own config for `init`/`uninit`; [`ssh`] holds the rewrites and readiness
 //! checks of `transport = "ssh"` rules; [`netrc`] models Go's and curl's netrc readers for
-//! `gocred ci`. Minting sources (github-app, oauth, gitlab) take their compiled settings from
+//! `gocred ci`. [`proc`] runs outside programs (a `command` source, ssh, go, git) with a deadline
+//! and bounded output. Minting sources (github-app, oauth, gitlab) take their compiled settings from
 //! [`rules_mint`], talk HTTPS through [`http`], and keep tokens in `store::cache`.
 
 pub mod cli;
@@ -36,6 +37,7 @@ pub mod goenv;
 pub mod goproxy;
 pub mod http;
 pub mod netrc;
+pub mod proc;
 pub mod protocol;
 pub mod rules;
 pub mod rules_mint;

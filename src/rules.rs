@@ -279,7 +279,7 @@ fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<Sour
 /// `github-oidc` keys: the exchange and API URLs must be https (or loopback http), scope and
 /// identity plain names, so nothing odd reaches a query string or a message.
 fn compile_oidc(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
-    use crate::sources::{https, OidcSpec};
+    use crate::sources::OidcSpec;
     let name_ok = |s: &str, extra: &[u8]| {
         !s.is_empty()
             && s.len() <= 200
@@ -306,12 +306,12 @@ fn compile_oidc(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
         .sts_url
         .clone()
         .unwrap_or_else(|| crate::sources::DEFAULT_STS_URL.to_string());
-    https::check_url(&sts_url).map_err(|e| format!("`sts_url`: {e}"))?;
+    crate::http::check_endpoint(&sts_url, "`sts_url`")?;
     let api_url = spec
         .api_url
         .clone()
         .unwrap_or_else(|| crate::sources::DEFAULT_API_URL.to_string());
-    https::check_url(&api_url).map_err(|e| format!("`api_url`: {e}"))?;
+    crate::http::check_endpoint(&api_url, "`api_url`")?;
     let audience = match &spec.audience {
         Some(a) if a.is_empty() || a.chars().any(|c| c.is_control()) => {
             return Err("`audience` must be non-empty and free of control characters".into())

@@ -12,6 +12,18 @@ pub fn secret(value: String) -> SecretString {
     SecretString::from(value)
 }
 
+/// `Basic base64(user:password)` (RFC 7617), the value of an `Authorization` header, built
+/// without leaving an unzeroed copy of the pair or of the encoding behind.
+pub fn basic_auth(user: &str, password: &SecretString) -> SecretString {
+    use base64::Engine as _;
+    let pair = secrecy::zeroize::Zeroizing::new(format!("{user}:{}", password.expose_secret()));
+    // Sized up front: a growing String would leave its old buffers unzeroed.
+    let mut value = String::with_capacity(6 + pair.len().div_ceil(3) * 4);
+    value.push_str("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut value);
+    secret(value)
+}
+
 /// Constant-time equality of two secrets (`erase` compares what git rejected with what we hold).
 pub fn same_secret(a: &SecretString, b: &SecretString) -> bool {
     use subtle::ConstantTimeEq;
@@ -57,6 +69,19 @@ mod tests {
         assert!(same_secret(&a, &secret("ghp_abc".into())));
         assert!(!same_secret(&a, &secret("ghp_abd".into())));
         assert!(!same_secret(&a, &secret("ghp_ab".into())));
+    }
+
+    #[test]
+    fn basic_auth_is_rfc7617() {
+        let v = basic_auth("goauthuser", &secret("goauthpw".into()));
+        assert_eq!(v.expose_secret(), "Basic Z29hdXRodXNlcjpnb2F1dGhwdw==");
+        assert_eq!(
+            basic_auth("u", &secret(String::new())).expose_secret(),
+            "Basic dTo="
+        );
+        let long = secret("x".repeat(1000));
+        let v = basic_auth("user", &long);
+        assert_eq!(v.expose_secret().len(), 6 + 1005usize.div_ceil(3) * 4);
     }
 
     #[test]

@@ -85,10 +85,16 @@ impl GoVars {
     pub const FETCH_NAMES: [&'static str; 3] = ["GOPROXY", "GOINSECURE", "GOAUTH"];
 
     pub fn read(env: &Env) -> GoVars {
+        let names: Vec<&'static str> = Self::NAMES.into_iter().chain(Self::FETCH_NAMES).collect();
+        Self::read_names(env, &names)
+    }
+
+    /// The same for any list of variables (`doctor` reads more of them).
+    pub fn read_names(env: &Env, names: &[&'static str]) -> GoVars {
         let env_file = go_env_file(env);
         let mut file_values: Option<HashMap<String, String>> = None;
         let mut values = HashMap::new();
-        for name in Self::NAMES.into_iter().chain(Self::FETCH_NAMES) {
+        for &name in names {
             let entry = if let Some(v) = env.get(name) {
                 (v.to_string(), Origin::Environment)
             } else if let Some(path) = &env_file {
@@ -210,6 +216,28 @@ impl Settings {
             keyring,
             cache,
         })
+    }
+
+    /// Settings for in-process tests: `config` in a private temp file, `env` plus `GOENV=off`
+    /// (no real Go env file joins in). The dir must live as long as the settings are used.
+    #[cfg(test)]
+    pub fn for_test(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut pairs: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        pairs.push(("GOCRED_CONFIG".into(), path.to_str().unwrap().into()));
+        pairs.push(("GOENV".into(), "off".into()));
+        let s = Settings::load(Env::from_pairs(pairs)).unwrap();
+        (dir, s)
     }
 
     /// The config path or a clear error when no config dir can be found.

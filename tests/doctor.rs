@@ -74,7 +74,7 @@ impl World {
             env,
             module,
         };
-        w.consumer();
+        w.s.consumer(&[(module, "v1.0.0")]);
         w.ok(
             w.go(&w.env, &["env", "-w", "GOPRIVATE=git.corp.test"]),
             "go env -w GOPRIVATE",
@@ -109,19 +109,6 @@ impl World {
             run_with_stdin(&mut c, format!("{token}\n").as_bytes()),
             "gocred login",
         );
-    }
-
-    fn consumer(&self) {
-        let dir = self.s.path("consumer");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("go.mod"),
-            format!(
-                "module example.test/consumer\n\ngo 1.22\n\nrequire {} v1.0.0\n",
-                self.module
-            ),
-        )
-        .unwrap();
     }
 
     fn ok(&self, out: Output, what: &str) -> Output {
@@ -844,7 +831,7 @@ fn an_unreachable_host_costs_at_most_its_timeout() {
 #[test]
 fn ssh_rule_with_no_key() {
     let mut w = World::new("lax");
-    let sshd = support::Sshd::start();
+    let sshd = support::SshServer::start();
     let ssh_dir = home_file(&w, ".ssh");
     let config = ssh_dir.join("config");
     write_private(&config, &format!(
@@ -890,7 +877,7 @@ fn ssh_rule_with_no_key() {
     let env = w.apply(&env, f["fix"].as_str().unwrap(), "");
 
     let d = w.doctor(&env);
-    assert_eq!(d.exit(), 0, "{}\n{}", d.text(), sshd.log_text());
+    assert_eq!(d.exit(), 0, "{}\n{}", d.text(), sshd.log());
     assert_eq!(d.status("ssh.probe"), ["ok"]);
     w.assert_downloads(&env);
 }

@@ -36,7 +36,7 @@ impl World {
         };
         // Scoped to the private host only, as `init` will do.
         w.s.git_config("credential.https://git.corp.test.helper", "gocred");
-        w.consumer();
+        w.s.consumer_main("git.corp.test/lax/lib", "v1.0.0");
         w
     }
 
@@ -64,26 +64,10 @@ impl World {
         c.output().expect("run go")
     }
 
-    fn consumer(&self) {
-        let dir = self.s.path("consumer");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("go.mod"),
-            "module example.test/consumer\n\ngo 1.22\n\nrequire git.corp.test/lax/lib v1.0.0\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("main.go"),
-            "package main\n\nimport (\n\t\"fmt\"\n\n\t\"git.corp.test/lax/lib\"\n)\n\nfunc main() { fmt.Println(lib.Hello()) }\n",
-        )
-        .unwrap();
-    }
-
     fn users_seen_by_git_endpoint(&self) -> Vec<String> {
         self.server
-            .access_entries()
+            .git_fetches()
             .into_iter()
-            .filter(|e| e.uri.contains("/info/refs") && e.status == 200)
             .filter_map(|e| e.user)
             .collect()
     }

@@ -32,7 +32,7 @@ impl World {
             env: Vec::new(),
             keyring_service: None,
         };
-        w.consumer("v1.0.0");
+        w.s.consumer_main("git.corp.test/team/lib", "v1.0.0");
         w
     }
 
@@ -58,22 +58,6 @@ impl World {
         c.args(args).current_dir(self.s.path("consumer"));
         self.apply(&mut c);
         c.output().expect("run go")
-    }
-
-    /// A consumer of git.corp.test/team/lib@`version` that prints `lib.Hello()`.
-    fn consumer(&self, version: &str) {
-        let dir = self.s.path("consumer");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("go.mod"),
-            format!("module example.test/consumer\n\ngo 1.22\n\nrequire git.corp.test/team/lib {version}\n"),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("main.go"),
-            "package main\n\nimport (\n\t\"fmt\"\n\n\t\"git.corp.test/team/lib\"\n)\n\nfunc main() { fmt.Println(lib.Hello()) }\n",
-        )
-        .unwrap();
     }
 
     fn build_and_run(&self) -> String {

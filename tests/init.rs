@@ -34,7 +34,7 @@ impl Laptop {
             service: unique_name("gocred-init"),
             extra: Vec::new(),
         };
-        l.consumer();
+        l.s.consumer_main("git.corp.test/lax/lib", "v1.0.0");
         l
     }
 
@@ -64,21 +64,6 @@ impl Laptop {
         c.args(args);
         self.env(&mut c);
         c.output().expect("run git")
-    }
-
-    fn consumer(&self) {
-        let dir = self.s.path("consumer");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("go.mod"),
-            "module example.test/consumer\n\ngo 1.22\n\nrequire git.corp.test/lax/lib v1.0.0\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.join("main.go"),
-            "package main\n\nimport (\n\t\"fmt\"\n\n\t\"git.corp.test/lax/lib\"\n)\n\nfunc main() { fmt.Println(lib.Hello()) }\n",
-        )
-        .unwrap();
     }
 
     fn gitconfig(&self) -> PathBuf {
@@ -117,9 +102,8 @@ impl Laptop {
 
     fn users_on_info_refs(&self) -> Vec<String> {
         self.server
-            .access_entries()
+            .git_fetches()
             .into_iter()
-            .filter(|e| e.uri.contains("/info/refs") && e.status == 200)
             .filter_map(|e| e.user)
             .collect()
     }

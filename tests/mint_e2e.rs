@@ -71,12 +71,7 @@ fn go_mod_download_from_two_owners_and_a_new_token_after_expiry() {
     let cfg = std::fs::read_to_string(&s.config_path).unwrap();
     s.write_config(&format!("{cfg}\n[cache]\nmargin_secs = {MARGIN}\n"));
 
-    std::fs::create_dir_all(s.path("consumer")).unwrap();
-    std::fs::write(
-        s.path("consumer/go.mod"),
-        "module example.test/consumer\n\ngo 1.22\n",
-    )
-    .unwrap();
+    s.consumer(&[]);
 
     // Two owners, two installations, one App.
     let out = go(
@@ -96,9 +91,8 @@ fn go_mod_download_from_two_owners_and_a_new_token_after_expiry() {
     let by = |id| mints.iter().filter(|m| m.installation == id).count();
     assert!(by(11) >= 1 && by(22) >= 1, "{mints:?}");
     let users: Vec<_> = server
-        .access_entries()
+        .git_fetches()
         .into_iter()
-        .filter(|e| e.uri.contains("/info/refs") && e.status == 200)
         .map(|e| (e.uri.split('/').nth(1).unwrap_or("").to_string(), e.user))
         .collect();
     assert!(

@@ -259,27 +259,15 @@ fn sixty_four_parallel_cold_gets_mint_once() {
     let w = World::new("");
     w.login();
     let input = format!("protocol=https\nhost={HOST}\npath=acme/lib.git\n\n");
-    let children: Vec<_> = (0..64)
-        .map(|_| {
+    let outs = support::run_parallel(
+        64,
+        || {
             let mut c = w.cmd();
-            c.arg("get")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = c.spawn().expect("spawn gocred");
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            child
-        })
-        .collect();
-    let outs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+            c.arg("get");
+            c
+        },
+        input.as_bytes(),
+    );
     let mints = w.api.mints();
     assert_eq!(
         mints.len(),

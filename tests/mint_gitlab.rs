@@ -21,6 +21,26 @@ fn gocred(s: &Sandbox, service: &str, env: &[(&str, &str)], args: &[&str], stdin
     run_with_stdin(&mut c, stdin)
 }
 
+/// `gocred login HOST --source gitlab --project grp/proj` with `manager` as the token.
+fn login(s: &Sandbox, service: &str, api: &GitlabApi, manager: &str) -> Output {
+    gocred(
+        s,
+        service,
+        &[],
+        &[
+            "login",
+            HOST,
+            "--source",
+            "gitlab",
+            "--project",
+            "grp/proj",
+            "--api-url",
+            &api.url(),
+        ],
+        format!("{manager}\n").as_bytes(),
+    )
+}
+
 fn get_req() -> Vec<u8> {
     format!("capability[]=authtype\nprotocol=https\nhost={HOST}\n\n").into_bytes()
 }
@@ -86,22 +106,7 @@ fn project_tokens_are_created_cached_rotated_and_revoked() {
     let api = GitlabApi::start();
     let s = Sandbox::new();
     let svc = unique_name("gocred-gl");
-    let login = gocred(
-        &s,
-        &svc,
-        &[],
-        &[
-            "login",
-            HOST,
-            "--source",
-            "gitlab",
-            "--project",
-            "grp/proj",
-            "--api-url",
-            &api.url(),
-        ],
-        format!("{MANAGER}\n").as_bytes(),
-    );
+    let login = login(&s, &svc, &api, MANAGER);
     assert!(login.status.success(), "{}", stderr_str(&login));
     let first = gocred(&s, &svc, &[], &["get"], &get_req());
     assert!(first.status.success(), "{}", stderr_str(&first));
@@ -157,22 +162,7 @@ fn a_refused_manager_token_says_what_to_do() {
     let api = GitlabApi::start();
     let s = Sandbox::new();
     let svc = unique_name("gocred-gl");
-    let login = gocred(
-        &s,
-        &svc,
-        &[],
-        &[
-            "login",
-            HOST,
-            "--source",
-            "gitlab",
-            "--project",
-            "grp/proj",
-            "--api-url",
-            &api.url(),
-        ],
-        b"glpat-wrong-token\n",
-    );
+    let login = login(&s, &svc, &api, "glpat-wrong-token");
     assert!(login.status.success());
     let out = gocred(&s, &svc, &[], &["get"], &get_req());
     assert_eq!(stdout_str(&out), "");

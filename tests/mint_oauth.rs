@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -175,27 +175,15 @@ fn sixty_four_parallel_cold_gets_refresh_once() {
     let cached = password(&w.get());
     w.erase(&cached);
     let input = format!("protocol=https\nhost={HOST}\n\n");
-    let children: Vec<_> = (0..64)
-        .map(|_| {
+    let outs = support::run_parallel(
+        64,
+        || {
             let mut c = w.cmd();
-            c.arg("get")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = c.spawn().expect("spawn gocred");
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            child
-        })
-        .collect();
-    let outs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+            c.arg("get");
+            c
+        },
+        input.as_bytes(),
+    );
     let st = w.server.stats();
     assert_eq!(st.refresh_token, 1, "exactly one refresh");
     assert!(st.errors.is_empty(), "no invalid_grant: {:?}", st.errors);

@@ -8,119 +8,19 @@
 //! cases) and requires our `Patterns::matches` and `path_match` to give the
 //! same answer as Go on every one.
 //!
-//! Go is found through `GOCRED_TEST_GO`, else the venv that
-//! `install/test-deps.sh` creates, else `go` on PATH. No Go is a failure,
+//! Go is found by `support::go_bin` (`GOCRED_TEST_GO`, else the venv that
+//! `install/test-deps.sh` creates, else `go` on PATH). No Go is a failure,
 //! not a skip.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use gocred::scope::{path_match, BadPattern, Patterns};
 
-const INSTALL_HINT: &str = "run install/test-deps.sh (it installs Go into \
-     ~/.cache/gocred-test/go-venv), or point GOCRED_TEST_GO at a go binary";
+mod support;
 
 /// Where the module source lives inside GOROOT.
 const MODULE_GO: &str = "src/cmd/vendor/golang.org/x/mod/module/module.go";
-
-// ---------------------------------------------------------------------------
-// Locating and running Go.
-
-fn find_go() -> PathBuf {
-    if let Some(explicit) = std::env::var_os("GOCRED_TEST_GO").filter(|v| !v.is_empty()) {
-        let go = PathBuf::from(explicit);
-        assert!(
-            go.is_file(),
-            "GOCRED_TEST_GO={} is not a file; {INSTALL_HINT}",
-            go.display()
-        );
-        return go;
-    }
-    let mut candidates = Vec::new();
-    if let Some(venv) = std::env::var_os("GOCRED_GO_VENV").filter(|v| !v.is_empty()) {
-        candidates.push(PathBuf::from(venv).join("bin/go"));
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        candidates.push(PathBuf::from(home).join(".cache/gocred-test/go-venv/bin/go"));
-    }
-    candidates.push(PathBuf::from("/root/.cache/gocred-test/go-venv/bin/go"));
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("go")));
-    }
-    candidates
-        .into_iter()
-        .find(|c| c.is_file())
-        .unwrap_or_else(|| panic!("no Go toolchain found; {INSTALL_HINT}"))
-}
-
-/// Runs Go hermetically: local toolchain only, no proxy, no GOFLAGS, a
-/// throw-away HOME (so no `go env -w` file applies) and the build cache
-/// shared by the whole test run under the cargo target dir.
-struct GoEnv {
-    go: PathBuf,
-    home: PathBuf,
-    gocache: PathBuf,
-}
-
-impl GoEnv {
-    fn command(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut cmd = Command::new(&self.go);
-        cmd.args(args)
-            .current_dir(dir)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("GOTOOLCHAIN", "local")
-            .env("GOFLAGS", "")
-            .env("GOPROXY", "off")
-            .env("GOCACHE", &self.gocache);
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        let out = cmd.output().unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} {args:?}: {e}; {INSTALL_HINT}",
-                self.go.display()
-            )
-        });
-        assert!(
-            out.status.success(),
-            "{} {args:?} failed ({}):\n{}{}",
-            self.go.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-}
-
-/// `func MatchPrefixPatterns` ... closing `}` at column 0, verbatim.
-fn extract_match_prefix_patterns(module_go: &str) -> String {
-    let mut lines = module_go.lines();
-    let mut func = String::new();
-    for line in lines.by_ref() {
-        if line.starts_with("func MatchPrefixPatterns(") {
-            func.push_str(line);
-            func.push('\n');
-            break;
-        }
-    }
-    assert!(
-        !func.is_empty(),
-        "no func MatchPrefixPatterns in {MODULE_GO}"
-    );
-    for line in lines {
-        func.push_str(line);
-        func.push('\n');
-        if line == "}" {
-            return func;
-        }
-    }
-    panic!("func MatchPrefixPatterns in {MODULE_GO} has no closing brace at column 0");
-}
 
 /// Reads lines `P<TAB>hex(globs)<TAB>hex(target)` (MatchPrefixPatterns) or
 /// `M<TAB>hex(pattern)<TAB>hex(name)` (path.Match); prints one result line
@@ -495,49 +395,15 @@ fn corpus() -> Vec<Case> {
 
 #[test]
 fn scope_agrees_with_go() {
-    let go = find_go();
-    let target_tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let target_dir = target_tmp.parent().unwrap_or(target_tmp);
-    let gocache = target_dir.join("gocred-test-cache").join("gocache");
-    fs::create_dir_all(&gocache).expect("create GOCACHE");
-    fs::create_dir_all(target_tmp).expect("create CARGO_TARGET_TMPDIR");
-    let work = tempfile::Builder::new()
-        .prefix("scope-vs-go-")
-        .tempdir_in(target_tmp)
-        .expect("temp dir");
-    let home = work.path().join("home");
-    let src = work.path().join("probe");
-    fs::create_dir_all(&home).expect("create HOME");
-    fs::create_dir_all(&src).expect("create probe dir");
-    let env = GoEnv { go, home, gocache };
-
-    let goroot_out = env.command(&src, &["env", "GOROOT"]);
-    let goroot = PathBuf::from(String::from_utf8_lossy(&goroot_out.stdout).trim());
-    let module_go = goroot.join(MODULE_GO);
-    let module_src = fs::read_to_string(&module_go)
-        .unwrap_or_else(|e| panic!("read {}: {e}", module_go.display()));
-    let func = extract_match_prefix_patterns(&module_src);
-
-    fs::write(src.join("go.mod"), "module gocredprobe\n\ngo 1.21\n").expect("write go.mod");
-    fs::write(src.join("main.go"), format!("{PROBE_MAIN}{func}")).expect("write main.go");
-    env.command(&src, &["build", "-o", "probe", "."]);
-
+    let bin = support::go_probe::build(
+        "scope-probe",
+        PROBE_MAIN,
+        &[(MODULE_GO, "func MatchPrefixPatterns(")],
+    );
     let cases = corpus();
     let input: String = cases.iter().map(Case::probe_line).collect();
-    let input_path = work.path().join("cases.txt");
-    fs::write(&input_path, input).expect("write cases");
-    let stdin = fs::File::open(&input_path).expect("open cases");
-    let out = Command::new(src.join("probe"))
-        .stdin(stdin)
-        .output()
-        .expect("run probe");
-    assert!(
-        out.status.success(),
-        "probe failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).expect("probe output is UTF-8");
+    let out = support::go_probe::run(&bin, &[], input.as_bytes());
+    let stdout = String::from_utf8(out).expect("probe output is UTF-8");
     let go_results: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         go_results.len(),
@@ -585,7 +451,7 @@ fn scope_agrees_with_go() {
 fn extraction_stops_at_column_zero_brace() {
     let src = "package module\n\nfunc Other() {\n}\n\nfunc MatchPrefixPatterns(globs, target string) bool {\n\tif x {\n\t}\n\treturn false\n}\n\nfunc After() {}\n";
     assert_eq!(
-        extract_match_prefix_patterns(src),
+        support::go_probe::extract(src, "func MatchPrefixPatterns(", "module.go"),
         "func MatchPrefixPatterns(globs, target string) bool {\n\tif x {\n\t}\n\treturn false\n}\n"
     );
 }

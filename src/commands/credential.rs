@@ -116,7 +116,7 @@ fn get(
     };
     if let Some(exp) = cred.expires_at {
         let margin = ctx.settings.cache.margin_secs;
-        if exp <= sources_now() + margin {
+        if exp <= crate::sources::now_secs() + margin {
             return Err(Error::Source {
                 kind: rule_kind(t.rule),
                 rule: t.rule.pattern.clone(),
@@ -152,7 +152,10 @@ fn store(
     let (Some(user), Some(pw)) = (req.username.as_deref(), req.password.as_ref()) else {
         return Ok(());
     };
-    if req.password_expiry_utc.is_some_and(|e| e <= sources_now()) {
+    if req
+        .password_expiry_utc
+        .is_some_and(|e| e <= crate::sources::now_secs())
+    {
         return Ok(()); // git never stores expired credentials; neither do we
     }
     if source.store(ctx, t, user, pw)? == Stored::Saved {
@@ -205,38 +208,12 @@ fn rule_kind(rule: &Rule) -> &'static str {
     rule.source.as_ref().map_or("ssh", |s| s.kind().as_str())
 }
 
-fn sources_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Env;
-
-    fn settings(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, config).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let mut pairs: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        pairs.push(("GOCRED_CONFIG".into(), path.to_str().unwrap().into()));
-        pairs.push(("GOENV".into(), "off".into()));
-        let s = Settings::load(Env::from_pairs(pairs)).unwrap();
-        (dir, s)
-    }
 
     fn get(config: &str, env: &[(&str, &str)], input: &str) -> (Result<()>, String, String) {
-        let (_d, s) = settings(config, env);
+        let (_d, s) = Settings::for_test(config, env);
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let r = run(Operation::Get, input.as_bytes(), &mut out, &mut err, || {
             Ok(s)

@@ -247,9 +247,7 @@ fn header_for(
             cred
         }
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::sources::now_secs();
     if cred
         .expires_at
         .is_some_and(|exp| exp <= now + super::credential::EXPIRY_MARGIN_SECS)

@@ -4,8 +4,6 @@
 //! credential, to see whether the server accepts it. The same Rules and Sources as `gocred get`;
 //! nothing here prints or stores the secret.
 
-use base64::Engine;
-
 use super::gitconf;
 use super::net::{self, Blocked, Client};
 use super::report::{sh_quote, Finding, Report};
@@ -13,7 +11,7 @@ use super::Doctor;
 use crate::commands::credential::EXPIRY_MARGIN_SECS;
 use crate::protocol::Origin;
 use crate::rules::{Rule, Selection, SourceSpec};
-use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::secret::SecretString;
 use crate::sources::{self, account_for, Context, Lookup, Target};
 
 /// What gocred would answer for the repository host (kept for `git.helpers` to compare).
@@ -57,14 +55,7 @@ pub fn gocred_plain<'s>(d: &Doctor<'s>, o: &Origin) -> Option<(&'s Rule, String,
 
 /// `Authorization: Basic …` with gocred's credential for `o` (used for the subgroup check).
 pub fn gocred_basic(d: &mut Doctor, o: &Origin) -> Option<SecretString> {
-    gocred_plain(d, o).map(|(_, u, s)| basic(&u, &s))
-}
-
-fn basic(user: &str, pw: &SecretString) -> SecretString {
-    secret(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pw.expose_secret()))
-    ))
+    gocred_plain(d, o).map(|(_, u, s)| crate::secret::basic_auth(&u, &s))
 }
 
 const IDS: [&str; 5] = [
@@ -236,7 +227,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
     );
     let header = vec![(
         "Authorization".to_string(),
-        basic(&outcome.username, &outcome.secret),
+        crate::secret::basic_auth(&outcome.username, &outcome.secret),
     )];
     let res = net::https(d, Client::Git, &o.host, o.port, "GET", &probe_path, &header);
     let url = format!("https://{host}{probe_path}");
@@ -348,9 +339,7 @@ fn expiry_finding(expires_at: Option<u64>, rule: &Rule, spec: &SourceSpec) -> Fi
             "no expiry known for this token (the source does not say)",
         );
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::sources::now_secs();
     let when = time::OffsetDateTime::from_unix_timestamp(exp as i64)
         .ok()
         .and_then(|t| {

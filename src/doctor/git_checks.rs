@@ -124,7 +124,7 @@ fn use_http_path(d: &mut Doctor, r: &mut Report, o: &Origin) {
                  (`requested a credential for …?go-get=1, but 'git credential fill' provided one for …%3Fgo-get=1`)"
             ));
             let entry = d.git.entries(r"^credential\..*usehttppath$").into_iter().rev().find(|e| gitconf::url_matches(sub_of(&e.key), &url));
-            match (scoped, entry.and_then(|e| Some(format!("git config {} --unset {}", e.file_option()?, sh_quote(&e.key))))) {
+            match (scoped, entry.and_then(|e| Some(format!("git config {} --unset {}", gitconf::file_option(&e)?, sh_quote(&e.key))))) {
                 (false, Some(fix)) => f.fix(fix),
                 _ => f,
             }
@@ -149,12 +149,12 @@ fn insteadof(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) -> bool {
         .filter(|e| {
             PUBLIC_HOSTS
                 .iter()
-                .any(|h| e.value.trim_end_matches('/') == format!("https://{h}"))
+                .any(|h| e.value_str().trim_end_matches('/') == format!("https://{h}"))
         })
         .map(|e| {
             format!(
                 "`{}` → `{}`",
-                clean(&e.value),
+                clean(e.value_str()),
                 clean(
                     e.key
                         .trim_start_matches("url.")
@@ -185,20 +185,21 @@ fn insteadof(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) -> bool {
         });
         return false;
     };
-    let unset = entry.file_option().map(|opt| {
+    let unset = gitconf::file_option(&entry).map(|opt| {
         format!(
             "git config {opt} --fixed-value --unset {} {}",
             sh_quote(&entry.key),
-            sh_quote(&entry.value)
+            sh_quote(entry.value_str())
         )
     });
     let what = format!(
         "`{}` (from {}) rewrites {url} to {}",
-        clean(&entry.value),
-        clean(&entry.origin),
+        clean(entry.value_str()),
+        clean(&entry.origin()),
         clean(&to)
     );
-    let whole_host = entry.value.trim_end_matches('/') == format!("https://{}", o.authority());
+    let whole_host =
+        entry.value_str().trim_end_matches('/') == format!("https://{}", o.authority());
     if !gitconf::is_ssh_url(&to) {
         let userinfo = to
             .split_once("://")
@@ -211,7 +212,7 @@ fn insteadof(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) -> bool {
                 format!(
                     "{what}: the rewrite carries a credential in plain text in {}; git sends it and never asks \
                      gocred. Remove it with `git config --global --edit` and let gocred answer",
-                    clean(&entry.origin)
+                    clean(&entry.origin())
                 ),
             )
         } else {

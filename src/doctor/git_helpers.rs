@@ -4,12 +4,15 @@
 //! the server — a `store` holding a stale token is the classic. The fix puts an empty reset and
 //! gocred in a section of their own at the end of the global config.
 
+use std::collections::HashMap;
+use std::process::Command;
 use std::time::Duration;
 
-use super::gitconf::{self, ConfigEntry, Helper};
+use super::gitconf::{self, Entry, Helper};
 use super::net::{self, Client};
 use super::report::{clean, sh_quote, Finding, Report};
-use super::{proc, Doctor};
+use super::Doctor;
+use crate::proc;
 use crate::protocol::Origin;
 use crate::secret::{same_secret, secret, ExposeSecret, SecretString};
 
@@ -90,7 +93,7 @@ pub fn helpers(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) {
             } else {
                 format!("{}, ", h.command())
             },
-            clean(&h.entry.origin)
+            clean(&h.entry.origin())
         );
         let f = match probe {
             Some(401) => Finding::fail("git.helpers", format!("{what} with a credential the server rejects (401): git uses it, fails, and never asks gocred")),
@@ -143,13 +146,12 @@ fn extra_header(d: &mut Doctor, url: &str, o: &Origin) -> Option<Finding> {
             sub.is_empty() || gitconf::url_matches(sub, url)
         })
         .find(|e| {
-            e.value
+            e.value_str()
                 .trim_start()
                 .to_ascii_lowercase()
                 .starts_with("authorization:")
         })?;
-    let fix = e
-        .file_option()
+    let fix = gitconf::file_option(&e)
         .map(|opt| format!("git config {opt} --unset-all {}", sh_quote(&e.key)));
     Some(
         Finding::warn(
@@ -158,7 +160,7 @@ fn extra_header(d: &mut Doctor, url: &str, o: &Origin) -> Option<Finding> {
                 "`{}` (from {}) makes git send a fixed Authorization header to {}: credential helpers, gocred \
                  included, are only asked if the server rejects it",
                 e.key,
-                clean(&e.origin),
+                clean(&e.origin()),
                 o.authority()
             ),
         )
@@ -171,31 +173,55 @@ fn fill_with(h: &Helper, url: &str) -> Option<(String, SecretString)> {
     let mut cmd = gitconf::git_command();
     cmd.args(["-c", "credential.helper=", "-c"])
         .arg(format!("credential.helper={}", h.value()))
-        .args(["-c", "credential.interactive=never", "credential", "fill"])
-        .env("GIT_TERMINAL_PROMPT", "0")
+        .args(["-c", "credential.interactive=never", "credential", "fill"]);
+    let mut filled = credential_fill(&mut cmd, url).ok()??;
+    Some((
+        filled.field("username").to_string(),
+        filled.password.take()?,
+    ))
+}
+
+/// What `git credential fill` answered: its fields, the password apart as a secret.
+#[derive(Default)]
+pub struct Filled {
+    fields: HashMap<String, String>,
+    pub password: Option<SecretString>,
+}
+
+impl Filled {
+    /// A field other than the password ("" when absent).
+    pub fn field(&self, key: &str) -> &str {
+        self.fields.get(key).map_or("", String::as_str)
+    }
+}
+
+/// Runs `cmd` (a `git … credential fill`) as a caller that cannot prompt, asking for `url`.
+/// `Ok(None)` when git fails (no helper answered).
+pub fn credential_fill(cmd: &mut Command, url: &str) -> Result<Option<Filled>, String> {
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
         .env("GCM_INTERACTIVE", "never")
         .env("GIT_ASKPASS", "false")
         .env_remove("SSH_ASKPASS");
     let out = proc::run(
-        &mut cmd,
+        cmd,
         format!("url={url}\n\n").as_bytes(),
         Duration::from_secs(15),
-    )
-    .ok()?;
+    )?;
     if !out.ok() {
-        return None;
+        return Ok(None);
     }
     let text = secret(String::from_utf8_lossy(&out.stdout).into_owned());
-    let mut user = None;
-    let mut pw = None;
+    let mut filled = Filled::default();
     for line in text.expose_secret().lines() {
-        match line.split_once('=') {
-            Some(("username", v)) => user = Some(v.to_string()),
-            Some(("password", v)) => pw = Some(secret(v.to_string())),
-            _ => {}
+        match line.trim().split_once('=') {
+            Some(("password", v)) => filled.password = Some(secret(v.to_string())),
+            Some((k, v)) => {
+                filled.fields.insert(k.to_string(), v.to_string());
+            }
+            None => {}
         }
     }
-    Some((user.unwrap_or_default(), pw?))
+    Ok(Some(filled))
 }
 
 /// Git's first authenticated request with (user, pw); the status, or `None` if it could not run.
@@ -203,13 +229,7 @@ pub fn probe(d: &mut Doctor, o: &Origin, url: &str, user: &str, pw: &SecretStrin
     let path = url
         .split_once(&o.authority())
         .map(|(_, p)| p.trim_end_matches('/').to_string())?;
-    let header = secret(format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{user}:{}", pw.expose_secret())
-        )
-    ));
+    let header = crate::secret::basic_auth(user, pw);
     net::https(
         d,
         Client::Git,
@@ -233,7 +253,7 @@ pub fn make_gocred_first(d: &mut Doctor, host: &str) -> String {
 /// Commands that make gocred the first helper for `host`: drop gocred's old entries, then add
 /// an empty reset and gocred in a section of their own at the end of the global file (config
 /// order decides helper order, and a new section is appended after everything before it).
-fn add_gocred(chain: &[Helper], entries: &[ConfigEntry], host: &str, reset: bool) -> String {
+fn add_gocred(chain: &[Helper], entries: &[Entry], host: &str, reset: bool) -> String {
     let value = chain
         .iter()
         .find(|h| h.is_gocred())
@@ -244,7 +264,7 @@ fn add_gocred(chain: &[Helper], entries: &[ConfigEntry], host: &str, reset: bool
         .filter_map(|h| {
             Some(format!(
                 "git config {} --fixed-value --unset-all {} {}",
-                h.entry.file_option()?,
+                gitconf::file_option(&h.entry)?,
                 sh_quote(&h.entry.key),
                 sh_quote(h.value())
             ))

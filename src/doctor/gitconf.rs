@@ -8,32 +8,21 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use super::proc;
-pub use super::urlmatch::url_matches;
+pub use crate::gitconfig::urlmatch::url_matches;
+pub use crate::gitconfig::Entry;
+use crate::proc;
 
-/// One `git config` entry with where it lives.
-#[derive(Debug, Clone)]
-pub struct ConfigEntry {
-    /// `system`, `global`, `local`, `command`, …
-    pub scope: String,
-    /// `file:/home/a/.gitconfig`, `command line:`.
-    pub origin: String,
-    pub key: String,
-    pub value: String,
-}
-
-impl ConfigEntry {
-    /// The `git config` option that edits the file this entry lives in.
-    pub fn file_option(&self) -> Option<String> {
-        match self.scope.as_str() {
-            "global" => Some("--global".into()),
-            "system" => Some("--system".into()),
-            "local" => Some("--local".into()),
-            _ => self
-                .origin
-                .strip_prefix("file:")
-                .map(|p| format!("--file {}", super::report::sh_quote(p))),
-        }
+/// The `git config` option that edits the file `e` lives in.
+pub fn file_option(e: &Entry) -> Option<String> {
+    match e.scope.as_str() {
+        "global" => Some("--global".into()),
+        "system" => Some("--system".into()),
+        "local" => Some("--local".into()),
+        _ if e.file.as_os_str().is_empty() => None,
+        _ => Some(format!(
+            "--file {}",
+            super::report::sh_quote(&e.file.display().to_string())
+        )),
     }
 }
 
@@ -44,7 +33,7 @@ pub struct GitVersion(pub u32, pub u32, pub u32);
 pub struct GitView {
     version: Option<Result<(GitVersion, String), String>>,
     urlmatch: HashMap<(String, String), Option<String>>,
-    regexp: HashMap<String, Vec<ConfigEntry>>,
+    regexp: HashMap<String, Vec<Entry>>,
 }
 
 /// `git` seeing the configuration Go's git sees: Go runs git with `GIT_DIR` set to a bare repo
@@ -87,7 +76,7 @@ impl GitView {
     }
 
     /// Every entry whose key matches `regex` (case-insensitive keys), in config order.
-    pub fn entries(&mut self, regex: &str) -> Vec<ConfigEntry> {
+    pub fn entries(&mut self, regex: &str) -> Vec<Entry> {
         self.regexp
             .entry(regex.to_string())
             .or_insert_with(|| {
@@ -99,7 +88,7 @@ impl GitView {
                     "--get-regexp",
                     regex,
                 ])
-                .map(|o| parse_z(&o.stdout_text()))
+                .map(|o| crate::gitconfig::parse_list(&o.stdout))
                 .unwrap_or_default()
             })
             .clone()
@@ -119,43 +108,25 @@ fn parse_version(line: &str) -> Option<GitVersion> {
     ))
 }
 
-/// `scope\0origin\0key\nvalue\0` records.
-fn parse_z(text: &str) -> Vec<ConfigEntry> {
-    let fields: Vec<&str> = text.split('\0').collect();
-    fields
-        .chunks(3)
-        .filter(|c| c.len() == 3)
-        .map(|c| {
-            let (key, value) = c[2].split_once('\n').unwrap_or((c[2], ""));
-            ConfigEntry {
-                scope: c[0].to_string(),
-                origin: c[1].to_string(),
-                key: key.to_string(),
-                value: value.to_string(),
-            }
-        })
-        .collect()
-}
-
 /// One helper in git's list for a URL, with the config entry that put it there.
 #[derive(Debug, Clone)]
 pub struct Helper {
-    pub entry: ConfigEntry,
+    pub entry: Entry,
 }
 
 impl Helper {
     pub fn value(&self) -> &str {
-        &self.entry.value
+        self.entry.value_str()
     }
 
-    /// Is this gocred (`gocred`, `/path/gocred …`, `/path/git-credential-gocred`, `!… gocred …`)?
+    /// Is this gocred (`gocred`, `/path/gocred …`, `/path/git-credential-gocred`), also when a
+    /// shell helper runs it later in its line (`!env X=1 /path/gocred`)?
     pub fn is_gocred(&self) -> bool {
-        let v = self.value().trim_start_matches('!');
-        let first = v.split_whitespace().next().unwrap_or("");
-        let base = first.rsplit('/').next().unwrap_or(first);
-        base == "gocred"
-            || base == "git-credential-gocred"
-            || v.split_whitespace().any(|w| w.ends_with("/gocred"))
+        crate::gitconfig::urlmatch::is_gocred(self.value())
+            || self
+                .value()
+                .split_whitespace()
+                .any(|w| w.ends_with("/gocred"))
     }
 
     /// The helper as messages show it: an inline shell helper (`!…`) can hold a password, so
@@ -181,7 +152,7 @@ impl Helper {
 }
 
 /// The helpers git will run for `url`, in order, and whether an empty value reset the list.
-pub fn helper_chain(entries: &[ConfigEntry], url: &str) -> (Vec<Helper>, bool) {
+pub fn helper_chain(entries: &[Entry], url: &str) -> (Vec<Helper>, bool) {
     let mut chain = Vec::new();
     let mut reset = false;
     for e in entries {
@@ -199,7 +170,7 @@ pub fn helper_chain(entries: &[ConfigEntry], url: &str) -> (Vec<Helper>, bool) {
         if !pattern.is_empty() && !url_matches(raw_pattern, url) {
             continue;
         }
-        if e.value.is_empty() {
+        if e.value_str().is_empty() {
             chain.clear();
             reset = true;
         } else {
@@ -210,8 +181,8 @@ pub fn helper_chain(entries: &[ConfigEntry], url: &str) -> (Vec<Helper>, bool) {
 }
 
 /// The insteadOf rewrite git applies to `url`: (config entry, base, rewritten URL).
-pub fn rewrite(entries: &[ConfigEntry], url: &str) -> Option<(ConfigEntry, String, String)> {
-    let mut best: Option<(ConfigEntry, String, String)> = None;
+pub fn rewrite(entries: &[Entry], url: &str) -> Option<(Entry, String, String)> {
+    let mut best: Option<(Entry, String, String)> = None;
     for e in entries {
         let k = &e.key;
         let Some(base) = k.strip_prefix("url.").and_then(|r| {
@@ -220,15 +191,16 @@ pub fn rewrite(entries: &[ConfigEntry], url: &str) -> Option<(ConfigEntry, Strin
         }) else {
             continue;
         };
-        if url.starts_with(&e.value)
+        let from = e.value_str();
+        if url.starts_with(from)
             && best
                 .as_ref()
-                .is_none_or(|b| e.value.len() > b.0.value.len())
+                .is_none_or(|b| from.len() > b.0.value_str().len())
         {
             best = Some((
                 e.clone(),
                 base.to_string(),
-                format!("{base}{}", &url[e.value.len()..]),
+                format!("{base}{}", &url[from.len()..]),
             ));
         }
     }
@@ -247,12 +219,12 @@ pub fn is_ssh_url(url: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn e(key: &str, value: &str) -> ConfigEntry {
-        ConfigEntry {
+    fn e(key: &str, value: &str) -> Entry {
+        Entry {
             scope: "global".into(),
-            origin: "file:/h/.gitconfig".into(),
+            file: "/h/.gitconfig".into(),
             key: key.into(),
-            value: value.into(),
+            value: Some(value.into()),
         }
     }
 

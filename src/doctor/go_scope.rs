@@ -5,6 +5,7 @@
 
 use super::report::{Finding, Report, Slot};
 use super::{Doctor, Route};
+use crate::goproxy::Entry;
 use crate::rules::Selection;
 use crate::scope::GoScope;
 
@@ -134,7 +135,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) -> Slot {
 /// it; `go env` prints the fallback).
 fn fallback_note(d: &Doctor, name: &str) -> String {
     match (d.go.from(name), d.go.get(name)) {
-        (super::goenv::VarFrom::Default, v) => format!(" (unset, so GOPRIVATE's `{v}`)"),
+        (crate::settings::Origin::Unset, v) => format!(" (unset, so GOPRIVATE's `{v}`)"),
         (_, v) => format!("=`{v}`"),
     }
 }
@@ -168,36 +169,18 @@ fn route_for(goproxy: &str, noproxy: bool) -> Route {
         return Route::Direct;
     }
     let mut urls = Vec::new();
-    for piece in goproxy.split([',', '|']) {
-        let u = piece.trim();
-        match u {
-            "" => continue,
-            "off" => {
-                return if urls.is_empty() {
-                    Route::Off(format!("GOPROXY={goproxy}"))
-                } else {
-                    Route::Proxies {
-                        urls,
-                        then_direct: false,
-                    }
-                }
+    for entry in crate::goproxy::entries(goproxy) {
+        let then_direct = match entry {
+            Entry::Proxy { url, .. } => {
+                urls.push(url);
+                continue;
             }
-            "direct" => {
-                return if urls.is_empty() {
-                    Route::Direct
-                } else {
-                    Route::Proxies {
-                        urls,
-                        then_direct: true,
-                    }
-                }
-            }
-            _ => urls.push(if u.contains(":/") {
-                u.to_string()
-            } else {
-                format!("https://{u}")
-            }),
-        }
+            Entry::Direct if urls.is_empty() => return Route::Direct,
+            Entry::Off if urls.is_empty() => return Route::Off(format!("GOPROXY={goproxy}")),
+            Entry::Direct => true,
+            Entry::Off => false,
+        };
+        return Route::Proxies { urls, then_direct };
     }
     if urls.is_empty() {
         Route::Off(format!("GOPROXY={goproxy} lists nothing"))
@@ -250,12 +233,7 @@ pub fn judge_gonoproxy(d: &mut Doctor, r: &mut Report, slot: Slot) {
     let m = d.target.module.clone();
     let private = s.is_private(&m).is_some() || has_rule(d);
     let gp = d.go.get("GOPROXY").to_string();
-    let proxies: Vec<String> = gp
-        .split([',', '|'])
-        .map(str::trim)
-        .filter(|u| !["", "direct", "off"].contains(u))
-        .map(str::to_string)
-        .collect();
+    let proxies = crate::goproxy::proxy_urls(&gp);
     let noproxy = s.is_noproxy(&m);
     let f = if !private {
         Finding::ok(

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::goauth::{self, Method};
 use super::report::{clean, Finding, Report};
-use super::{proc, Doctor};
+use super::Doctor;
+use crate::proc;
 use crate::scope::Patterns;
 
 pub fn run(d: &mut Doctor, r: &mut Report) {
@@ -114,12 +115,7 @@ fn gotoolchain(d: &Doctor, r: &mut Report) {
                     let where_ = gomod.display();
                     if tc == "local" || tc.ends_with("+path") || tc == "path" {
                         Finding::fail("go.gotoolchain", format!("{where_} needs go {want}, this is {running} and GOTOOLCHAIN={tc} forbids switching"))
-                    } else if d
-                        .go
-                        .get("GOPROXY")
-                        .split([',', '|'])
-                        .all(|u| u.trim() == "off" || u.trim() == "direct")
-                    {
+                    } else if crate::goproxy::proxy_urls(d.go.get("GOPROXY")).is_empty() {
                         Finding::fail("go.gotoolchain", format!("{where_} needs go {want}; GOTOOLCHAIN={tc} makes go download it from GOPROXY, which is {}", d.go.get("GOPROXY")))
                     } else {
                         Finding::warn("go.gotoolchain", format!("{where_} needs go {want}: GOTOOLCHAIN={tc} makes go download it first (through GOPROXY)"))

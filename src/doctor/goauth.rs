@@ -9,13 +9,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
-
-use base64::Engine;
 
 use super::goauth_cmd;
-use super::netrc_parse;
-use super::proc;
+use crate::netrc::go;
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::Env;
 
@@ -132,16 +128,15 @@ pub fn run(
                 let Some(path) = go_netrc_path(env) else {
                     continue;
                 };
-                let Ok(text) = std::fs::read_to_string(&path) else {
+                let Ok(data) = std::fs::read(&path) else {
                     continue;
                 };
-                for e in netrc_parse::parse_go(&text).into_iter().rev() {
-                    let (Some(machine), Some(login), Some(pw)) = (e.machine, e.login, e.password)
-                    else {
-                        continue;
-                    };
-                    let source = format!("{} line {} (GOAUTH=netrc)", path.display(), e.first_line);
-                    cache.store(&machine, Some(basic(&login, pw, source)));
+                // Stored last to first: the first entry for a machine is the one Go keeps.
+                for (e, line) in go::parse_located(&data).into_iter().rev() {
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    let source = format!("{} line {line} (GOAUTH=netrc)", path.display());
+                    let pw = secret(text(&e.password));
+                    cache.store(&text(&e.machine), Some(basic(&text(&e.login), pw, source)));
                 }
             }
             Method::Git(dir) => {
@@ -191,10 +186,7 @@ pub fn run(
 }
 
 fn basic(user: &str, pw: SecretString, source: String) -> GoCredential {
-    let value = secret(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pw.expose_secret()))
-    ));
+    let value = crate::secret::basic_auth(user, &pw);
     GoCredential {
         headers: vec![("Authorization".into(), value)],
         source,
@@ -205,45 +197,21 @@ fn basic(user: &str, pw: SecretString, source: String) -> GoCredential {
 /// `git credential fill` in `dir` with `url=<url>`, as Go runs it; returns (prefix, user, pw).
 pub fn git_fill(dir: &str, url: &str) -> Result<(String, String, SecretString), String> {
     let mut cmd = Command::new("git");
-    cmd.args(["credential", "fill"])
-        .current_dir(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GCM_INTERACTIVE", "never")
-        .env("GIT_ASKPASS", "false")
-        .env_remove("SSH_ASKPASS");
-    let out = proc::run(
-        &mut cmd,
-        format!("url={url}\n").as_bytes(),
-        Duration::from_secs(15),
-    )?;
-    if !out.ok() {
-        return Err("'git credential fill' found no credential (no helper answered)".into());
-    }
-    let text = secret(String::from_utf8_lossy(&out.stdout).into_owned());
-    let (mut scheme, mut host, mut path, mut user) =
-        (String::new(), String::new(), String::new(), String::new());
-    let mut pw = None;
-    for line in text.expose_secret().lines() {
-        match line.trim().split_once('=') {
-            Some(("protocol", v)) => scheme = v.to_string(),
-            Some(("host", v)) => host = v.to_string(),
-            Some(("path", v)) => path = v.to_string(),
-            Some(("username", v)) => user = v.to_string(),
-            Some(("password", v)) => pw = Some(secret(v.to_string())),
-            _ => {}
-        }
-    }
+    cmd.args(["credential", "fill"]).current_dir(dir);
+    let mut filled = super::git_helpers::credential_fill(&mut cmd, url)?
+        .ok_or("'git credential fill' found no credential (no helper answered)")?;
+    let pw = filled
+        .password
+        .take()
+        .ok_or("'git credential fill' gave no password")?;
     // Go rebuilds the prefix with url.URL{Scheme, Host, Path}.String(): a `?` in the path is escaped.
-    let mut prefix = format!("{scheme}://{host}");
+    let mut prefix = format!("{}://{}", filled.field("protocol"), filled.field("host"));
+    let path = filled.field("path");
     if !path.is_empty() {
         prefix.push('/');
         prefix.push_str(&path.replace('?', "%3F"));
     }
-    Ok((
-        prefix,
-        user,
-        pw.ok_or("'git credential fill' gave no password")?,
-    ))
+    Ok((prefix, filled.field("username").to_string(), pw))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use super::proc;
+use crate::proc;
 use crate::secret::{secret, ExposeSecret, SecretString};
 
 pub type Found = Vec<(Vec<String>, Vec<(String, SecretString)>)>;

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::proc;
 use super::report::sh_quote;
-use crate::settings::{go_env_file, parse_go_env, Env};
+use crate::proc;
+use crate::settings::{parse_go_env, Env, GoVars, Origin};
 
 pub const NAMES: [&str; 12] = [
     "GOPRIVATE",
@@ -32,96 +32,69 @@ pub const NAMES: [&str; 12] = [
     "GOVERSION",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VarFrom {
-    Environment,
-    EnvFile(PathBuf),
-    Default,
-}
-
 #[derive(Debug, Clone)]
 pub struct GoEnv {
     values: HashMap<String, String>,
-    from: HashMap<String, VarFrom>,
-    pub env_file: Option<PathBuf>,
+    /// What the environment and Go's env file say, and which of them said it.
+    own: GoVars,
     /// `go` binary used, or why none could be run.
     pub go: Result<PathBuf, String>,
 }
 
 impl GoEnv {
     pub fn read(env: &Env) -> GoEnv {
-        let env_file = go_env_file(env);
-        let file_vals = env_file
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .map(|t| parse_go_env(&t))
-            .unwrap_or_default();
+        let own = GoVars::read_names(env, &NAMES);
         let go =
             proc::which("go", env.get("PATH")).ok_or_else(|| "`go` is not on PATH".to_string());
         let from_go = go.as_ref().ok().map(|g| run_go_env(g, env));
-        let mut values = HashMap::new();
-        let mut from = HashMap::new();
-        let goroot_defaults = |root: Option<&String>| -> HashMap<String, String> {
-            root.and_then(|r| std::fs::read_to_string(PathBuf::from(r).join("go.env")).ok())
-                .map(|t| parse_go_env(&t))
-                .unwrap_or_default()
-        };
         let go_ok = matches!(&from_go, Some(Ok(_)));
         let go_vals = match &from_go {
             Some(Ok(v)) => v.clone(),
             _ => HashMap::new(),
         };
-        let root_defaults = goroot_defaults(go_vals.get("GOROOT"));
+        let root_defaults = go_vals
+            .get("GOROOT")
+            .and_then(|r| std::fs::read_to_string(PathBuf::from(r).join("go.env")).ok())
+            .map(|t| parse_go_env(&t))
+            .unwrap_or_default();
+        let mut values = HashMap::new();
         for name in NAMES {
-            let origin = if env.get(name).is_some() {
-                VarFrom::Environment
-            } else if file_vals.get(name).is_some_and(|v| !v.is_empty()) {
-                VarFrom::EnvFile(env_file.clone().unwrap_or_default())
-            } else {
-                VarFrom::Default
-            };
-            let own = match &origin {
-                VarFrom::Environment => env.get(name).map(str::to_string),
-                VarFrom::EnvFile(_) => file_vals.get(name).cloned(),
-                VarFrom::Default => root_defaults
+            let mine = match own.origin(name) {
+                Origin::Unset => root_defaults
                     .get(name)
                     .cloned()
                     .or_else(|| builtin_default(name).map(str::to_string)),
+                _ => Some(own.value(name).to_string()),
             };
             // `go env` ran with GOTOOLCHAIN=local: for that one name our own reading is the truth.
             let value = if go_ok && name != "GOTOOLCHAIN" {
-                go_vals.get(name).cloned().or(own)
+                go_vals.get(name).cloned().or(mine)
             } else {
-                own
+                mine
             };
             values.insert(name.to_string(), value.unwrap_or_default());
-            from.insert(name.to_string(), origin);
         }
         let go = match (go, from_go) {
             (_, Some(Err(e))) | (Err(e), _) => Err(e),
             (Ok(p), _) => Ok(p),
         };
-        GoEnv {
-            values,
-            from,
-            env_file,
-            go,
-        }
+        GoEnv { values, own, go }
     }
 
     pub fn get(&self, name: &str) -> &str {
         self.values.get(name).map_or("", String::as_str)
     }
 
-    pub fn from(&self, name: &str) -> VarFrom {
-        self.from.get(name).cloned().unwrap_or(VarFrom::Default)
+    /// Where Go reads `name` from (`Unset`: a default, Go's own or `$GOROOT/go.env`'s).
+    pub fn from(&self, name: &str) -> Origin {
+        self.own.origin(name)
     }
 
     pub fn describe_from(&self, name: &str) -> String {
         match self.from(name) {
-            VarFrom::Environment => "environment".into(),
-            VarFrom::EnvFile(p) => format!("go env file {}", p.display()),
-            VarFrom::Default => "default".into(),
+            Origin::Environment => "environment".into(),
+            Origin::GoEnvFile(p) => format!("go env file {}", p.display()),
+            Origin::Unset => "default".into(),
         }
     }
 
@@ -129,7 +102,7 @@ impl GoEnv {
     /// already sets it (`go env -w` cannot override the environment), else `go env -w`.
     pub fn set_command(&self, name: &str, value: &str) -> String {
         match self.from(name) {
-            VarFrom::Environment => format!("export {name}={}", sh_quote(value)),
+            Origin::Environment => format!("export {name}={}", sh_quote(value)),
             _ => format!("go env -w {name}={}", sh_quote(value)),
         }
     }
@@ -142,8 +115,7 @@ impl GoEnv {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            from: HashMap::new(),
-            env_file: None,
+            own: GoVars::read_names(&Env::from_pairs([("GOENV", "off")]), &[]),
             go: Err("test".into()),
         }
     }

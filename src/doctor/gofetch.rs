@@ -66,13 +66,10 @@ fn userinfo_basic(url: &str) -> Option<crate::secret::SecretString> {
     let (info, _) = auth.rsplit_once('@')?;
     let decoded = super::proxyenv::percent_decode(info);
     let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
-    Some(crate::secret::secret(format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{u}:{p}")
-        )
-    )))
+    Some(crate::secret::basic_auth(
+        u,
+        &crate::secret::secret(p.to_string()),
+    ))
 }
 
 pub fn methods(d: &Doctor) -> Vec<Method> {

@@ -65,20 +65,9 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
         }
         Route::Direct => {
             // A private proxy GONOPROXY makes Go skip: does it have the module? (go.gonoproxy)
-            let private =
-                d.go.get("GOPROXY")
-                    .split([',', '|'])
-                    .map(str::trim)
-                    .find(|u| {
-                        !["", "direct", "off"].contains(u) && !super::go_scope::is_public_proxy(u)
-                    })
-                    .map(|u| {
-                        if u.contains("://") {
-                            u.to_string()
-                        } else {
-                            format!("https://{u}")
-                        }
-                    });
+            let private = crate::goproxy::proxy_urls(d.go.get("GOPROXY"))
+                .into_iter()
+                .find(|u| !super::go_scope::is_public_proxy(u));
             if let Some(p) = private {
                 let mut scratch = Report::default();
                 let answer = match goproxy::ask(d, &mut scratch, &p, "GOPROXY, bypassed") {

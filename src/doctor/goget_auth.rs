@@ -122,11 +122,7 @@ pub fn goauth_fix(d: &mut Doctor, host: &str) -> Option<String> {
         }
     };
     // Ours first: earlier entries win, and netrc may hold a stale entry for this host.
-    let value = match cur.as_str() {
-        "" | "netrc" => format!("{first};netrc"),
-        "off" => first,
-        other => format!("{first};{other}"),
-    };
+    let value = crate::goenv::goauth_value(&first, Some(&cur))?;
     let mut fix = d.go.set_command("GOAUTH", &value);
     let o = Origin::parse(Scheme::Https, host).ok()?;
     if matches!(

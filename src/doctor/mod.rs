@@ -29,14 +29,11 @@ pub mod goproxy;
 pub mod http;
 pub mod net;
 pub mod netrc;
-pub mod netrc_parse;
-pub mod proc;
 pub mod proxyenv;
 pub mod report;
 pub mod ssh;
 pub mod tls;
 pub mod trust;
-pub mod urlmatch;
 
 use std::collections::HashMap;
 

@@ -5,31 +5,40 @@
 use std::path::{Path, PathBuf};
 
 use super::goauth::{go_netrc_path, Method};
-use super::netrc_parse::{self, Entry};
 use super::report::{sh_quote, Finding, Report};
 use super::Doctor;
-use crate::secret::ExposeSecret;
+use crate::netrc::{curl, go};
+use crate::secret::{secret, SecretString};
 
 /// git/libcurl read `$HOME/.netrc` only (not `$NETRC`).
 fn git_netrc(d: &Doctor) -> Option<PathBuf> {
     d.env.get("HOME").map(|h| Path::new(h).join(".netrc"))
 }
 
-fn curl_match<'a>(entries: &'a [Entry], host: &str) -> Option<(usize, &'a Entry)> {
-    entries.iter().enumerate().find(|(_, e)| {
-        e.machine
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(host))
-            && e.password.is_some()
-    })
+/// What git (libcurl) sends for `host` from `data`: login, password and where the entry stands.
+/// `None` when curl finds no password for it (or cannot parse the file: git then fails the
+/// request itself, with curl's message).
+fn curl_match(data: &[u8], host: &str) -> Option<(String, SecretString, curl::Place)> {
+    match curl::locate(data, host) {
+        (
+            curl::Lookup::Match {
+                login,
+                password: Some(pw),
+            },
+            Some(place),
+        ) if !pw.is_empty() => {
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            Some((text(&login.unwrap_or_default()), secret(text(&pw)), place))
+        }
+        _ => None,
+    }
 }
 
 /// The `~/.netrc` line git would use for `host`, if any (for cred.rule's "who answers instead").
 pub fn git_entry_line(d: &Doctor, host: &str) -> Option<(PathBuf, usize)> {
     let p = git_netrc(d)?;
-    let text = std::fs::read_to_string(&p).ok()?;
-    let entries = netrc_parse::parse_curl(&text);
-    let line = curl_match(&entries, host)?.1.first_line;
+    let data = std::fs::read(&p).ok()?;
+    let line = curl_match(&data, host)?.2.first_line;
     Some((p, line))
 }
 
@@ -46,7 +55,7 @@ fn shadow(d: &mut Doctor, r: &mut Report) {
     let Some(path) = git_netrc(d) else {
         return r.push(Finding::skip("netrc.shadow", "no HOME"));
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(data) = std::fs::read(&path) else {
         return r.push(Finding::ok(
             "netrc.shadow",
             format!("no {} (nothing shadows gocred)", path.display()),
@@ -59,35 +68,31 @@ fn shadow(d: &mut Doctor, r: &mut Report) {
         ));
     };
     let host = repo.origin.host.clone();
-    let entries = netrc_parse::parse_curl(&text);
-    let Some((idx, e)) = curl_match(&entries, &host) else {
+    let Some((user, pw, place)) = curl_match(&data, &host) else {
         return r.push(Finding::ok(
             "netrc.shadow",
             format!("{} has no entry for {host}", path.display()),
         ));
     };
-    let what = match &e.machine {
-        Some(_) => format!("{} line {} (machine {host})", path.display(), e.first_line),
-        None => format!(
+    let what = if place.default {
+        format!(
             "{} line {} (`default`, which curl uses for every host)",
             path.display(),
-            e.first_line
-        ),
+            place.first_line
+        )
+    } else {
+        format!(
+            "{} line {} (machine {host})",
+            path.display(),
+            place.first_line
+        )
     };
-    let user = e.login.clone().unwrap_or_default();
-    let pw = crate::secret::secret(
-        e.password
-            .as_ref()
-            .expect("matched with a password")
-            .expose_secret()
-            .to_string(),
-    );
     let status = super::git_helpers::probe(d, &repo.origin, &repo.url, &user, &pw);
-    let delete = netrc_parse::lines_hold_only(&text, &entries, idx).then(|| {
-        let range = if e.first_line == e.last_line {
-            format!("{}d", e.first_line)
+    let delete = place.alone.then(|| {
+        let range = if place.first_line == place.last_line {
+            format!("{}d", place.first_line)
         } else {
-            format!("{},{}d", e.first_line, e.last_line)
+            format!("{},{}d", place.first_line, place.last_line)
         };
         format!(
             "sed -i.bak {} {}",
@@ -96,7 +101,7 @@ fn shadow(d: &mut Doctor, r: &mut Report) {
         )
     });
     let go_uses = go_reads_netrc(d)
-        && e.machine.is_some()
+        && !place.default
         && go_netrc_path(d.env).as_deref() == Some(path.as_path())
         && d.module_origin().host == host;
     let has_rule = !matches!(
@@ -157,10 +162,11 @@ fn perms(d: &mut Doctor, r: &mut Report) {
             continue;
         };
         any = true;
-        let text = std::fs::read_to_string(&p).unwrap_or_default();
-        let has_pw = netrc_parse::parse_curl(&text)
-            .iter()
-            .any(|e| e.password.is_some());
+        let data = std::fs::read(&p).unwrap_or_default();
+        let curl_pw = curl::tokens(&data)
+            .windows(2)
+            .any(|w| w[0].eq_ignore_ascii_case(b"password"));
+        let has_pw = curl_pw || !go::parse(&data).is_empty();
         r.push(perm_finding(&p, &meta, has_pw));
     }
     if !any {

@@ -10,8 +10,6 @@
 //! The difference matters: a NO_PROXY entry that sends Go direct can make a name that only the
 //! proxy can resolve look like a DNS failure.
 
-use base64::Engine;
-
 use super::http::Proxy;
 use crate::secret::secret;
 use crate::settings::Env;
@@ -122,12 +120,11 @@ pub fn parse_proxy(raw: &str) -> Result<Proxy, String> {
     if host.is_empty() {
         return Err("no host in proxy URL".into());
     }
+    // As net/http builds it from the proxy URL's user info: `user:password`, `user:` without one.
     let auth = userinfo.map(|u| {
         let decoded = percent_decode(u);
-        secret(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(decoded.as_bytes())
-        ))
+        let (user, pw) = decoded.split_once(':').unwrap_or((&decoded, ""));
+        crate::secret::basic_auth(user, &secret(pw.to_string()))
     });
     Ok(Proxy {
         host: host.to_string(),

@@ -7,6 +7,9 @@
 
 use serde::Serialize;
 
+/// Fix commands are meant to be pasted into a shell.
+pub use crate::proc::sh_quote;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -240,18 +243,6 @@ pub fn clean(raw: &str) -> String {
     out
 }
 
-/// Quotes `s` for a POSIX shell when it needs it (fix commands are meant to be pasted).
-pub fn sh_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./,:=@+%".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,9 +271,6 @@ mod tests {
 
     #[test]
     fn quoting_and_cleaning() {
-        assert_eq!(sh_quote("git.corp.test"), "git.corp.test");
-        assert_eq!(sh_quote("git /home/a b"), "'git /home/a b'");
-        assert_eq!(sh_quote("it's"), "'it'\\''s'");
         assert_eq!(clean("a\u{1b}[2Kb\n"), "a\\u{1b}[2Kb\\n");
         assert_eq!(
             redact_userinfo("GOPROXY=https://u:tok@proxy.test/x, ssh://git@h.test/a ssh://u:pw@h/ `https://ghp_x@github.com/`"),

@@ -41,6 +41,20 @@ impl Entry {
     pub fn is_key(&self, key: &str) -> bool {
         normalise_key(&self.key) == normalise_key(key)
     }
+
+    /// The value as text; a bare key (no `=`) reads as empty.
+    pub fn value_str(&self) -> &str {
+        self.value.as_deref().unwrap_or("")
+    }
+
+    /// Where it lives, as `--show-origin` says it: `file:<path>`, or `command line:`.
+    pub fn origin(&self) -> String {
+        match (self.file.as_os_str().is_empty(), self.scope.as_str()) {
+            (false, _) => format!("file:{}", self.file.display()),
+            (true, "command") => "command line:".into(),
+            (true, scope) => scope.to_string(),
+        }
+    }
 }
 
 /// What `unset` found.
@@ -238,8 +252,8 @@ pub fn global_file(env: &Env) -> Option<PathBuf> {
     })
 }
 
-/// Parses `--null --list --show-origin --show-scope` output: `scope\0origin\0key\nvalue\0`
-/// (a bare boolean key has no `\n`).
+/// Parses `--null --list --show-origin --show-scope` output (and `--get-regexp` with the same
+/// flags): `scope\0origin\0key\nvalue\0` (a bare boolean key has no `\n`).
 pub fn parse_list(raw: &[u8]) -> Vec<Entry> {
     let text = String::from_utf8_lossy(raw);
     let mut fields = text.split('\0');

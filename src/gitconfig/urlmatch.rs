@@ -5,7 +5,8 @@
 //! `<url>` matches by scheme, host (lower-cased, `*` = exactly one label), port, path prefix on
 //! `/` boundaries, and must have no user name when the request has none (R1.18). `init` uses
 //! this to say which of the user's helpers git asks before gocred, and whether a reset after
-//! gocred's entry would silence it.
+//! gocred's entry would silence it; `doctor` matches full request URLs ([`url_matches`]) for
+//! `credential.<url>.*` and `http.<url>.*` keys.
 
 use super::Entry;
 
@@ -35,11 +36,28 @@ pub fn split_credential_key(key: &str) -> Option<(Option<&str>, &str)> {
 /// Does a `credential.<url>` key apply to `https://<host>[:port]/<path>`? `host` is lower-case,
 /// `path` is "" for the host as a whole.
 pub fn applies(url: &str, host: &str, port: u16, path: &str) -> Applies {
+    applies_to(url, "https", host, port, path)
+}
+
+/// Does the `<url>` of a `credential.<url>.*` or `http.<url>.*` key apply to the whole of
+/// `request` (a full URL, as git fetches it)?
+pub fn url_matches(key_url: &str, request: &str) -> bool {
+    let Ok(u) = url::Url::parse(request) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+        return false;
+    };
+    applies_to(key_url, u.scheme(), host, port, u.path()) == Applies::All
+}
+
+/// [`applies`] for a request of any scheme (a key without a port means the scheme's default).
+fn applies_to(url: &str, request_scheme: &str, host: &str, port: u16, path: &str) -> Applies {
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r)) => (Some(s), r),
         None => (None, url),
     };
-    if scheme.is_some_and(|s| !s.eq_ignore_ascii_case("https")) {
+    if scheme.is_some_and(|s| !s.eq_ignore_ascii_case(request_scheme)) {
         return Applies::No;
     }
     let (authority, key_path) = match rest.find('/') {
@@ -52,7 +70,7 @@ pub fn applies(url: &str, host: &str, port: u16, path: &str) -> Applies {
     if !authority.is_empty() {
         let (h, p) = match authority.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().ok()),
-            None => (authority, Some(443)),
+            None => (authority, default_port(request_scheme)),
         };
         if p != Some(port) || !host_matches(&h.to_ascii_lowercase(), host) {
             return Applies::No;
@@ -68,6 +86,14 @@ pub fn applies(url: &str, host: &str, port: u16, path: &str) -> Applies {
         Applies::Some
     } else {
         Applies::No
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
     }
 }
 
@@ -191,6 +217,34 @@ mod tests {
         assert_eq!(p("https://github.com/acme"), Applies::All);
         assert_eq!(p("https://github.com/acme/lib"), Applies::Some);
         assert_eq!(p("https://github.com/acmex"), Applies::No);
+    }
+
+    #[test]
+    fn full_urls_match_like_git() {
+        let m = url_matches;
+        assert!(m("https://git.corp.test", "https://git.corp.test/a"));
+        assert!(m("https://git.corp.test:443/", "https://git.corp.test/a"));
+        assert!(!m("https://git.corp.test:8443", "https://git.corp.test/a"));
+        assert!(!m("http://git.corp.test", "https://git.corp.test/a"));
+        assert!(m("http://git.corp.test", "http://git.corp.test:80/a"));
+        assert!(m("git.corp.test", "http://git.corp.test/x"));
+        assert!(!m("git.corp.test", "https://git.corp.test:8443/x"));
+        assert!(m("https://GIT.corp.test", "https://git.corp.test/x"));
+        assert!(m("https://*.corp.test", "https://git.corp.test/x"));
+        assert!(m(
+            "https://git.corp.test/team",
+            "https://git.corp.test/team/lib.git"
+        ));
+        assert!(!m(
+            "https://git.corp.test/tea",
+            "https://git.corp.test/team/lib.git"
+        ));
+        assert!(!m(
+            "https://git.corp.test/team/lib.git/x",
+            "https://git.corp.test/team/lib.git"
+        ));
+        assert!(!m("https://alice@git.corp.test", "https://git.corp.test/x"));
+        assert!(!m("https://git.corp.test", "not a url"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! `Debug` shows only the name.
 
 use super::GoauthError;
-use crate::secret::{check_token, secret, ExposeSecret, SecretString};
+use crate::secret::{basic_auth, check_token, secret, ExposeSecret, SecretString};
 
 /// An RFC 7230 token (`tchar`s), as Go's `validHeaderFieldName` requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,14 +69,10 @@ impl Header {
         }
         check_token(token)
             .map_err(|_| GoauthError::BadHeader("the token is not one printable word"))?;
-        let mut pair = String::with_capacity(username.len() + 1 + token.expose_secret().len());
-        pair.push_str(username);
-        pair.push(':');
-        pair.push_str(token.expose_secret());
-        let pair = secret(pair);
-        let mut value = String::from("Basic ");
-        base64_append(&mut value, pair.expose_secret().as_bytes());
-        Header::new(HeaderName::new("Authorization")?, secret(value))
+        Header::new(
+            HeaderName::new("Authorization")?,
+            basic_auth(username, token),
+        )
     }
 
     /// `Authorization: Bearer token` (RFC 6750).
@@ -98,53 +94,9 @@ impl Header {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4), as Basic auth uses it.
-pub fn base64_encode(input: &[u8]) -> String {
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    base64_append(&mut out, input);
-    out
-}
-
-/// Appends in place, so an encoded secret is never an intermediate string of its own.
-fn base64_append(out: &mut String, input: &[u8]) {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    out.reserve(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_rfc4648_vectors() {
-        for (plain, enc) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64_encode(plain.as_bytes()), enc, "{plain:?}");
-        }
-        assert_eq!(base64_encode(&[0xfb, 0xff, 0xfe]), "+//+");
-    }
 
     #[test]
     fn basic_and_bearer() {

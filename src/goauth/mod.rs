@@ -18,7 +18,7 @@ mod reader;
 mod url;
 mod writer;
 
-pub use header::{base64_encode, Header, HeaderName};
+pub use header::{Header, HeaderName};
 pub use reader::{read_challenge, Challenge, MAX_CHALLENGE, MAX_CHALLENGE_LINE};
 pub use url::{RequestUrl, UrlLine, UrlPrefix};
 pub use writer::{write_response, CredentialSet, Response};

@@ -8,6 +8,8 @@
 
 use std::io::{self, Write};
 
+use secrecy::zeroize::Zeroizing;
+
 use super::{GoauthError, Header, UrlLine};
 use crate::secret::ExposeSecret;
 
@@ -82,36 +84,24 @@ pub fn write_response(mut out: impl Write, resp: &Response) -> io::Result<()> {
     if resp.is_empty() {
         return Ok(());
     }
-    let mut buf = Zeroing(Vec::with_capacity(512));
+    // Zeroed (its whole capacity) when dropped: it holds secrets.
+    let mut buf = Zeroizing::new(Vec::with_capacity(512));
     for set in &resp.sets {
         for u in &set.urls {
-            buf.0.extend_from_slice(u.render().as_bytes());
-            buf.0.push(b'\n');
+            buf.extend_from_slice(u.render().as_bytes());
+            buf.push(b'\n');
         }
-        buf.0.push(b'\n');
+        buf.push(b'\n');
         for h in &set.headers {
-            buf.0.extend_from_slice(h.name().as_str().as_bytes());
-            buf.0.extend_from_slice(b": ");
-            buf.0
-                .extend_from_slice(h.value().expose_secret().as_bytes());
-            buf.0.push(b'\n');
+            buf.extend_from_slice(h.name().as_str().as_bytes());
+            buf.extend_from_slice(b": ");
+            buf.extend_from_slice(h.value().expose_secret().as_bytes());
+            buf.push(b'\n');
         }
-        buf.0.push(b'\n');
+        buf.push(b'\n');
     }
-    out.write_all(&buf.0)?;
+    out.write_all(&buf)?;
     out.flush()
-}
-
-/// A byte buffer overwritten with zeros when dropped (it held secrets).
-struct Zeroing(Vec<u8>);
-
-impl Drop for Zeroing {
-    fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            *b = 0;
-        }
-        std::hint::black_box(&self.0);
-    }
 }
 
 #[cfg(test)]

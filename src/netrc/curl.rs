@@ -36,14 +36,39 @@ enum State {
     Macdef,
 }
 
+/// Where the entry curl uses for a host stands in the file (1-based lines), for messages and
+/// exact edits (`gocred doctor` names it and offers to delete it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// The line of the `machine` (or `default`) keyword that matched.
+    pub first_line: usize,
+    /// The line of the entry's last token curl read.
+    pub last_line: usize,
+    /// Matched by `default`, which curl uses for every host.
+    pub default: bool,
+    /// Lines `first_line..=last_line` hold nothing but this entry (deleting them is exact).
+    pub alone: bool,
+}
+
 /// The entry curl uses for a request to `host` (a host name; curl ignores the port).
 pub fn lookup(data: &[u8], host: &str) -> Lookup {
+    locate(data, host).0
+}
+
+/// [`lookup`], and where the matching entry stands.
+pub fn locate(data: &[u8], host: &str) -> (Lookup, Option<Place>) {
     let mut state = State::Nothing;
     let mut matched = false;
     let (mut login, mut password): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
     let (mut want_login, mut want_password) = (false, false);
     let mut done = false;
-    for line in lines(data) {
+    // Lines of the matched entry, of every token outside it, and of every line read.
+    let mut place: Option<Place> = None;
+    let mut in_entry = false;
+    let mut keyword_line = 0;
+    let mut outside: Vec<usize> = Vec::new();
+    let mut read: Vec<usize> = Vec::new();
+    for (n, line) in lines(data) {
         if done {
             break;
         }
@@ -54,21 +79,34 @@ pub fn lookup(data: &[u8], host: &str) -> Lookup {
                 continue;
             }
         }
+        read.push(n);
         let lexed = lex_line(&line, &mut |tok| {
             let set = |v: &Option<Vec<u8>>| v.as_ref().is_some_and(|v| !v.is_empty());
             if set(&login) && set(&password) {
+                outside.push(n);
                 done = true;
                 return false;
             }
+            let was_in_entry = in_entry;
             match state {
                 State::Nothing => {
                     if tok.eq_ignore_ascii_case(b"macdef") {
                         state = State::Macdef;
                     } else if tok.eq_ignore_ascii_case(b"machine") {
                         state = State::HostFound;
+                        keyword_line = n;
                     } else if tok.eq_ignore_ascii_case(b"default") {
                         state = State::HostValid;
                         matched = true;
+                        if place.is_none() {
+                            (keyword_line, in_entry) = (n, true);
+                            place = Some(Place {
+                                first_line: n,
+                                last_line: n,
+                                default: true,
+                                alone: false,
+                            });
+                        }
                     }
                 }
                 State::Macdef => {
@@ -80,8 +118,20 @@ pub fn lookup(data: &[u8], host: &str) -> Lookup {
                     if tok.eq_ignore_ascii_case(host.as_bytes()) {
                         state = State::HostValid;
                         matched = true;
+                        if place.is_none() {
+                            in_entry = true;
+                            place = Some(Place {
+                                first_line: keyword_line,
+                                last_line: n,
+                                default: false,
+                                alone: false,
+                            });
+                        } else {
+                            outside.push(keyword_line);
+                        }
                     } else {
                         state = State::Nothing;
+                        outside.push(keyword_line);
                     }
                 }
                 State::HostValid => {
@@ -97,27 +147,40 @@ pub fn lookup(data: &[u8], host: &str) -> Lookup {
                         want_password = true;
                     } else if tok.eq_ignore_ascii_case(b"machine") {
                         state = State::HostFound;
+                        keyword_line = n;
+                        in_entry = false;
                     }
                 }
+            }
+            match (&mut place, was_in_entry && in_entry) {
+                (Some(p), true) => p.last_line = n,
+                _ if in_entry || state == State::HostFound => {}
+                _ => outside.push(n),
             }
             true
         });
         if lexed.is_err() {
-            return Lookup::SyntaxError;
+            return (Lookup::SyntaxError, None);
         }
     }
-    if matched {
-        Lookup::Match { login, password }
-    } else {
-        Lookup::NoMatch
+    if !matched {
+        return (Lookup::NoMatch, None);
     }
+    let place = place.map(|mut p| {
+        let span = p.first_line..=p.last_line;
+        let lines_read = read.iter().filter(|l| span.contains(l)).count();
+        p.alone = !outside.iter().any(|l| span.contains(l))
+            && lines_read == p.last_line + 1 - p.first_line;
+        p
+    });
+    (Lookup::Match { login, password }, place)
 }
 
 /// Every token curl's lexer produces on any line (quotes decoded; lines with a bad quote are
 /// cut there). For "is this token still in the file?" checks, not for lookups.
 pub fn tokens(data: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for line in lines(data) {
+    for (_, line) in lines(data) {
         let _ = lex_line(&line, &mut |tok| {
             out.push(tok.to_vec());
             true
@@ -126,11 +189,14 @@ pub fn tokens(data: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-/// The lines `Curl_get_line` hands to the parser, each ending in `\n`.
-fn lines(data: &[u8]) -> Vec<Vec<u8>> {
+/// The lines `Curl_get_line` hands to the parser, each ending in `\n`, with their 1-based
+/// numbers in the file.
+fn lines(data: &[u8]) -> Vec<(usize, Vec<u8>)> {
     let mut out = Vec::new();
     let (mut pos, mut partial, mut eof) = (0, false, false);
+    let mut number = 1;
     while pos < data.len() {
+        let at = number;
         // fgets: up to BUFFER-1 bytes, through the first '\n'. EOF is flagged only when it
         // tried to read past the end of the data.
         let rest = &data[pos..];
@@ -144,6 +210,7 @@ fn lines(data: &[u8]) -> Vec<Vec<u8>> {
         };
         let chunk = &rest[..take];
         pos += take;
+        number += usize::from(chunk.last() == Some(&b'\n'));
         // The C code measures the chunk with strlen: a NUL byte ends it.
         let rlen = chunk.iter().position(|&b| b == 0).unwrap_or(chunk.len());
         if rlen == 0 {
@@ -154,14 +221,14 @@ fn lines(data: &[u8]) -> Vec<Vec<u8>> {
                 partial = false;
                 continue;
             }
-            out.push(chunk[..rlen].to_vec());
+            out.push((at, chunk[..rlen].to_vec()));
         } else if eof {
             if partial || rlen + 1 >= BUFFER {
                 break;
             }
             let mut line = chunk[..rlen].to_vec();
             line.push(b'\n');
-            out.push(line);
+            out.push((at, line));
         } else {
             partial = true;
         }
@@ -334,6 +401,41 @@ mod tests {
         assert_eq!(
             lookup(b"machine a login u password p\r\n", "a"),
             m("u", "p")
+        );
+    }
+
+    #[test]
+    fn places_name_the_lines_and_whether_they_hold_only_the_entry() {
+        let place = |t: &str, host| locate(t.as_bytes(), host).1.unwrap();
+        let p = place("\n\nmachine a\nlogin u password p\n", "a");
+        assert_eq!(
+            (p.first_line, p.last_line, p.default, p.alone),
+            (3, 4, false, true)
+        );
+        let t = "machine a login u password p machine b login v password q\n";
+        assert!(!place(t, "a").alone && !place(t, "b").alone);
+        let t = "machine a login u password p\nmachine b login v password q\n";
+        assert!(place(t, "a").alone && place(t, "b").alone);
+        assert_eq!(place(t, "b").first_line, 2);
+        let p = place("machine a login u #password x\npassword p\n", "a");
+        assert_eq!((p.first_line, p.last_line, p.alone), (1, 2, true));
+        let p = place("machine a\ndefault login d\npassword e\n", "zzz");
+        assert_eq!(
+            (p.first_line, p.last_line, p.default, p.alone),
+            (2, 3, true, true)
+        );
+        assert!(
+            !place(
+                "machine a login u password p default login d password e",
+                "z"
+            )
+            .alone
+        );
+        let p = place("macdef m\nmachine a\n\nMACHINE A LOGIN u PASSWORD p\n", "a");
+        assert_eq!((p.first_line, p.alone), (4, true));
+        assert_eq!(
+            locate(b"machine b login u password p\n", "a"),
+            (Lookup::NoMatch, None)
         );
     }
 

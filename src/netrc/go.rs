@@ -33,14 +33,20 @@ impl std::fmt::Debug for GoEntry {
 
 /// All entries, in file order (what `parseNetrc` returns).
 pub fn parse(data: &[u8]) -> Vec<GoEntry> {
+    parse_located(data).into_iter().map(|(e, _)| e).collect()
+}
+
+/// [`parse`], each entry with the 1-based line of its `machine` word (for messages).
+pub fn parse_located(data: &[u8]) -> Vec<(GoEntry, usize)> {
     let mut out = Vec::new();
+    let mut machine_line = 0;
     let mut cur = GoEntry {
         machine: Vec::new(),
         login: Vec::new(),
         password: Vec::new(),
     };
     let mut in_macro = false;
-    for line in data.split(|&b| b == b'\n') {
+    for (n, line) in data.split(|&b| b == b'\n').enumerate() {
         if in_macro {
             if line.is_empty() {
                 in_macro = false;
@@ -53,6 +59,7 @@ pub fn parse(data: &[u8]) -> Vec<GoEntry> {
             let value = f[i + 1].to_vec();
             match f[i] {
                 b"machine" => {
+                    machine_line = n + 1;
                     cur = GoEntry {
                         machine: value,
                         login: Vec::new(),
@@ -65,14 +72,15 @@ pub fn parse(data: &[u8]) -> Vec<GoEntry> {
                 _ => {} // `default` (creds unused), `account`, `#`, anything: eats its partner
             }
             if !cur.machine.is_empty() && !cur.login.is_empty() && !cur.password.is_empty() {
-                out.push(std::mem::replace(
+                let entry = std::mem::replace(
                     &mut cur,
                     GoEntry {
                         machine: Vec::new(),
                         login: Vec::new(),
                         password: Vec::new(),
                     },
-                ));
+                );
+                out.push((entry, machine_line));
             }
             i += 2;
         }
@@ -182,6 +190,13 @@ mod tests {
             p("machine a login u password p\nmachine a login v password q").len(),
             2
         );
+    }
+
+    #[test]
+    fn entries_know_their_machine_line() {
+        let e = parse_located(b"\n\nmachine a\nlogin u password p\nmachine b login v password q");
+        let lines: Vec<usize> = e.iter().map(|(_, n)| *n).collect();
+        assert_eq!(lines, vec![3, 5]);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use std::io::{self, Write};
 
+use secrecy::zeroize::Zeroizing;
+
 use super::Request;
 use crate::secret::{ExposeSecret, SecretString};
 
@@ -34,41 +36,22 @@ pub fn write_response(mut out: impl Write, req: &Request, resp: &Response) -> io
     if resp.password_expiry_utc == Some(0) {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "expiry of 0"));
     }
-    let mut buf = zeroizing_buffer();
+    // Zeroed (its whole capacity) when dropped: it holds a secret.
+    let mut buf = Zeroizing::new(Vec::with_capacity(256));
     let ephemeral = resp.ephemeral && req.has_capability("authtype");
     if ephemeral {
-        buf.0
-            .extend_from_slice(b"capability[]=authtype\nephemeral=1\n");
+        buf.extend_from_slice(b"capability[]=authtype\nephemeral=1\n");
     }
-    buf.0.extend_from_slice(b"username=");
-    buf.0.extend_from_slice(resp.username.as_bytes());
-    buf.0.extend_from_slice(b"\npassword=");
-    buf.0
-        .extend_from_slice(resp.password.expose_secret().as_bytes());
-    buf.0.push(b'\n');
+    buf.extend_from_slice(b"username=");
+    buf.extend_from_slice(resp.username.as_bytes());
+    buf.extend_from_slice(b"\npassword=");
+    buf.extend_from_slice(resp.password.expose_secret().as_bytes());
+    buf.push(b'\n');
     if let Some(t) = resp.password_expiry_utc {
-        buf.0
-            .extend_from_slice(format!("password_expiry_utc={t}\n").as_bytes());
+        buf.extend_from_slice(format!("password_expiry_utc={t}\n").as_bytes());
     }
-    out.write_all(&buf.0)?;
+    out.write_all(&buf)?;
     out.flush()
-}
-
-/// A byte buffer that is overwritten with zeros when dropped (it held a password).
-struct Zeroing(Vec<u8>);
-
-impl Drop for Zeroing {
-    fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            *b = 0;
-        }
-        // Keeps the zeroing stores from being optimised away as dead writes.
-        std::hint::black_box(&self.0);
-    }
-}
-
-fn zeroizing_buffer() -> Zeroing {
-    Zeroing(Vec::with_capacity(256))
 }
 
 #[cfg(test)]

@@ -6,14 +6,14 @@
 //! through `GOCRED_PROTOCOL`, `GOCRED_HOST`, `GOCRED_PATH` and `GOCRED_PATTERN`. Its stdout and
 //! stderr are never shown: either may hold a secret. A failure names the program and its status.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
+use crate::proc;
 use crate::secret::{secret, ExposeSecret, SecretString};
 
 /// Cap on what we read from the command: a token, not a file.
@@ -56,49 +56,21 @@ impl CommandSource {
 
     fn run(&self, t: &Target) -> Result<CommandOutput> {
         let prog = &self.argv[0];
-        let mut child = Command::new(prog)
-            .args(&self.argv[1..])
+        let mut cmd = Command::new(prog);
+        cmd.args(&self.argv[1..])
             .env("GOCRED_PROTOCOL", t.origin.scheme.as_str())
             .env("GOCRED_HOST", t.origin.authority())
             .env("GOCRED_PATH", t.path.unwrap_or(""))
-            .env("GOCRED_PATTERN", &t.rule.pattern)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| self.fail(t, format!("could not start `{prog}`: {e}")))?;
-        let mut stdout = child.stdout.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = (&mut stdout).take(MAX_OUTPUT + 1).read_to_end(&mut buf);
-            // Drain the rest so a chatty command cannot block on a full pipe.
-            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-            buf
-        });
-        let deadline = Instant::now() + Duration::from_secs(self.timeout_secs);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(s)) => break s,
-                Ok(None) if Instant::now() >= deadline => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(self.fail(
-                        t,
-                        format!(
-                            "`{prog}` did not finish within {} s and was killed",
-                            self.timeout_secs
-                        ),
-                    ));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => return Err(self.fail(t, format!("waiting for `{prog}`: {e}"))),
-            }
-        };
-        let out = secret_bytes(reader.join().unwrap_or_default());
-        if !status.success() {
-            return Err(self.fail(t, format!("`{prog}` failed ({})", describe_status(status))));
+            .env("GOCRED_PATTERN", &t.rule.pattern);
+        // stderr is captured and dropped unread: it may hold a secret too.
+        let mut out = proc::run(&mut cmd, b"", Duration::from_secs(self.timeout_secs))
+            .map_err(|m| self.fail(t, m))?;
+        if !out.ok() {
+            let status = proc::describe_status(out.status);
+            return Err(self.fail(t, format!("`{prog}` failed ({status})")));
         }
-        parse_output(out).map_err(|m| self.fail(t, format!("`{prog}` {m}")))
+        let stdout = std::mem::take(&mut out.stdout);
+        parse_output(secret_bytes(stdout)).map_err(|m| self.fail(t, format!("`{prog}` {m}")))
     }
 }
 
@@ -107,20 +79,6 @@ fn secret_bytes(buf: Vec<u8>) -> Option<SecretString> {
         return None;
     }
     String::from_utf8(buf).ok().map(secret)
-}
-
-fn describe_status(s: std::process::ExitStatus) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = s.signal() {
-            return format!("killed by signal {sig}");
-        }
-    }
-    match s.code() {
-        Some(c) => format!("exit status {c}"),
-        None => "no exit status".into(),
-    }
 }
 
 /// Parses the command's stdout. Errors describe the shape, never the content.
@@ -137,7 +95,7 @@ pub fn parse_output(out: Option<SecretString>) -> std::result::Result<CommandOut
             .map_err(|p| format!("printed an unusable token: {p}"))?;
         let expires_at = j.expires_at.map(parse_expiry).transpose()?;
         if let Some(t) = expires_at {
-            if t <= now() {
+            if t <= super::now_secs() {
                 return Err("printed a token that has already expired".into());
             }
         }
@@ -177,12 +135,6 @@ fn parse_expiry(v: serde_json::Value) -> std::result::Result<u64, String> {
         }
         _ => Err("printed a bad expires_at".into()),
     }
-}
-
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Source for CommandSource {

@@ -15,13 +15,10 @@
 //! Each call mints a new token: with git's helper protocol that is one per `get`, which is why CI
 //! should go through `gocred ci`, which mints once per job and revokes.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::revoke::Revocation;
-use super::{
-    https, username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target,
-};
+use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
+use crate::http::{self, HttpError};
 use crate::secret::{secret, ExposeSecret, SecretString};
 
 pub const DEFAULT_STS_URL: &str = "https://octo-sts.dev";
@@ -104,61 +101,28 @@ impl GithubOidcSource {
                 ),
             ));
         };
-        let mut u = https::check_url(url).map_err(|e| fail(t, e.to_string(), None))?;
+        let mut u = http::check_url(url).map_err(|e| fail(t, e, None))?;
         u.query_pairs_mut()
             .append_pair("audience", &self.spec.audience);
-        let shown = redact_query(&u);
-        let resp = https::client()?
-            .get(u)
-            .bearer_auth(bearer)
-            .header("Accept", "application/json")
-            .send()
-            .map_err(|e| fail(t, https::describe_error(&shown, &e), None))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            let m = https::message_of(resp)
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            return Err(fail(
-                t,
-                format!("the Actions token endpoint answered {status}{m}"),
-                None,
-            ));
-        }
-        let jwt = json_field(t, resp, "value", "the Actions token endpoint")?;
+        let who = "the Actions token endpoint";
+        let jwt = get_field(t, u, bearer, "value", who, None)?;
         check_jwt(t, jwt, "the Actions token endpoint's answer")
     }
 
     fn exchange(&self, t: &Target, jwt: &SecretString) -> Result<SecretString> {
         let base = self.spec.sts_url.trim_end_matches('/');
-        let mut u = https::check_url(&format!("{base}/sts/exchange"))
-            .map_err(|e| fail(t, e.to_string(), None))?;
+        let mut u =
+            http::check_url(&format!("{base}/sts/exchange")).map_err(|e| fail(t, e, None))?;
         u.query_pairs_mut()
             .append_pair("scope", &self.spec.scope)
             .append_pair("identity", &self.spec.identity);
-        let shown = u.to_string();
-        let resp = https::client()?
-            .get(u)
-            .bearer_auth(jwt.expose_secret())
-            .header("Accept", "application/json")
-            .send()
-            .map_err(|e| fail(t, https::describe_error(&shown, &e), None))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            let m = https::message_of(resp)
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default();
-            return Err(fail(
-                t,
-                format!("the token exchange at {base} answered {status}{m}"),
-                Some(format!(
-                    "check the trust policy `.github/chainguard/{}.sts.yaml` in {}: its issuer, \
-                     subject and audience ({}) must match this job's identity token",
-                    self.spec.identity, self.spec.scope, self.spec.audience
-                )),
-            ));
-        }
-        let token = json_field(t, resp, "token", "the token exchange")?;
+        let hint = format!(
+            "check the trust policy `.github/chainguard/{}.sts.yaml` in {}: its issuer, subject \
+             and audience ({}) must match this job's identity token",
+            self.spec.identity, self.spec.scope, self.spec.audience
+        );
+        let who = format!("the token exchange at {base}");
+        let token = get_field(t, u, jwt.expose_secret(), "token", &who, Some(hint))?;
         crate::secret::check_token(&token).map_err(|p| {
             fail(
                 t,
@@ -172,33 +136,43 @@ impl GithubOidcSource {
     fn mint(&self, ctx: &Context, t: &Target) -> Result<Credential> {
         let jwt = self.id_token(ctx, t)?;
         let token = self.exchange(t, &jwt)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         Ok(Credential {
             username: username_for(t.rule, None),
             secret: token,
-            expires_at: Some(now + ASSUMED_LIFETIME_SECS),
+            expires_at: Some(super::now_secs() + ASSUMED_LIFETIME_SECS),
             ephemeral: true,
         })
     }
 }
 
-/// The Actions request URL carries run identifiers; they are not secret, but keep messages short.
-fn redact_query(u: &reqwest::Url) -> String {
-    let mut shown = u.clone();
-    shown.set_query(None);
-    shown.to_string()
-}
-
-fn json_field(
+/// `GET u` with `bearer`, and the non-empty string `field` of the JSON answer. An error answer
+/// says `who` answered what (with `hint` for a refusal); no body is ever shown.
+fn get_field(
     t: &Target,
-    resp: reqwest::blocking::Response,
+    u: reqwest::Url,
+    bearer: &str,
     field: &str,
     who: &str,
+    hint: Option<String>,
 ) -> Result<SecretString> {
+    let client = http::client(http::DEFAULT_TIMEOUT).map_err(|e| fail(t, e, None))?;
+    let resp = http::send(|| {
+        client
+            .get(u.clone())
+            .bearer_auth(bearer)
+            .header("Accept", "application/json")
+    })
+    .map_err(|e| match e {
+        HttpError::Status {
+            status, message, ..
+        } => {
+            let m = message.map(|m| format!(": {m}")).unwrap_or_default();
+            fail(t, format!("{who} answered {status}{m}"), hint.clone())
+        }
+        e => fail(t, e.to_string(), None),
+    })?;
     let bytes = secrecy::zeroize::Zeroizing::new(
-        https::body(resp)
+        http::read_body(resp)
             .map_err(|e| fail(t, format!("reading the answer of {who}: {e}"), None))?,
     );
     let v: serde_json::Value = serde_json::from_slice(&bytes)

@@ -12,7 +12,6 @@ pub mod github_app;
 mod github_oidc;
 pub mod gitlab;
 mod gitlab_ci;
-pub mod https;
 pub mod memory;
 pub mod oauth;
 mod oauth_device;

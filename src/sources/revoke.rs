@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::https;
+use crate::http;
 use crate::secret::{ExposeSecret, SecretString};
 
 /// How to revoke one token. New minting sources add a variant.
@@ -53,21 +53,21 @@ impl Revocation {
             }
             Revocation::GithubInstallationToken { api_url } => {
                 let url = format!("{}/installation/token", api_url.trim_end_matches('/'));
-                let client = https::client().map_err(|e| e.to_string())?;
-                https::check_url(&url).map_err(|e| e.to_string())?;
+                let client = http::client(http::DEFAULT_TIMEOUT)?;
+                http::check_url(&url)?;
                 let resp = client
                     .delete(&url)
                     .header("Accept", "application/vnd.github+json")
                     .header("X-GitHub-Api-Version", "2022-11-28")
                     .bearer_auth(token.expose_secret())
                     .send()
-                    .map_err(|e| https::describe_error(&url, &e))?;
+                    .map_err(|e| http::describe_error(&e))?;
                 match resp.status().as_u16() {
                     204 => Ok(Revoked::Now),
                     401 => Ok(Revoked::AlreadyInvalid),
                     status => Err(format!(
                         "{url} answered {status}{}",
-                        https::message_of(resp)
+                        http::message_of(resp)
                             .map(|m| format!(": {m}"))
                             .unwrap_or_default()
                     )),

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use super::SshBase;
 use crate::settings::Env;
@@ -33,6 +33,14 @@ pub struct Readiness {
     /// The ssh command asked, and whether `-G` worked (else defaults were assumed).
     pub ssh_command: String,
     pub asked_ssh: bool,
+    /// Why `-G` did not work (ssh's first complaint), when it did not.
+    pub ssh_error: Option<String>,
+    /// Where ssh connects (after `HostName`/`Port`), and whether a `HostKeyAlias` names it.
+    pub hostname: String,
+    pub port: u16,
+    pub alias: bool,
+    /// The home directory ssh expands `~` with.
+    pub home: Option<PathBuf>,
 }
 
 impl Readiness {
@@ -95,12 +103,22 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         .get("GIT_SSH_COMMAND")
         .map(str::to_string)
         .or_else(|| core_ssh_command.map(str::to_string))
-        .or_else(|| env.get("GIT_SSH").map(sh_quote))
+        // `GIT_SSH` names a program, not a shell command: quote it for `sh -c`.
+        .or_else(|| env.get("GIT_SSH").map(crate::proc::sh_quote))
         .unwrap_or_else(|| "ssh".into());
     let resolved = ask_ssh(&ssh_command, base);
-    let asked_ssh = resolved.is_some();
+    let asked_ssh = resolved.is_ok();
+    let ssh_error = resolved.as_ref().err().cloned();
     let cfg = resolved.unwrap_or_default();
-    let home = env.get("HOME").map(PathBuf::from);
+    // ssh expands `~` with the account's home from the password database, not `$HOME`; `-G`
+    // shows it in the expanded default `userknownhostsfile` (`<home>/.ssh/known_hosts`).
+    let home = cfg
+        .get("userknownhostsfile")
+        .into_iter()
+        .flatten()
+        .flat_map(|v| v.split_whitespace())
+        .find_map(|f| f.strip_suffix("/.ssh/known_hosts").map(PathBuf::from))
+        .or_else(|| env.get("HOME").map(PathBuf::from));
     let expand = |p: &str| -> PathBuf {
         match (p.strip_prefix("~/"), &home) {
             (Some(rest), Some(h)) => h.join(rest),
@@ -133,9 +151,10 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         .and_then(|p| p.parse().ok())
         .or(base.port)
         .unwrap_or(22);
-    let known_hosts_name = match one("hostkeyalias") {
-        Some(a) if a != "none" => a.to_string(),
-        _ if port == 22 => hostname,
+    let alias = one("hostkeyalias").filter(|a| *a != "none");
+    let known_hosts_name = match alias {
+        Some(a) => a.to_string(),
+        _ if port == 22 => hostname.clone(),
         _ => format!("[{hostname}]:{port}"),
     };
     let split = |k: &str, default: &str| -> Vec<PathBuf> {
@@ -171,16 +190,17 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         known_hosts_files,
         ssh_command,
         asked_ssh,
+        ssh_error,
+        alias: alias.is_some(),
+        hostname,
+        port,
+        home,
     }
 }
 
-/// `GIT_SSH` names a program, not a shell command: quote it for `sh -c`.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 /// `<ssh command> -G …` through the shell (GIT_SSH_COMMAND is a shell command, as git runs it).
-fn ask_ssh(ssh_command: &str, base: &SshBase) -> Option<HashMap<String, Vec<String>>> {
+/// `Err` is ssh's first complaint, for messages.
+fn ask_ssh(ssh_command: &str, base: &SshBase) -> Result<HashMap<String, Vec<String>>, String> {
     let mut c = Command::new("sh");
     c.arg("-c")
         .arg(format!("{ssh_command} \"$@\""))
@@ -193,16 +213,27 @@ fn ask_ssh(ssh_command: &str, base: &SshBase) -> Option<HashMap<String, Vec<Stri
         c.args(["-l", u]);
     }
     c.arg(&base.host);
-    let out = run_bounded(&mut c, Duration::from_secs(10))?;
+    let out = crate::proc::run(&mut c, b"", Duration::from_secs(10))?;
+    if !out.ok() {
+        let err = out.stderr_text();
+        let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        return Err(format!(
+            "`{ssh_command} -G` failed: {}",
+            crate::protocol::escape_for_display(first.trim())
+        ));
+    }
     let mut cfg: HashMap<String, Vec<String>> = HashMap::new();
-    for line in String::from_utf8_lossy(&out).lines() {
+    for line in out.stdout_text().lines() {
         if let Some((k, v)) = line.split_once(' ') {
             cfg.entry(k.to_ascii_lowercase())
                 .or_default()
                 .push(v.to_string());
         }
     }
-    cfg.contains_key("hostname").then_some(cfg)
+    if !cfg.contains_key("hostname") {
+        return Err(format!("`{ssh_command} -G` printed no configuration"));
+    }
+    Ok(cfg)
 }
 
 /// The agent: `IdentityAgent` or `$SSH_AUTH_SOCK`, asked with `ssh-add -l` (exit 0 = has keys,
@@ -244,33 +275,8 @@ fn in_known_hosts(file: &Path, name: &str) -> bool {
 
 /// Runs `c`, returns stdout when it exits 0 within `limit` (killed otherwise).
 fn run_bounded(c: &mut Command, limit: Duration) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let mut stdout = child.stdout.take()?;
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = (&mut stdout).take(1 << 20).read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let out = reader.join().ok()?;
-    status.filter(|s| s.success()).map(|_| out)
+    let mut out = crate::proc::run(c, b"", limit).ok()?;
+    out.ok().then(|| std::mem::take(&mut out.stdout))
 }
 
 #[cfg(all(test, unix))]

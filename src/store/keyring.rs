@@ -125,19 +125,7 @@ impl Keyring {
 
     /// Stores a secret in the first store that answers; returns which.
     pub fn set(&self, account: &str, value: &SecretString) -> Result<Backend> {
-        let mut last = None;
-        for &b in &self.candidates {
-            match self
-                .entry(b, account)
-                .and_then(|e| e.set_password(value.expose_secret()))
-            {
-                Ok(()) => return Ok(b),
-                Err(e) if unreachable(&e) && self.candidates.len() > 1 => last = Some((b, e)),
-                Err(e) => return Err(self.fail(b, "writing", &e)),
-            }
-        }
-        let (b, e) = last.expect("at least one candidate");
-        Err(self.fail(b, "writing", &e))
+        self.set_with_timeout(account, value, None)
     }
 
     /// Stores a short-lived secret (a minted token) that is useless after `expires_at` (Unix s).
@@ -150,10 +138,19 @@ impl Keyring {
         expires_at: u64,
     ) -> Result<Backend> {
         let timeout = expires_at.saturating_sub(crate::sources::now_secs());
+        self.set_with_timeout(account, value, Some(timeout))
+    }
+
+    fn set_with_timeout(
+        &self,
+        account: &str,
+        value: &SecretString,
+        timeout: Option<u64>,
+    ) -> Result<Backend> {
         let mut last = None;
         for &b in &self.candidates {
             match self
-                .entry_expiring(b, account, Some(timeout))
+                .entry_expiring(b, account, timeout)
                 .and_then(|e| e.set_password(value.expose_secret()))
             {
                 Ok(()) => return Ok(b),

@@ -183,6 +183,15 @@ impl GitServer {
             .collect()
     }
 
+    /// The fetches git made: successful `info/refs` requests (one per clone or fetch), with
+    /// the user each authenticated as.
+    pub fn git_fetches(&self) -> Vec<AccessLogEntry> {
+        self.access_entries()
+            .into_iter()
+            .filter(|e| e.uri.contains("/info/refs") && e.status == 200)
+            .collect()
+    }
+
     /// nginx's error log (auth failures are logged here at level info).
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.root.join("logs/error.log")).unwrap_or_default()

@@ -1,6 +1,6 @@
 //! Go's own `.netrc` parser as an oracle: a tiny Go program holding a verbatim copy of
 //! `parseNetrc` (and its `netrcLine` type), extracted from the installed GOROOT
-//! (`src/cmd/go/internal/auth/netrc.go`) at test time and built once per test binary.
+//! (`src/cmd/go/internal/auth/netrc.go`) at test time by `go_probe`.
 //!
 //! Input on stdin: one file per line, hex-encoded. Output: one line per file, the entries Go
 //! reads in order as `hex(machine):hex(login):hex(password)` separated by spaces (empty line:
@@ -8,7 +8,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 const NETRC_GO: &str = "src/cmd/go/internal/auth/netrc.go";
@@ -54,75 +53,20 @@ func main() {
 /// One entry as Go reads it.
 pub type GoEntry = (Vec<u8>, Vec<u8>, Vec<u8>);
 
-/// Copies `type netrcLine struct` and `func parseNetrc(` up to their closing `}` at column 0.
-fn extract(src: &str, start: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for line in src.lines() {
-        if line.starts_with(start) {
-            inside = true;
-        }
-        if inside {
-            out.push_str(line);
-            out.push('\n');
-            if line == "}" {
-                return out;
-            }
-        }
-    }
-    panic!("`{start}` not found (or never closed) in GOROOT/{NETRC_GO}");
-}
-
 /// The built oracle binary (built on first use).
 pub fn go_netrc_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(build).clone()
-}
-
-fn build() -> PathBuf {
-    let go = super::go_bin_dir().join("go");
-    let goroot = super::go_bin_dir()
-        .parent()
-        .expect("GOROOT/bin has a parent")
-        .to_path_buf();
-    let src = std::fs::read_to_string(goroot.join(NETRC_GO)).unwrap_or_else(|e| {
-        panic!(
-            "reading {}: {e}; run install/test-deps.sh",
-            goroot.join(NETRC_GO).display()
+    BIN.get_or_init(|| {
+        super::go_probe::build(
+            "go-netrc",
+            MAIN,
+            &[
+                (NETRC_GO, "type netrcLine struct"),
+                (NETRC_GO, "func parseNetrc("),
+            ],
         )
-    });
-    let program = format!(
-        "{MAIN}{}\n{}",
-        extract(&src, "type netrcLine struct"),
-        extract(&src, "func parseNetrc(")
-    );
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("gocred-go-netrc-{}", std::process::id()));
-    super::mkdir(&dir);
-    super::write_file(&dir.join("main.go"), &program);
-    let bin = dir.join("go-netrc");
-    let out = Command::new(&go)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg("main.go")
-        .current_dir(&dir)
-        .env_clear()
-        .env("HOME", &dir)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("GOTOOLCHAIN", "local")
-        .env("GOFLAGS", "")
-        .env("GOPROXY", "off")
-        .env("GOENV", "off")
-        .env("GO111MODULE", "off")
-        .env("GOCACHE", super::sandbox::shared_gocache())
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", go.display()));
-    assert!(
-        out.status.success(),
-        "building the parseNetrc oracle failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
+    })
+    .clone()
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -141,9 +85,8 @@ pub fn go_parse_many(files: &[Vec<u8>]) -> Vec<Vec<GoEntry>> {
         }
         input.push('\n');
     }
-    let out = super::run_with_stdin(&mut Command::new(go_netrc_bin()), input.as_bytes());
-    super::assert_success(&out, "the parseNetrc oracle");
-    let text = String::from_utf8(out.stdout).expect("oracle prints ASCII");
+    let out = super::go_probe::run(&go_netrc_bin(), &[], input.as_bytes());
+    let text = String::from_utf8(out).expect("oracle prints ASCII");
     let parsed: Vec<Vec<GoEntry>> = text
         .lines()
         .map(|line| {

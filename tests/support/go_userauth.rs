@@ -2,18 +2,14 @@
 //!
 //! A tiny Go program holds verbatim copies of `parseUserAuth` and `mapHeadersToPrefixes`
 //! (cmd/go/internal/auth/userauth.go), the header checks they use (httputils.go) and
-//! `storeCredential`/`loadCredential` (auth.go), extracted with the same
-//! "from `func NAME(` to the `}` at column 0" rule as tests/scope_vs_go.rs. Go's source is
-//! never committed. [`GoUserAuth::check`] feeds it a GOAUTH command's stdout and request URLs,
-//! and reports what Go itself makes of it: the error that voids the output, or the cached
-//! prefixes and, per URL, the headers Go would attach.
+//! `storeCredential`/`loadCredential` (auth.go), extracted and built by `go_probe`.
+//! [`GoUserAuth::check`] feeds it a GOAUTH command's stdout and request URLs, and reports what
+//! Go itself makes of it: the error that voids the output, or the cached prefixes and, per
+//! URL, the headers Go would attach.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-
-use tempfile::TempDir;
 
 /// What Go made of one output.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -45,7 +41,6 @@ impl GoParse {
 
 pub struct GoUserAuth {
     bin: PathBuf,
-    _dir: TempDir,
 }
 
 const MAIN: &str = r#"package main
@@ -119,40 +114,33 @@ var _ = maps.Copy[map[string]http.Header, map[string]http.Header]
 
 "#;
 
-/// `(file under GOROOT/src/cmd/go/internal/auth, declaration start)`.
+/// `(file under GOROOT, declaration start)`.
 const PIECES: &[(&str, &str)] = &[
-    ("userauth.go", "func parseUserAuth("),
-    ("userauth.go", "func mapHeadersToPrefixes("),
-    ("httputils.go", "var isTokenTable = "),
-    ("httputils.go", "func isLWS("),
-    ("httputils.go", "func isCTL("),
-    ("httputils.go", "func validHeaderFieldName("),
-    ("httputils.go", "func validHeaderFieldValue("),
-    ("auth.go", "func loadCredential("),
-    ("auth.go", "func storeCredential("),
+    (
+        "src/cmd/go/internal/auth/userauth.go",
+        "func parseUserAuth(",
+    ),
+    (
+        "src/cmd/go/internal/auth/userauth.go",
+        "func mapHeadersToPrefixes(",
+    ),
+    (
+        "src/cmd/go/internal/auth/httputils.go",
+        "var isTokenTable = ",
+    ),
+    ("src/cmd/go/internal/auth/httputils.go", "func isLWS("),
+    ("src/cmd/go/internal/auth/httputils.go", "func isCTL("),
+    (
+        "src/cmd/go/internal/auth/httputils.go",
+        "func validHeaderFieldName(",
+    ),
+    (
+        "src/cmd/go/internal/auth/httputils.go",
+        "func validHeaderFieldValue(",
+    ),
+    ("src/cmd/go/internal/auth/auth.go", "func loadCredential("),
+    ("src/cmd/go/internal/auth/auth.go", "func storeCredential("),
 ];
-
-/// From the line starting with `start` to the next line that is exactly `}`, verbatim
-/// (one-line declarations end on their own line).
-fn extract(source: &str, start: &str, file: &str) -> String {
-    let mut lines = source.lines();
-    let first = lines
-        .by_ref()
-        .find(|l| l.starts_with(start))
-        .unwrap_or_else(|| panic!("no `{start}` in {file}: Go's auth package changed"));
-    let mut out = format!("{first}\n");
-    if first.ends_with('}') {
-        return out;
-    }
-    for line in lines {
-        out.push_str(line);
-        out.push('\n');
-        if line == "}" {
-            return out;
-        }
-    }
-    panic!("`{start}` in {file} has no closing brace at column 0");
-}
 
 impl GoUserAuth {
     /// Built once per test process.
@@ -162,57 +150,16 @@ impl GoUserAuth {
     }
 
     fn build() -> GoUserAuth {
-        let goroot = super::go_bin_dir()
-            .parent()
-            .expect("GOROOT/bin has a parent")
-            .to_path_buf();
-        let auth = goroot.join("src/cmd/go/internal/auth");
-        let mut program = MAIN.to_string();
-        for (file, start) in PIECES {
-            let text = std::fs::read_to_string(auth.join(file)).unwrap_or_else(|e| {
-                panic!(
-                    "reading {}: {e}; run install/test-deps.sh",
-                    auth.join(file).display()
-                )
-            });
-            program.push_str(&extract(&text, start, file));
-            program.push('\n');
+        GoUserAuth {
+            bin: super::go_probe::build("go-userauth", MAIN, PIECES),
         }
-        let dir = super::temp_dir("gocred-go-userauth-");
-        std::fs::write(dir.path().join("main.go"), program).expect("writing main.go");
-        let bin = dir.path().join("userauth");
-        let gocache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gocred-test-cache/gocache");
-        let home = dir.path().join("home");
-        super::mkdir(&home);
-        let out = Command::new(super::go_bin_dir().join("go"))
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg("main.go")
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .env("GOTOOLCHAIN", "local")
-            .env("GOFLAGS", "")
-            .env("GOPROXY", "off")
-            .env("GOCACHE", &gocache)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running go build");
-        super::assert_success(&out, "go build of the parseUserAuth probe");
-        GoUserAuth { bin, _dir: dir }
     }
 
     /// What Go makes of `output`, and which headers it attaches to each of `urls`.
     pub fn check(&self, output: &[u8], urls: &[&str]) -> GoParse {
-        let out = super::run_with_stdin(Command::new(&self.bin).args(urls), output);
-        super::assert_success(&out, "the parseUserAuth probe");
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "probe output {:?}: {e}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        let out = super::go_probe::run(&self.bin, urls, output);
+        serde_json::from_slice(&out)
+            .unwrap_or_else(|e| panic!("probe output {:?}: {e}", String::from_utf8_lossy(&out)))
     }
 
     pub fn path(&self) -> &Path {

@@ -22,13 +22,13 @@ mod git_server;
 mod github_api;
 pub mod gitlab_api;
 pub mod go_netrc;
+pub mod go_probe;
 mod go_userauth;
 mod oauth_server;
 mod proc;
 mod sandbox;
 mod secret_service;
 mod ssh_server;
-mod sshd;
 pub mod token_service;
 
 pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
@@ -40,7 +40,6 @@ pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;
 pub use secret_service::SecretService;
 pub use ssh_server::{ClientGaps, SshServer};
-pub use sshd::Sshd;
 pub use token_service::TokenService;
 
 use std::io::Write;
@@ -167,6 +166,28 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
         .unwrap_or_else(|e| panic!("waiting for {:?}: {e}", cmd.get_program()));
     let _ = writer.join();
     out
+}
+
+/// Starts `n` processes from `make` at once, each fed `stdin`, and waits for all of them (the
+/// "many parallel git processes" case).
+pub fn run_parallel(n: usize, mut make: impl FnMut() -> Command, stdin: &[u8]) -> Vec<Output> {
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            let mut c = make();
+            c.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = c
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawning {:?}: {e}", c.get_program()));
+            let _ = child.stdin.take().expect("piped stdin").write_all(stdin);
+            child
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("waiting for a child"))
+        .collect()
 }
 
 /// Runs `cmd` (stdin from /dev/null unless set) and panics with its output unless it succeeds.

@@ -157,6 +157,31 @@ impl Sandbox {
     pub fn git_config(&self, key: &str, value: &str) {
         super::run_ok(self.git().args(["config", "--global", "--add", key, value]));
     }
+
+    /// A Go module `example.test/consumer` in `<home>/consumer` requiring each
+    /// `(module, version)`; returns its directory.
+    pub fn consumer(&self, requires: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path("consumer");
+        let mut go_mod = String::from("module example.test/consumer\n\ngo 1.22\n");
+        for (module, version) in requires {
+            go_mod.push_str(&format!("\nrequire {module} {version}\n"));
+        }
+        super::write_file(&dir.join("go.mod"), go_mod);
+        dir
+    }
+
+    /// [`Sandbox::consumer`] of one test `lib` module, with a `main` that prints its `Hello()`.
+    pub fn consumer_main(&self, lib: &str, version: &str) -> PathBuf {
+        let dir = self.consumer(&[(lib, version)]);
+        super::write_file(
+            &dir.join("main.go"),
+            format!(
+                "package main\n\nimport (\n\t\"fmt\"\n\n\t\"{lib}\"\n)\n\n\
+                 func main() {{ fmt.Println(lib.Hello()) }}\n"
+            ),
+        );
+        dir
+    }
 }
 
 /// One Go build cache for the whole test run (Go's cache is safe for concurrent use).

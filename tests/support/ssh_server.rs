@@ -1,6 +1,9 @@
 //! A real OpenSSH server on 127.0.0.1 for `git.corp.test` (reference §6): its own config, host
 //! key, client key and authorized_keys in a temp dir, supervised like the other daemons.
 //!
+//! A test that plays a user setting up ssh from scratch brings its own client config and adds
+//! the key it made with [`SshServer::authorize`] ("add the .pub to your account").
+//!
 //! Clients reach it with `GIT_SSH_COMMAND="ssh -F <config>"`, where the config maps
 //! `git.corp.test` to 127.0.0.1 and the port, pins the host key under `HostKeyAlias
 //! git.corp.test` and never prompts (`BatchMode yes`). Repositories are addressed in the scp
@@ -160,6 +163,14 @@ impl SshServer {
     /// `ssh -F <config>` for `GIT_SSH_COMMAND`.
     pub fn ssh_command(&self, gaps: ClientGaps) -> String {
         format!("ssh -F {}", self.client_config(gaps).display())
+    }
+
+    /// Adds a public key to the accepted keys ("add the .pub to your account").
+    pub fn authorize(&self, pubkey: &Path) {
+        let path = self.root.join("authorized_keys");
+        let mut all = read(&path);
+        all.push_str(&read(pubkey));
+        write_file(&path, all);
     }
 
     /// sshd's log (VERBOSE: one `Accepted publickey for …` line per login).

@@ -1,7 +1,6 @@
 //! In-process tests of `gocred goauth` with `env` sources (no keyring, no process).
 
 use super::*;
-use crate::settings::Env;
 
 struct Run {
     result: Result<()>,
@@ -9,26 +8,8 @@ struct Run {
     err: String,
 }
 
-fn settings(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let mut pairs: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    pairs.push(("GOCRED_CONFIG".into(), path.to_str().unwrap().into()));
-    pairs.push(("GOENV".into(), "off".into()));
-    (dir, Settings::load(Env::from_pairs(pairs)).unwrap())
-}
-
 fn goauth(config: &str, env: &[(&str, &str)], url: Option<&str>, stdin: Option<&[u8]>) -> Run {
-    let (_d, s) = settings(config, env);
+    let (_d, s) = Settings::for_test(config, env);
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let args = GoauthArgs {
         url: url.map(str::to_string),
@@ -49,9 +30,10 @@ fn env_rule(pattern: &str, var: &str, extra: &str) -> String {
 
 /// `Authorization: Basic base64("u:" + token)`.
 fn basic(token: &str) -> String {
+    let value = crate::secret::basic_auth("u", &crate::secret::secret(token.into()));
     format!(
-        "Authorization: Basic {}",
-        crate::goauth::base64_encode(format!("u:{token}").as_bytes())
+        "Authorization: {}",
+        secrecy::ExposeSecret::expose_secret(&value)
     )
 }
 

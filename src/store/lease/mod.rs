@@ -145,11 +145,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+/// Unix seconds now.
+pub use crate::sources::now_secs as now;
 
 /// This CI job, when the CI says.
 pub fn job_id(env: &Env) -> Option<String> {

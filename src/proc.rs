@@ -1,6 +1,7 @@
-//! Runs the outside tools doctor consults (go, git, ssh, a GOAUTH command) with a deadline and
-//! bounded output. Output is returned raw: some of it (`git credential fill`) holds a secret, so
-//! callers decide what to keep and never print it as is.
+//! Runs an outside program with a deadline and bounded output: a `command` source, the ssh tools
+//! `ssh` readiness asks, and everything `doctor` consults (go, git, ssh, a GOAUTH command).
+//! Output is returned raw: some of it (a token, `git credential fill`) is a secret, so callers
+//! decide what to keep and never print it as is; stdout is zeroed when dropped.
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
@@ -47,12 +48,17 @@ impl Drop for Captured {
     }
 }
 
-/// Runs `cmd` feeding `stdin`, killing it after `timeout`. `Err` says why it did not run or
-/// finish (not found, timed out); a non-zero exit is an `Ok` with that status.
+/// Runs `cmd` feeding `stdin` (none: `/dev/null`), killing it after `timeout`. `Err` says why it
+/// did not run or finish (not found, timed out); a non-zero exit is an `Ok` with that status.
 pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Captured, String> {
     let prog = cmd.get_program().to_string_lossy().into_owned();
+    let input = if stdin.is_empty() {
+        Stdio::null()
+    } else {
+        Stdio::piped()
+    };
     let mut child = cmd
-        .stdin(Stdio::piped())
+        .stdin(input)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -60,10 +66,12 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Capture
             std::io::ErrorKind::NotFound => format!("`{prog}` not found"),
             _ => format!("could not start `{prog}`: {e}"),
         })?;
-    let mut input = child.stdin.take().expect("piped");
+    let input = child.stdin.take();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
+        if let Some(mut input) = input {
+            let _ = input.write_all(&data);
+        }
     });
     let reader = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -95,7 +103,7 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Capture
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "`{prog}` did not finish within {} s",
+                    "`{prog}` did not finish within {} s and was killed",
                     timeout.as_secs()
                 ));
             }
@@ -111,13 +119,43 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Capture
     })
 }
 
-/// Finds `name` on `PATH` (as `exec` would), for tools doctor reports on before running.
+/// How a program ended, for messages: `exit status 3`, `killed by signal 9`.
+pub fn describe_status(s: ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = s.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    match s.code() {
+        Some(c) => format!("exit status {c}"),
+        None => "no exit status".into(),
+    }
+}
+
+/// Quotes `s` as one word for a POSIX shell, when it needs it (commands shown to be pasted, and
+/// program paths put into an `sh -c` line).
+pub fn sh_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./,:=@+%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Finds `name` on `PATH` (as `exec` would; empty entries skipped), for tools reported on before
+/// they run.
 pub fn which(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
     if name.contains('/') {
         let p = std::path::PathBuf::from(name);
         return is_exec(&p).then_some(p);
     }
     std::env::split_paths(path_var?)
+        .filter(|d| !d.as_os_str().is_empty())
         .map(|d| d.join(name))
         .find(|p| is_exec(p))
 }
@@ -137,6 +175,14 @@ fn is_exec(p: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(sh_quote("git.corp.test"), "git.corp.test");
+        assert_eq!(sh_quote("git /home/a b"), "'git /home/a b'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert_eq!(sh_quote(""), "''");
+    }
 
     #[test]
     fn deadline_kills() {
