@@ -17,6 +17,7 @@ OIDC_DIR="${GOCRED_TEST_OIDC_DIR:-$HOME/.cache/gocred-test/oidc}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
+# openssh-server/-client: the SSH tests (init, doctor) start their own sshd (tests/support/ssh_server.rs).
 pkgs=(nginx fcgiwrap openssl gnome-keyring dbus libsecret-tools keyutils openssh-server openssh-client hyperfine ca-certificates python3-venv curl util-linux)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
@@ -24,9 +25,6 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-
-# The SSH tests (init, doctor) start their own sshd (tests/support/ssh_server.rs); ssh, ssh-keygen, ssh-keyscan.
-pkgs+=(openssh-server openssh-client)
 
 install_go() {
   if [ -x "$VENV/bin/go" ] && "$VENV/bin/go" version | grep -q "go$GO_VERSION"; then return 0; fi
