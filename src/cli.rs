@@ -57,6 +57,25 @@ fn settings() -> Result<Settings> {
     Settings::load(Env::from_process())
 }
 
+/// Git runs `gocred get|store|erase` for every request it makes, so start-up is the product:
+/// when argv is exactly one of those, skip building clap's whole command tree (a dozen
+/// subcommands and their flags cost more than the rest of a hot `get`). Anything else, including
+/// `gocred get --help`, goes through clap.
+pub fn parse_credential_operation() -> Option<Cli> {
+    let mut args = std::env::args_os().skip(1);
+    let op = args.next()?;
+    if args.next().is_some() {
+        return None;
+    }
+    let command = match op.to_str()? {
+        "get" => Command::Get,
+        "store" => Command::Store,
+        "erase" => Command::Erase,
+        _ => return None,
+    };
+    Some(Cli { command })
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
     let stdin = || io::stdin().lock();

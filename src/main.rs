@@ -7,7 +7,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match gocred::cli::Cli::try_parse() {
+    let parsed = match gocred::cli::parse_credential_operation() {
+        Some(cli) => Ok(cli),
+        None => gocred::cli::Cli::try_parse(),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
