@@ -181,18 +181,9 @@ impl Source for GithubAppSource {
     fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
         let (owner, repo) = owner_and_repo(t)?;
         let account = TokenCache::account("github-app", &self.scope(&owner));
-        let cache = super::token_cache(ctx)?;
-        let tok = cache.get_or_mint(&account, |_| {
-            let tok = self.mint(ctx, t, &owner, repo.as_deref())?;
-            super::memory::record_issued(ctx, &t.rule.pattern, &account)?;
-            Ok(tok)
-        })?;
-        Ok(Lookup::Found(Credential {
-            username: username_for(t.rule, Some(tok.username)),
-            secret: tok.token,
-            expires_at: Some(tok.expires_at),
-            ephemeral: true,
-        }))
+        super::cached_mint(ctx, t, &account, |_| {
+            self.mint(ctx, t, &owner, repo.as_deref())
+        })
     }
 
     /// A token minted for this job alone: not taken from the token cache and not put in it, so

@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::blocking::Client;
 use serde::Deserialize;
 
-use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
+use super::{CiCredential, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError};
 use crate::rules_mint::{GitlabMode, GitlabSpec};
@@ -220,19 +220,8 @@ impl Source for GitlabSource {
         if self.spec.mode == GitlabMode::JobToken {
             return self.job_token(ctx, t);
         }
-        let cache = super::token_cache(ctx)?;
         let account = TokenCache::account("gitlab", &self.scope(&t.rule.pattern));
-        let tok = cache.get_or_mint(&account, |prev| {
-            let tok = self.mint(ctx, t, prev)?;
-            super::memory::record_issued(ctx, &t.rule.pattern, &account)?;
-            Ok(tok)
-        })?;
-        Ok(Lookup::Found(Credential {
-            username: username_for(t.rule, Some(tok.username)),
-            secret: tok.token,
-            expires_at: Some(tok.expires_at),
-            ephemeral: true,
-        }))
+        super::cached_mint(ctx, t, &account, |prev| self.mint(ctx, t, prev))
     }
 
     /// Job-token mode: `CI_JOB_TOKEN`, which GitLab ends with the job (nothing to revoke).

@@ -144,6 +144,28 @@ pub trait Source {
     }
 }
 
+/// A minted token for `t` from the shared token cache under `account`, minted (once across
+/// processes, under the scope lock) when missing; `mint` gets the previous token, if any, for
+/// sources that rotate. The mint is recorded so `logout` can revoke it.
+pub(crate) fn cached_mint(
+    ctx: &Context,
+    t: &Target,
+    account: &str,
+    mint: impl FnOnce(Option<crate::store::CachedToken>) -> Result<crate::store::CachedToken>,
+) -> Result<Lookup> {
+    let tok = token_cache(ctx)?.get_or_mint(account, |prev| {
+        let tok = mint(prev)?;
+        memory::record_issued(ctx, &t.rule.pattern, account)?;
+        Ok(tok)
+    })?;
+    Ok(Lookup::Found(Credential {
+        username: username_for(t.rule, Some(tok.username)),
+        secret: tok.token,
+        expires_at: Some(tok.expires_at),
+        ephemeral: true,
+    }))
+}
+
 /// The source a rule names. `None` for rules that do not answer over HTTPS (ssh).
 pub fn for_rule(rule: &Rule) -> Option<Box<dyn Source>> {
     Some(match rule.source.as_ref()? {
