@@ -173,7 +173,10 @@ fn a_fifo_race_in_a_shared_dir_never_runs_the_attackers_rules() {
     kill_group(&mut attacker);
     let err = refused_without_running(&out, &mark, "a FIFO, not a regular file");
     assert!(err.contains(cfg.to_str().unwrap()), "{err}");
-    assert!(took < Duration::from_secs(10), "waited on the FIFO: {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "waited on the FIFO: {took:?}"
+    );
 }
 
 #[test]
@@ -214,7 +217,10 @@ fn a_config_below_a_directory_others_can_write_is_refused() {
     // away and put their own in its place.
     chmod(&open, 0o777);
     let err = refused_without_running(&get(&s, &cfg), &mark, "writable by group or others");
-    assert!(err.contains(open.to_str().unwrap()), "names the directory: {err}");
+    assert!(
+        err.contains(open.to_str().unwrap()),
+        "names the directory: {err}"
+    );
     // The same file through a symbolic link into that directory.
     let link = s.root().join("link.toml");
     std::os::unix::fs::symlink(&cfg, &link).unwrap();
@@ -281,7 +287,9 @@ fn command_config(s: &Sandbox, argv: &[&str], timeout: u64) {
 /// Alive and not a zombie.
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
-        let state = st.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+        let state = st
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.trim_start().chars().next());
         !matches!(state, Some('Z' | 'X') | None)
     })
 }
@@ -304,14 +312,14 @@ fn timeout_secs_covers_output_held_open_by_a_background_child() {
         pidfile.display()
     );
     command_config(&s, &["/bin/sh", "-c", &script], 2);
-    let (out, took) = run_bounded(
-        s.gocred().arg("get"),
-        GET,
-        Duration::from_secs(60),
-    );
+    let (out, took) = run_bounded(s.gocred().arg("get"), GET, Duration::from_secs(60));
     let err = stderr_str(&out);
     assert!(took < Duration::from_secs(15), "held for {took:?}: {err}");
-    assert_eq!(stdout_str(&out), "", "the output never reached its end: no credential");
+    assert_eq!(
+        stdout_str(&out),
+        "",
+        "the output never reached its end: no credential"
+    );
     assert!(
         err.contains("kept its output open within 2 s and was killed"),
         "{err}"
@@ -319,7 +327,11 @@ fn timeout_secs_covers_output_held_open_by_a_background_child() {
     assert!(!err.contains("TOKEN-from-cmd"), "{err}");
     let pid = read_pid(&pidfile);
     assert!(
-        support::wait_until(Duration::from_secs(5), Duration::from_millis(20), || !alive(pid)),
+        support::wait_until(
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+            || !alive(pid)
+        ),
         "the background child {pid} outlived the deadline"
     );
 }
@@ -336,16 +348,25 @@ fn timeout_secs_holds_against_a_helper_that_daemonises() {
     command_config(&s, &["/bin/sh", "-c", &script], 2);
     let (out, took) = run_bounded(s.gocred().arg("get"), GET, Duration::from_secs(60));
     let pid = read_pid(&pidfile);
-    let _ = Command::new("/bin/kill").args(["-KILL", &pid.to_string()]).status();
+    let _ = Command::new("/bin/kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
     assert!(took < Duration::from_secs(15), "held for {took:?}");
     assert_eq!(stdout_str(&out), "");
-    assert!(stderr_str(&out).contains("kept its output open"), "{}", stderr_str(&out));
+    assert!(
+        stderr_str(&out).contains("kept its output open"),
+        "{}",
+        stderr_str(&out)
+    );
 }
 
 fn write_program(path: &Path, mark: &Path, mode: u32) {
     std::fs::write(
         path,
-        format!("#!/bin/sh\ntouch {}\necho tok-from-program\n", mark.display()),
+        format!(
+            "#!/bin/sh\ntouch {}\necho tok-from-program\n",
+            mark.display()
+        ),
     )
     .unwrap();
     chmod(path, mode);
@@ -362,8 +383,15 @@ fn a_command_program_others_can_change_is_refused() {
     // The file itself writable by others.
     write_program(&prog, &mark, 0o777);
     command_config(&s, &[prog_s], 5);
-    let err = refused_without_running(&get(&s, &s.config_path), &mark, "writable by group or others (mode 777)");
-    assert!(err.contains(&format!("refusing to run `{prog_s}`")), "{err}");
+    let err = refused_without_running(
+        &get(&s, &s.config_path),
+        &mark,
+        "writable by group or others (mode 777)",
+    );
+    assert!(
+        err.contains(&format!("refusing to run `{prog_s}`")),
+        "{err}"
+    );
     // Its directory writable by group.
     chmod(&prog, 0o755);
     chmod(&dir, 0o775);
@@ -386,7 +414,9 @@ fn a_command_program_others_can_change_is_refused() {
     // A relative PATH entry is not searched either.
     command_config(&s, &["tok"], 5);
     let mut c = s.gocred();
-    c.arg("get").env("PATH", "tools:/usr/bin:/bin").current_dir(s.root());
+    c.arg("get")
+        .env("PATH", "tools:/usr/bin:/bin")
+        .current_dir(s.root());
     let (out, _) = run_bounded(&mut c, GET, Duration::from_secs(30));
     refused_without_running(&out, &mark, "is not on PATH");
     // Fixed: found on PATH, run by its absolute path.
@@ -453,7 +483,12 @@ fn a_lease_dir_under_another_users_directory_is_refused() {
     let sh = shared();
     let planted = sh.open.join("gocred");
     attacker_ok("mkdir -m 777 \"$1\"", &[planted.to_str().unwrap()]);
-    let out = ci_exec(&s, &[("XDG_RUNTIME_DIR", sh.open.to_str().unwrap())], &[], &mark);
+    let out = ci_exec(
+        &s,
+        &[("XDG_RUNTIME_DIR", sh.open.to_str().unwrap())],
+        &[],
+        &mark,
+    );
     let err = refused_without_running(&out, &mark, &format!("owned by uid {ATTACKER}"));
     assert!(err.contains("refusing to keep CI leases"), "{err}");
     assert_eq!(
@@ -478,7 +513,12 @@ fn a_fresh_lease_dir_in_a_shared_sticky_dir_is_private_and_ours() {
     let s = Sandbox::new();
     let mark = s.root().join("ran");
     let sh = shared();
-    let out = ci_exec(&s, &[("XDG_RUNTIME_DIR", sh.open.to_str().unwrap())], &[], &mark);
+    let out = ci_exec(
+        &s,
+        &[("XDG_RUNTIME_DIR", sh.open.to_str().unwrap())],
+        &[],
+        &mark,
+    );
     assert!(out.status.success(), "{}", stderr_str(&out));
     assert!(mark.exists());
     for d in [sh.open.join("gocred"), sh.open.join("gocred/ci")] {
@@ -493,7 +533,12 @@ fn a_fresh_lease_dir_in_a_shared_sticky_dir_is_private_and_ours() {
     std::fs::create_dir_all(&run).unwrap();
     chmod(&open, 0o770);
     std::fs::remove_file(&mark).unwrap();
-    let out = ci_exec(&s, &[("XDG_RUNTIME_DIR", run.to_str().unwrap())], &[], &mark);
+    let out = ci_exec(
+        &s,
+        &[("XDG_RUNTIME_DIR", run.to_str().unwrap())],
+        &[],
+        &mark,
+    );
     refused_without_running(&out, &mark, "writable by group or others");
 }
 
@@ -520,6 +565,9 @@ fn ci_netrc_checks_every_directory_above_home() {
     let err = stderr_str(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("writable by group or others"), "{err}");
-    assert!(err.contains(s.root().to_str().unwrap()), "names the directory: {err}");
+    assert!(
+        err.contains(s.root().to_str().unwrap()),
+        "names the directory: {err}"
+    );
     assert!(!s.path(".netrc").exists(), "nothing written");
 }

@@ -186,8 +186,7 @@ mod imp {
                         format!("leads through more than {MAX_LINKS} symbolic links"),
                     ));
                 }
-                let target =
-                    fs::read_link(&next).map_err(|e| Untrusted::Io(next.clone(), e))?;
+                let target = fs::read_link(&next).map_err(|e| Untrusted::Io(next.clone(), e))?;
                 // A relative target is relative to the directory holding the link: `cur`.
                 return self.follow(cur, &target);
             }
@@ -383,7 +382,10 @@ mod imp {
                 Err(e) => return Err(e),
             }
         }
-        Err(Untrusted::refused(dir, "kept changing while gocred created it"))
+        Err(Untrusted::refused(
+            dir,
+            "kept changing while gocred created it",
+        ))
     }
 }
 
@@ -418,7 +420,9 @@ mod other {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Untrusted::Io(path, e)),
         };
-        let md = file.metadata().map_err(|e| Untrusted::Io(path.clone(), e))?;
+        let md = file
+            .metadata()
+            .map_err(|e| Untrusted::Io(path.clone(), e))?;
         check_file(&path, &md, owner)?;
         let mut bytes = Vec::new();
         (&file)
@@ -479,12 +483,16 @@ mod tests {
             read_file(&f, Owner::YouOrRoot, MAX_READ).unwrap().unwrap(),
             b"x = 1\n"
         );
-        assert!(read_file(&d.path().join("none"), Owner::YouOrRoot, MAX_READ)
-            .unwrap()
-            .is_none());
-        assert!(read_file(&d.path().join("no/dir/f"), Owner::YouOrRoot, MAX_READ)
-            .unwrap()
-            .is_none());
+        assert!(
+            read_file(&d.path().join("none"), Owner::YouOrRoot, MAX_READ)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            read_file(&d.path().join("no/dir/f"), Owner::YouOrRoot, MAX_READ)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -540,7 +548,11 @@ mod tests {
         let e = refused(read_file(&fifo, Owner::YouOrRoot, MAX_READ));
         assert!(e.contains("a FIFO"), "{e}");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        let e = refused(read_file(Path::new("/dev/null"), Owner::YouOrRoot, MAX_READ));
+        let e = refused(read_file(
+            Path::new("/dev/null"),
+            Owner::YouOrRoot,
+            MAX_READ,
+        ));
         assert!(e.contains("a character device"), "{e}");
         let sock = d.path().join("sock");
         let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -624,7 +636,9 @@ mod tests {
         let canon = fs::canonicalize(&prog).unwrap();
         assert_eq!(program("tok", Some(&path_var)).unwrap(), canon);
         assert_eq!(program(prog.to_str().unwrap(), None).unwrap(), canon);
-        assert!(program("tok", Some("relative/dir")).unwrap_err().is_missing());
+        assert!(program("tok", Some("relative/dir"))
+            .unwrap_err()
+            .is_missing());
         let e = refused(program("./tok", Some(&path_var)));
         assert!(e.contains("relative"), "{e}");
         chmod(&prog, 0o757);

@@ -4,7 +4,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::Path;
 
-
 pub use imp::*;
 
 #[cfg(unix)]

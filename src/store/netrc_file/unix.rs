@@ -13,7 +13,11 @@ pub fn check_dir(path: &Path, dir: &Path) -> Result<()> {
         Ok(r) => r,
         Err(Untrusted::Missing(p)) => {
             return Err(Error::io(
-                format!("checking the directory of {} ({})", path.display(), p.display()),
+                format!(
+                    "checking the directory of {} ({})",
+                    path.display(),
+                    p.display()
+                ),
                 std::io::Error::from(std::io::ErrorKind::NotFound),
             ))
         }
