@@ -312,7 +312,9 @@ mod imp {
     /// The program `name` as gocred will run it: looked up here on `path_var` (absolute entries
     /// only: an empty or relative entry would mean the current directory), or taken as given
     /// when it is an absolute path; then resolved and checked ([`resolve`], [`check_file`] with
-    /// [`Owner::YouOrRoot`]) and returned as the absolute path to exec.
+    /// [`Owner::YouOrRoot`] on the file it leads to). Returns that absolute path, links not
+    /// replaced (a program may look at the name it was started by, as a virtualenv's `python`
+    /// does): every link on it was checked, so exec finds the same file.
     pub fn program(name: &str, path_var: Option<&str>) -> Result<PathBuf, Untrusted> {
         let candidate = if name.contains('/') {
             let p = PathBuf::from(name);
@@ -336,7 +338,7 @@ mod imp {
         if md.mode() & 0o111 == 0 {
             return Err(Untrusted::refused(&real, "is not executable"));
         }
-        Ok(real)
+        Ok(candidate)
     }
 
     /// A directory only you can use, for state gocred keeps (CI leases, the agent socket):
@@ -633,9 +635,16 @@ mod tests {
         fs::write(&prog, b"#!/bin/sh\n").unwrap();
         chmod(&prog, 0o755);
         let path_var = format!("relative/dir::{}", bin.display());
-        let canon = fs::canonicalize(&prog).unwrap();
-        assert_eq!(program("tok", Some(&path_var)).unwrap(), canon);
-        assert_eq!(program(prog.to_str().unwrap(), None).unwrap(), canon);
+        assert_eq!(program("tok", Some(&path_var)).unwrap(), prog);
+        assert_eq!(program(prog.to_str().unwrap(), None).unwrap(), prog);
+        // Through a link: the link's path is run, the file it leads to is what is checked.
+        let link = d.path().join("tok-link");
+        symlink(&prog, &link).unwrap();
+        assert_eq!(program(link.to_str().unwrap(), None).unwrap(), link);
+        chmod(&prog, 0o777);
+        let e = refused(program(link.to_str().unwrap(), None));
+        assert!(e.contains("bin/tok is writable"), "{e}");
+        chmod(&prog, 0o755);
         assert!(program("tok", Some("relative/dir"))
             .unwrap_err()
             .is_missing());

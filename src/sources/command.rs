@@ -59,26 +59,35 @@ impl CommandSource {
     }
 
     /// The program as an absolute path, found and checked once (`fsutil::trust::program`): a
-    /// program anyone but you or root could change would run as you with your credentials.
+    /// program anyone but you or root could change would run as you with your credentials. It is
+    /// run by that path, with `argv[0]` as written in the rule (as a shell would).
     fn program(&self, ctx: &Context, t: &Target) -> Result<std::path::PathBuf> {
         use crate::fsutil::trust::{program, Untrusted};
         let prog = &self.argv[0];
         program(prog, ctx.settings.env.get("PATH")).map_err(|e| {
-            let message = match e {
-                Untrusted::Missing(_) if !prog.contains('/') => {
-                    format!("`{prog}` is not on PATH (only its absolute entries are searched)")
-                }
-                Untrusted::Missing(p) => format!("`{prog}` not found ({} is missing)", p.display()),
-                Untrusted::Io(p, e) => format!("cannot check `{prog}` ({}): {e}", p.display()),
-                e @ Untrusted::Refused { .. } => format!("refusing to run `{prog}`: {e}"),
+            let (message, hint) = match e {
+                Untrusted::Missing(_) if !prog.contains('/') => (
+                    format!("`{prog}` is not on PATH (only its absolute entries are searched)"),
+                    "install it in an absolute PATH directory, or name it by its absolute path",
+                ),
+                Untrusted::Missing(p) => (
+                    format!("`{prog}` not found ({} does not exist)", p.display()),
+                    "name the program by its absolute path",
+                ),
+                Untrusted::Io(p, e) => (
+                    format!("cannot check `{prog}` ({}): {e}", p.display()),
+                    "name the program by its absolute path",
+                ),
+                e @ Untrusted::Refused { .. } => (
+                    format!("refusing to run `{prog}`: {e}"),
+                    "a command rule runs its program as you: it must be a regular executable file that only you or root can change, in directories only you or root can change (chmod go-w, or name another copy by absolute path)",
+                ),
             };
             Error::Source {
                 kind: "command",
                 rule: t.rule.pattern.clone(),
                 message,
-                hint: Some(
-                    "a command rule runs its program as you: it must be a regular executable file that only you or root can change, in directories only you or root can change (chmod go-w, or name another copy by absolute path)".into(),
-                ),
+                hint: Some(hint.into()),
             }
         })
     }
