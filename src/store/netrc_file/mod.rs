@@ -1,11 +1,12 @@
 //! Reading and replacing a netrc file without ever being tricked into writing somewhere else.
 //!
-//! Used by `gocred ci` around the pure edits of `crate::netrc`. The rules (spec R3.10–R3.12):
+//! Used by `gocred ci` around the pure edits of `crate::netrc`. The rules:
 //!
 //! * refuse, before anything is written, a target that is a symbolic link, not a regular file
 //!   (`NETRC=/dev/stdout`, a FIFO), owned by another user, or hard-linked elsewhere (`nlink > 1`),
-//!   and a directory that is writable by group or others or owned by another user (anyone who can
-//!   write the directory can swap the file between our check and our write);
+//!   a directory that is writable by group or others (even a sticky one: our temporary and lock
+//!   files go there), and any directory above it that `fsutil::trust` does not trust (anyone who
+//!   can write one of them can swap the file between our check and our write);
 //! * one writer at a time: an advisory lock (`flock`) on `<file>.gocred.lock` beside the file,
 //!   kept for the whole read-modify-write. Anyone else editing the file while a CI job runs can
 //!   hold the same lock (`flock ~/.netrc.gocred.lock -c '…'`);

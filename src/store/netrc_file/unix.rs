@@ -27,7 +27,7 @@ pub fn check_dir(path: &Path, dir: &Path) -> Result<()> {
         Err(e) => {
             return Err(refuse(
                 path,
-                format!("{e}, so someone else could swap the file"),
+                e.to_string(),
                 "set HOME (or NETRC) to a place only you (or root) can change",
             ))
         }
