@@ -1,7 +1,9 @@
 //! Runs an outside program with a deadline and bounded output: a `command` source, the ssh tools
 //! `ssh` readiness asks, and everything `doctor` consults (go, git, ssh, a GOAUTH command).
 //! Output is returned raw: some of it (a token, `git credential fill`) is a secret, so callers
-//! decide what to keep and never print it as is; stdout is zeroed when dropped.
+//! decide what to keep and never print it as is; stdout is zeroed when dropped. The deadline
+//! covers the program and everything it starts, up to the end of its output: each program runs
+//! in a session and process group of its own, which is killed as a whole when time is up.
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
