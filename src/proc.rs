@@ -107,8 +107,8 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Capture
     );
     let mut exited = false;
     loop {
-        // The child is not reaped until the end, so its pid (the group's id) cannot be reused
-        // by another process while the group may still have to be killed.
+        // The child is not reaped until the end (on Linux), so its pid (the group's id) cannot
+        // be reused by another process while the group may still have to be killed.
         if !exited {
             exited = has_exited(&mut child).map_err(|e| format!("waiting for `{prog}`: {e}"))?;
         }
@@ -178,7 +178,7 @@ fn own_session(cmd: &mut Command) {
 fn own_session(_cmd: &mut Command) {}
 
 /// Whether the child has exited, without reaping it (`waitid(WNOWAIT)`).
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn has_exited(child: &mut std::process::Child) -> std::io::Result<bool> {
     // SAFETY: waitid(2) with WNOWAIT only inspects our own child and writes into `info`.
     #[allow(unsafe_code)]
@@ -197,9 +197,10 @@ fn has_exited(child: &mut std::process::Child) -> std::io::Result<bool> {
     }
 }
 
-#[cfg(not(unix))]
+/// Elsewhere the child is reaped as soon as it exits (a reused group id is then possible in
+/// theory, but only once every member of the group is gone).
+#[cfg(not(target_os = "linux"))]
 fn has_exited(child: &mut std::process::Child) -> std::io::Result<bool> {
-    // Reaping here is harmless: there is no process group to protect.
     Ok(child.try_wait()?.is_some())
 }
 
