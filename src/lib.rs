@@ -17,8 +17,9 @@
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
 //! [`doctor`] walks the whole chain from `go get` to the repository for `gocred doctor`;
 //! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely and decides
-//! (`fsutil::trust`) what on disk may be trusted; [`error`] is the one error type. [`goauth`] is Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads
-//! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git
+//! (`fsutil::trust`) what on disk may be trusted; [`error`] is the one error type. [`goauth`] is
+//! Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads GOPROXY and spots the
+//! GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git
 //! and Go edit their own config for `init`/`uninit`; [`ssh`] holds the rewrites and readiness
 //! checks of `transport = "ssh"` rules; [`netrc`] models Go's and curl's netrc readers for
 //! `gocred ci`. [`proc`] runs outside programs (a `command` source, ssh, go, git) with a deadline
