@@ -598,7 +598,13 @@ fn plain_http_never_carries_the_token_in_either_exec_mode_but_a_bare_netrc_would
     let rec = Recorder::start();
     let proxy = format!("http://127.0.0.1:{}", rec.port);
     let http_git = "git ls-remote http://git.corp.test/team/lib.git";
-    let env = [("http_proxy", proxy.as_str()), ("HTTP_PROXY", proxy.as_str())];
+    // Plain http goes to the recorder; the token service on 127.0.0.1 is reached directly.
+    let env = [
+        ("http_proxy", proxy.as_str()),
+        ("HTTP_PROXY", proxy.as_str()),
+        ("no_proxy", "127.0.0.1"),
+        ("NO_PROXY", "127.0.0.1"),
+    ];
 
     // `ci exec --netrc`: the netrc holds the entry, and CMD's git refuses plain http.
     let script = format!("{http_git} 2> {}; exit 0", job.file("netrc-err").display());

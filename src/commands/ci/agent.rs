@@ -172,7 +172,9 @@ impl Handler for Serve {
     fn refused(&self, _peer: Option<&Peer>, why: &str) {
         let mut n = self.logged.lock().unwrap_or_else(|p| p.into_inner());
         *n += 1;
-        let mut err = std::io::stderr();
+        let Some(mut err) = unlocked(std::io::stderr()) else {
+            return;
+        };
         if *n <= MAX_LOGGED {
             let _ = writeln!(err, "gocred: agent socket: refused a connection: {why}");
         } else if *n == MAX_LOGGED + 1 {
@@ -196,10 +198,12 @@ impl Serve {
             return None;
         }
         let ctx = Context::new(&self.settings);
-        let mut err = std::io::stderr();
+        let (Some(mut out), Some(mut err)) = (unlocked(std::io::stdout()), unlocked(std::io::stderr()))
+        else {
+            return None;
+        };
         match setup::issue_one(&ctx, rule, authority, &self.ld, &mut job.lease, &mut err) {
             Ok(Some(issued)) => {
-                let mut out = std::io::stdout();
                 // Masks go out before the token does.
                 if setup::print_masks(&self.settings.env, std::slice::from_ref(&issued), &mut out)
                     .is_err()
@@ -226,6 +230,12 @@ impl Serve {
             }
         }
     }
+}
+
+/// The process's stdout or stderr as a file of its own: `ci exec`'s main thread holds the
+/// standard handles' locks while CMD runs, and a serving thread must not wait for them.
+fn unlocked(std: impl std::os::fd::AsFd) -> Option<std::fs::File> {
+    std.as_fd().try_clone_to_owned().ok().map(std::fs::File::from)
 }
 
 /// `get\nauthority=<host[:port]>` → the authority, normalised; anything else → `None`.

@@ -101,7 +101,7 @@ pub fn run(
     setup::print_masks(env, &issued, out)?;
     let (agent_handle, extra_env) = match mode {
         Mode::Agent => {
-            let (a, vars) = start_agent(settings, &plan, issued, &ld, &id, &job)?;
+            let (a, vars) = start_agent(settings, &plan, issued, &ld, &id, &job, err)?;
             (Some(a), vars)
         }
         Mode::Netrc => {
@@ -194,6 +194,7 @@ fn start_agent(
     ld: &LeaseDir,
     id: &BlockId,
     job: &Arc<Mutex<Job>>,
+    err: &mut dyn Write,
 ) -> Result<(Agent, Vec<(String, String)>)> {
     let sock = ld.socket(id);
     {
@@ -205,7 +206,6 @@ fn start_agent(
     patterns.extend(plan.lazy.iter().map(|r| lazy_pattern(r)));
     let a = Agent::start(&sock, settings, plan, issued, job.clone())?;
     let vars = no_file_env(&settings.env, &patterns, a.path())?;
-    let mut err = std::io::stderr();
     let _ = writeln!(
         err,
         "gocred: serving {} to the command from memory (no file)",
