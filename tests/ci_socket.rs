@@ -231,8 +231,11 @@ fn sigterm_after_the_command_has_ended_ends_gocred_and_the_next_run_revokes() {
     assert!(support::wait_until(
         Duration::from_secs(60),
         Duration::from_millis(20),
-        || std::fs::read_to_string(&pidfile).is_ok_and(|p| p.ends_with('\n')
-            && !Path::new(&format!("/proc/{}", p.trim())).exists())
+        || {
+            std::fs::read_to_string(&pidfile).is_ok_and(|p| {
+                p.ends_with('\n') && !Path::new(&format!("/proc/{}", p.trim())).exists()
+            })
+        }
     ));
     std::thread::sleep(Duration::from_millis(200));
     support::run_ok(Command::new("kill").args(["-TERM", &child.id().to_string()]));
@@ -241,7 +244,11 @@ fn sigterm_after_the_command_has_ended_ends_gocred_and_the_next_run_revokes() {
     assert_eq!(out.status.signal(), Some(15), "{}", stderr_str(&out));
     assert!(job.sts.revoked().is_empty(), "killed before its wipe");
     // The lease is stale by pid: the next run revokes.
-    let wipe = job.cmd(support::gocred_bin()).args(["ci", "wipe"]).output().unwrap();
+    let wipe = job
+        .cmd(support::gocred_bin())
+        .args(["ci", "wipe"])
+        .output()
+        .unwrap();
     support::assert_success(&wipe, "ci wipe");
     job.assert_revoked();
 }
@@ -323,7 +330,10 @@ fn helper_get(job: &Job, host: &str, env: &[(&str, String)]) -> Output {
     for (k, v) in env {
         c.env(k, v);
     }
-    support::run_with_stdin(&mut c, format!("protocol=https\nhost={host}\n\n").as_bytes())
+    support::run_with_stdin(
+        &mut c,
+        format!("protocol=https\nhost={host}\n\n").as_bytes(),
+    )
 }
 
 #[test]
@@ -361,7 +371,8 @@ fn a_same_user_process_outside_the_command_tree_gets_nothing() {
     let err = stderr_str(&out);
     support::assert_success(&out, "CMD's own git still works");
     assert!(
-        err.contains("refused a connection") && err.contains("is not in the command's process tree"),
+        err.contains("refused a connection")
+            && err.contains("is not in the command's process tree"),
         "{err}"
     );
     assert!(!err.contains(TOKEN) && !stdout_str(&out).contains(TOKEN));
@@ -446,7 +457,8 @@ fn the_helper_refuses_a_server_that_is_not_the_gocred_it_was_told() {
             match fake.accept() {
                 Ok((mut c, _)) => {
                     c.set_nonblocking(false).unwrap();
-                    c.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+                    c.set_read_timeout(Some(Duration::from_millis(500)))
+                        .unwrap();
                     let _ = c.write_all(
                         b"ok\nusername=x-access-token\npassword=ghs_FAKEfakeFAKEfake0123456789\nexpiry=0\n\n",
                     );
@@ -463,7 +475,11 @@ fn the_helper_refuses_a_server_that_is_not_the_gocred_it_was_told() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     thread.join().unwrap();
     support::assert_success(&out, "git got no credential from the fake server");
-    assert_eq!(std::fs::read_to_string(&answer).unwrap(), "", "answered git");
+    assert_eq!(
+        std::fs::read_to_string(&answer).unwrap(),
+        "",
+        "answered git"
+    );
     let herr = std::fs::read_to_string(&helper_err).unwrap();
     assert!(
         herr.contains("not by the gocred that started this job"),
@@ -637,9 +653,17 @@ fn plain_http_never_carries_the_token_in_either_exec_mode_but_a_bare_netrc_would
         .output()
         .unwrap();
     support::assert_success(&netrc, "ci netrc");
-    let _ = job.cmd("git").args(http_git.split(' ').skip(1)).envs(env).output();
+    let _ = job
+        .cmd("git")
+        .args(http_git.split(' ').skip(1))
+        .envs(env)
+        .output();
     let exposed = rec.saw_token();
-    let wipe = job.cmd(support::gocred_bin()).args(["ci", "wipe"]).output().unwrap();
+    let wipe = job
+        .cmd(support::gocred_bin())
+        .args(["ci", "wipe"])
+        .output()
+        .unwrap();
     support::assert_success(&wipe, "ci wipe");
     assert!(
         exposed,

@@ -55,3 +55,16 @@ fn poll_one(fd: RawFd, events: libc::c_short, deadline: Instant) -> bool {
         }
     }
 }
+
+/// Polls `cond` for up to 10 s (unit tests).
+#[cfg(test)]
+fn tests_wait(mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + std::time::Duration::from_secs(10);
+    while Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}

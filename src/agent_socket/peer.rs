@@ -189,12 +189,17 @@ mod tests {
         let why = PeerPolicy::SameUserInTree { root }.admit(&a).unwrap_err();
         assert!(why.contains("not in the command's process tree"), "{why}");
         let parent = parent_of(root).unwrap();
-        assert!(PeerPolicy::SameUserInTree { root: parent }.admit(&a).is_ok());
+        assert!(PeerPolicy::SameUserInTree { root: parent }
+            .admit(&a)
+            .is_ok());
     }
 
     #[test]
     fn a_child_descends_and_a_stranger_does_not() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         assert!(descends_from(child.id(), std::process::id()));
         assert!(!descends_from(std::process::id(), child.id()));
         assert!(!descends_from(1, std::process::id()));

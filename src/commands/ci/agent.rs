@@ -105,7 +105,13 @@ impl Agent {
         let lazy = plan
             .lazy
             .iter()
-            .filter_map(|l| settings.rules.rules.iter().position(|r| std::ptr::eq(r, *l)))
+            .filter_map(|l| {
+                settings
+                    .rules
+                    .rules
+                    .iter()
+                    .position(|r| std::ptr::eq(r, *l))
+            })
             .collect();
         lock(&job).served = issued;
         let serve = Serve {
@@ -198,7 +204,8 @@ impl Serve {
             return None;
         }
         let ctx = Context::new(&self.settings);
-        let (Some(mut out), Some(mut err)) = (unlocked(std::io::stdout()), unlocked(std::io::stderr()))
+        let (Some(mut out), Some(mut err)) =
+            (unlocked(std::io::stdout()), unlocked(std::io::stderr()))
         else {
             return None;
         };
@@ -235,7 +242,10 @@ impl Serve {
 /// The process's stdout or stderr as a file of its own: `ci exec`'s main thread holds the
 /// standard handles' locks while CMD runs, and a serving thread must not wait for them.
 fn unlocked(std: impl std::os::fd::AsFd) -> Option<std::fs::File> {
-    std.as_fd().try_clone_to_owned().ok().map(std::fs::File::from)
+    std.as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
 }
 
 /// `get\nauthority=<host[:port]>` → the authority, normalised; anything else → `None`.

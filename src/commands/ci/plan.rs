@@ -90,8 +90,13 @@ pub fn plan(settings: &Settings, mode: Mode) -> Plan<'_> {
                 continue;
             }
         };
-        if matches!(rule.host, HostPattern::Exact { port: None | Some(443), .. })
-            && !is_private(settings, rule, &host)
+        if matches!(
+            rule.host,
+            HostPattern::Exact {
+                port: None | Some(443),
+                ..
+            }
+        ) && !is_private(settings, rule, &host)
         {
             p.notes.push(not_private(rule, &host, goprivate));
             continue;
@@ -260,7 +265,9 @@ mod tests {
         let lazy: Vec<&str> = p.lazy.iter().map(|r| r.pattern.as_str()).collect();
         assert_eq!(lazy, ["*.corp.test"]);
         assert!(
-            p.notes.join("\n").contains("*.public.example is not private"),
+            p.notes
+                .join("\n")
+                .contains("*.public.example is not private"),
             "{:?}",
             p.notes
         );

@@ -166,8 +166,10 @@ impl Wiping for &mut Lease {
 
 /// Wipes one claimed lease: blocks, verification, revocation, then the lease itself.
 pub fn wipe_claimed(ld: &LeaseDir, c: Claimed) -> Report {
-    let mut report = Report::default();
-    report.seen = c.lease.tokens.iter().map(|t| t.sha256.clone()).collect();
+    let mut report = Report {
+        seen: c.lease.tokens.iter().map(|t| t.sha256.clone()).collect(),
+        ..Report::default()
+    };
     let mut w = (ld, c);
     if !wipe_core(&mut w, &mut report, |_| true) {
         return report;
@@ -323,13 +325,10 @@ fn check_gone(path: &std::path::Path, l: &Lease) -> Result<()> {
         let left = netrc::all_words(content.as_slice())
             .iter()
             .any(|w| l.holds_hash(w))
-            || l.tokens
-                .iter()
-                .filter_map(|t| t.token.as_ref())
-                .any(|t| {
-                    let t = t.expose_secret().as_bytes();
-                    content.as_slice().windows(t.len()).any(|w| w == t)
-                });
+            || l.tokens.iter().filter_map(|t| t.token.as_ref()).any(|t| {
+                let t = t.expose_secret().as_bytes();
+                content.as_slice().windows(t.len()).any(|w| w == t)
+            });
         if left {
             return Err(Error::with_hint(
                 format!(
