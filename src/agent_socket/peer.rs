@@ -11,6 +11,10 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+/// Whether this platform tells a socket's peer pid and lets us walk its ancestry (`/proc`).
+/// Elsewhere only the uid is known, and [`PeerPolicy::SameUserInTree`] refuses everyone.
+pub const PIDS_KNOWN: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 /// The peer's credentials, as the kernel recorded them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {

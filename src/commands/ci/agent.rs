@@ -122,15 +122,22 @@ impl Agent {
             logged: Mutex::new(0),
         };
         let _ = std::fs::remove_file(path);
-        let server = Server::start(
-            path,
-            PeerPolicy::SameUserInTree {
+        // Without peer pids (not Linux) the boundary is this user alone; say so.
+        let policy = match agent_socket::peer::PIDS_KNOWN {
+            true => PeerPolicy::SameUserInTree {
                 root: std::process::id(),
             },
-            Limits::default(),
-            Arc::new(serve),
-        )
-        .map_err(|e| Error::io(format!("listening on {}", path.display()), e))?;
+            false => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "gocred: this system does not tell a socket's peer pid: every process of \
+                     this user can ask the agent while the command runs"
+                );
+                PeerPolicy::SameUser
+            }
+        };
+        let server = Server::start(path, policy, Limits::default(), Arc::new(serve))
+            .map_err(|e| Error::io(format!("listening on {}", path.display()), e))?;
         Ok(Agent { server, job })
     }
 
@@ -323,7 +330,7 @@ pub fn ask_agent(
         .ok_or_else(|| invalid("GOCRED_CI_AGENT_PID is missing or not a pid"))?;
     let expect = Expected {
         uid: crate::fsutil::euid(),
-        pid: Some(pid),
+        pid: agent_socket::peer::PIDS_KNOWN.then_some(pid),
     };
     let request = format!("get\nauthority={authority}\n");
     let reply = agent_socket::ask(
