@@ -1,0 +1,171 @@
+//! The secrets this process has sent somewhere, so that no text a server (or a config) hands back
+//! can show them again.
+//!
+//! Part of [`crate::http`]. Shape rules (`ghs_…`, a JWT, a long run of token characters) miss a
+//! short token, or one glued to other words (`token:ghs_…`, `jwt1,jwt2`). So every secret
+//! gocred puts into a request is *registered* here by the request builder itself (a request
+//! cannot carry a secret any other way), and every piece of server text that may reach a message
+//! is passed through [`redact`] first. A secret is looked for in each form a server could echo:
+//! as sent, base64 (standard and URL-safe, padded or not, and of `user:secret` for Basic), and
+//! percent-encoded (form and path style). `doctor` registers what it sends and reads the same way.
+//!
+//! The registry is process-wide and bounded: a long-lived `ci exec` registers a few tokens per
+//! job; the oldest forms are dropped past [`MAX_FORMS`]. Forms are held zeroized on drop.
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use secrecy::zeroize::Zeroizing;
+
+use crate::secret::{ExposeSecret, SecretString};
+
+/// What replaces a secret in any text shown.
+pub const MARK: &str = "[redacted]";
+
+/// Forms kept at most (a few per secret).
+const MAX_FORMS: usize = 1024;
+
+static KNOWN: Mutex<Vec<Zeroizing<String>>> = Mutex::new(Vec::new());
+
+/// Remembers `secret` (and the forms a server may echo it in) for [`redact`].
+pub fn register(secret: &SecretString) {
+    register_str(secret.expose_secret());
+}
+
+/// Remembers the Basic credential `user:secret`, its base64, and the secret alone.
+pub fn register_basic(user: &str, secret: &SecretString) {
+    let pair = Zeroizing::new(format!("{user}:{}", secret.expose_secret()));
+    register_str(&pair);
+    register_str(secret.expose_secret());
+}
+
+/// Remembers a header value: the whole value and, for `Basic`/`Bearer`, the credential in it
+/// (for Basic also the password the base64 carries).
+pub fn register_header_value(value: &SecretString) {
+    let v = value.expose_secret();
+    register_str(v);
+    let Some((scheme, cred)) = v.split_once(' ') else {
+        return;
+    };
+    register_str(cred);
+    if scheme.eq_ignore_ascii_case("basic") {
+        if let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(cred.trim()) {
+            let raw = Zeroizing::new(raw);
+            if let Ok(pair) = std::str::from_utf8(&raw) {
+                register_str(pair);
+                if let Some((_, pw)) = pair.split_once(':') {
+                    register_str(pw);
+                }
+            }
+        }
+    }
+}
+
+fn register_str(s: &str) {
+    if s.is_empty() {
+        return;
+    }
+    let mut forms: Vec<Zeroizing<String>> = Vec::with_capacity(8);
+    let mut add = |f: String| {
+        let f = Zeroizing::new(f);
+        if !f.is_empty() && !forms.iter().any(|g| **g == *f) {
+            forms.push(f);
+        }
+    };
+    add(s.to_string());
+    for engine in [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ] {
+        add(engine.encode(s.as_bytes()));
+    }
+    add(url::form_urlencoded::byte_serialize(s.as_bytes()).collect());
+    let path = percent_path(s);
+    add(path.to_ascii_lowercase());
+    add(path);
+    // JSON string escaping (a server quoting the request body back).
+    if let Ok(j) = serde_json::to_string(s) {
+        add(j.trim_matches('"').to_string());
+    }
+    let Ok(mut known) = KNOWN.lock() else { return };
+    for f in forms {
+        if !known.iter().any(|k| **k == *f) {
+            known.push(f);
+        }
+    }
+    let excess = known.len().saturating_sub(MAX_FORMS);
+    known.drain(..excess);
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters.
+fn percent_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `text` with every registered secret, in any of its forms, replaced by [`MARK`]. Longest
+/// forms first, so a secret inside a longer form is not half-replaced.
+pub fn redact(text: &str) -> String {
+    let Ok(known) = KNOWN.lock() else {
+        // A poisoned registry cannot vouch for anything: show nothing.
+        return MARK.to_string();
+    };
+    if known.is_empty() {
+        return text.to_string();
+    }
+    let mut forms: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    let mut out = text.to_string();
+    for f in forms {
+        if out.contains(f) {
+            out = out.replace(f, MARK);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::secret;
+
+    #[test]
+    fn every_form_of_a_registered_secret_is_redacted() {
+        let s = secret("s3cr:t/+tok-unit-redact".into());
+        register(&s);
+        register_basic("x-access-token", &secret("pw-unit-basic".into()));
+        let b64 = base64::engine::general_purpose::STANDARD.encode("s3cr:t/+tok-unit-redact");
+        let url =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("s3cr:t/+tok-unit-redact");
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode("x-access-token:pw-unit-basic");
+        let text = format!(
+            "token:s3cr:t/+tok-unit-redact, {b64} {url} s3cr%3At%2F%2Btok-unit-redact \
+             s3cr%3At%2F%2Btok-unit-redact Basic {basic} pw-unit-basic,pw-unit-basic"
+        );
+        let r = redact(&text);
+        for leak in ["s3cr", "tok-unit", &b64, &url, &basic, "pw-unit-basic"] {
+            assert!(!r.contains(leak), "{leak} in {r}");
+        }
+        assert!(r.starts_with("token:[redacted], "), "{r}");
+        assert_eq!(redact("nothing secret here"), "nothing secret here");
+    }
+
+    #[test]
+    fn header_values_register_the_credential_inside() {
+        let h = crate::secret::basic_auth("u", &secret("hdr-unit-pw".into()));
+        register_header_value(&h);
+        assert_eq!(redact("echo hdr-unit-pw"), "echo [redacted]");
+        register_header_value(&secret("Bearer brr-unit-tok".into()));
+        assert_eq!(redact("got brr-unit-tok!"), "got [redacted]!");
+    }
+}
