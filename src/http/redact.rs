@@ -25,6 +25,10 @@ pub const MARK: &str = "[redacted]";
 /// Forms kept at most (a few per secret).
 const MAX_FORMS: usize = 1024;
 
+/// Shorter values are not looked for: a one- or two-letter "password" would turn every word that
+/// contains it into a mark, and no token service issues tokens that short.
+const MIN_LEN: usize = 4;
+
 static KNOWN: Mutex<Vec<Zeroizing<String>>> = Mutex::new(Vec::new());
 
 /// Remembers `secret` (and the forms a server may echo it in) for [`redact`].
@@ -62,7 +66,7 @@ pub fn register_header_value(value: &SecretString) {
 }
 
 fn register_str(s: &str) {
-    if s.is_empty() {
+    if s.len() < MIN_LEN {
         return;
     }
     let mut forms: Vec<Zeroizing<String>> = Vec::with_capacity(8);
