@@ -493,4 +493,42 @@ mod tests {
         drop(c);
         server.join().unwrap();
     }
+
+    /// Every request goes through this module, so every request has one deadline and registers
+    /// its secrets: no other file builds a reqwest client or request (parsing URLs is fine).
+    #[test]
+    fn no_other_module_sends_http() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        let ours = [src.join("http.rs"), src.join("http")];
+        for f in files {
+            if ours.iter().any(|o| f.starts_with(o)) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            for needle in [
+                "reqwest::blocking",
+                "reqwest::Client",
+                "reqwest::get",
+                "reqwest::Request",
+            ] {
+                assert!(
+                    !text.contains(needle),
+                    "{} uses `{needle}`: send through crate::http instead",
+                    f.display()
+                );
+            }
+        }
+    }
 }

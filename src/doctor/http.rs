@@ -331,6 +331,48 @@ mod tests {
         assert!(read_chunked(&mut bad).is_err());
     }
 
+    /// A proxy that answers CONNECT one byte every 200 ms never trips a read timeout; the
+    /// exchange's deadline ends it.
+    #[test]
+    fn a_trickling_proxy_is_cut_at_the_deadline() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            for b in b"HTTP/1.1 200 Connection established, eventually, after a very long time" {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let t = Timeouts {
+            request: Duration::from_secs(1),
+            ..Timeouts::default()
+        };
+        let addrs = resolve("127.0.0.1", port, t.dns).unwrap();
+        let mut s = tcp(&addrs, &t).unwrap();
+        let proxy = Proxy {
+            host: "127.0.0.1".into(),
+            port,
+            display: format!("http://127.0.0.1:{port}"),
+            auth: None,
+        };
+        let start = std::time::Instant::now();
+        let (status, why) =
+            connect_tunnel(&mut s, &proxy, "h.test", 443, t.deadline()).unwrap_err();
+        assert!(status.is_none() && why.contains("within 1 s"), "{why}");
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(s);
+        server.join().unwrap();
+    }
+
     #[test]
     fn unresolvable_names_fail_fast_and_bounded() {
         let e = resolve("nonexistent.invalid", 443, Duration::from_secs(3)).unwrap_err();
