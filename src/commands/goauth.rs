@@ -127,7 +127,11 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
             .iter()
             .any(|k| answered.iter().any(|(a, _)| *a == k.cache_key(&origin)));
         if dup {
-            note(err, rule, "not answered up front: an earlier rule answers the same prefix");
+            note(
+                err,
+                rule,
+                "not answered up front: an earlier rule answers the same prefix",
+            );
             continue;
         }
         if let Err(why) = plan::check(rules, &origin, &proposed) {

@@ -154,7 +154,11 @@ pub fn glob_overlap(rules: &[Rule], i: usize, origin: &Origin, elems: &[String])
 /// An element name no rule uses (the stand-in for "any other element").
 fn fresh(taken: &[Vec<String>]) -> String {
     let mut name = String::from("gocred-other");
-    while taken.iter().flatten().any(|e| *e == name || *e == format!("{name}.git")) {
+    while taken
+        .iter()
+        .flatten()
+        .any(|e| *e == name || *e == format!("{name}.git"))
+    {
         name.push('x');
     }
     name
@@ -184,7 +188,11 @@ fn sample_paths(rules: &[Rule], origin: &Origin) -> Vec<Vec<String>> {
             variants.push(g);
         }
         for v in variants {
-            for tail in [&[][..], &[other.clone()][..], &[other.clone(), other.clone()][..]] {
+            for tail in [
+                &[][..],
+                &[other.clone()][..],
+                &[other.clone(), other.clone()][..],
+            ] {
                 let mut p = v.clone();
                 p.extend_from_slice(tail);
                 out.push(p.clone());

@@ -98,7 +98,8 @@ fn owner_prefixes_follow_first_match() {
     let r = goauth(&config, &[("B", "b")], None, None);
     assert_eq!(r.out, "");
     assert!(
-        r.err.contains("with https://h.test/acme/@v/list, where `get` picks the rule at line 1"),
+        r.err
+            .contains("with https://h.test/acme/@v/list, where `get` picks the rule at line 1"),
         "{}",
         r.err
     );
