@@ -34,7 +34,7 @@ pub use github_app::GithubAppSource;
 pub use github_oidc::{GithubOidcSource, OidcSpec, DEFAULT_API_URL, DEFAULT_STS_URL};
 pub use gitlab::GitlabSource;
 pub use oauth::OauthSource;
-pub use pat::{account_for, PatSource};
+pub use pat::{account_for, forget_all, PatSource};
 
 /// A credential ready to hand out.
 #[derive(Debug)]
