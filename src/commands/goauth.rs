@@ -283,15 +283,7 @@ fn header_for(
             cred
         }
     };
-    let now = crate::sources::now_secs();
-    if cred
-        .expires_at
-        .is_some_and(|exp| exp <= now + super::credential::EXPIRY_MARGIN_SECS)
-    {
-        return Err(source_error(
-            "the token expires within a minute; not handing it out".into(),
-        ));
-    }
+    cred.check_usable(rule, ctx.settings.cache.margin_secs)?;
     let header = match rule.auth {
         HttpAuth::Basic => Header::basic(&cred.username, &cred.secret),
         HttpAuth::Bearer => Header::bearer(&cred.secret),

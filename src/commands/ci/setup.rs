@@ -16,9 +16,6 @@ use crate::settings::{Env, Settings};
 use crate::sources::{self, Context, Target};
 use crate::store::lease::{sha256_hex, Lease, LeaseDir, LeaseToken};
 
-/// Tokens that expire sooner than this are not handed to a job.
-const MIN_LIFETIME_SECS: u64 = 120;
-
 /// One credential handed to the job.
 pub struct Issued {
     pub host: String,
@@ -79,8 +76,15 @@ pub fn issue(
         netrc::check_word(cred.secret.expose_secret()).map_err(|e| bad("token", e.to_string()))?;
         netrc::check_word(&cred.username).map_err(|e| bad("username", e.to_string()))?;
         if let Some(exp) = cred.expires_at {
-            if exp < crate::store::lease::now() + MIN_LIFETIME_SECS {
-                return Err(bad("token", "it expires within two minutes".into()));
+            let margin = settings.cache.margin_secs;
+            if !cred.usable(margin) {
+                return Err(bad(
+                    "token",
+                    format!(
+                        "it expires within {margin} s (`[cache] margin_secs`); lower the margin if \
+                         tokens are issued with shorter lives"
+                    ),
+                ));
             }
             // A short-lived token the wipe cannot revoke (oauth): the job should know it
             // outlives the job, and until when.
