@@ -491,7 +491,7 @@ struct GenRule {
     var: String,
 }
 
-fn gen_rule(g: &mut Gen, i: usize, layout: usize) -> GenRule {
+fn gen_rule(g: &mut Gen, i: usize) -> GenRule {
     let host = match g.below(20) {
         0..=9 => "git.corp.test",
         10..=12 => "proxy.corp.test",
@@ -518,7 +518,7 @@ fn gen_rule(g: &mut Gen, i: usize, layout: usize) -> GenRule {
         false => format!("{host}/{path}"),
     };
     let user = format!("u{i}");
-    let token = format!("tok{layout}x{i}");
+    let token = format!("gentoken-{i}-secret");
     let bearer = g.below(5) == 0;
     let auth = if bearer { "auth = \"bearer\"\n" } else { "" };
     match g.below(20) {
@@ -658,7 +658,7 @@ fn generated_layouts_go_never_attaches_another_rules_token() {
         let n = 2 + g.below(5);
         let mut gen: Vec<GenRule> = Vec::new();
         for i in 0..n {
-            let r = gen_rule(&mut g, i, layout);
+            let r = gen_rule(&mut g, i);
             if gen.iter().all(|o| o.pattern != r.pattern) {
                 gen.push(r);
             }
