@@ -174,7 +174,7 @@ impl Rule {
 
     /// Does this rule cover `path` (git's `path`, with `useHttpPath`)? Go's prefix-by-element
     /// semantics; a trailing `.git` on the last compared element is ignored (repo vs module path).
-    fn covers_path(&self, path: &str) -> bool {
+    pub(crate) fn covers_path(&self, path: &str) -> bool {
         let Some(glob) = &self.path_glob else {
             return true;
         };

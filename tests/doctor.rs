@@ -980,3 +980,74 @@ fn credentials_a_server_reflects_are_never_printed() {
         }
     }
 }
+
+/// Issue 11's one freshness rule: a token with 61–300 s left (inside the default
+/// `[cache] margin_secs` of 300 s, outside the old 60 s rule of goauth and doctor) is refused
+/// by `get`, `goauth`, `token` and `ci`, and doctor fails on it; with the margin lowered below
+/// what is left, every one of them hands it out, and doctor passes.
+#[test]
+fn one_margin_for_get_goauth_token_ci_and_doctor() {
+    let w = World::new("lax");
+    let script = home_file(&w, "bin/get-token");
+    write_private(
+        &script,
+        &format!(
+            "#!/bin/sh\nexp=$(( $(date +%s) + 200 ))\n\
+             echo \"{{\\\"token\\\":\\\"{TOKEN}\\\",\\\"expires_at\\\":$exp,\\\"username\\\":\\\"{USER}\\\"}}\"\n"
+        ),
+        0o700,
+    );
+    let rule = format!(
+        "[[rule]]\npattern = \"git.corp.test\"\nsource = \"command\"\ncommand = [\"{}\"]\n",
+        script.display()
+    );
+    let run = |args: &[&str], stdin: &[u8]| {
+        let mut c = w.cmd(&w.env, support::gocred_bin());
+        c.args(args);
+        run_with_stdin(&mut c, stdin)
+    };
+    let get = || run(&["get"], b"protocol=https\nhost=git.corp.test\n\n");
+    let goauth = || run(&["goauth"], b"");
+    let token = || run(&["token", "git.corp.test/lax/lib"], b"");
+    let ci = || run(&["ci", "netrc"], b"");
+
+    w.s.write_config(&rule);
+    for (what, out) in [
+        ("get", get()),
+        ("goauth", goauth()),
+        ("token", token()),
+        ("ci netrc", ci()),
+    ] {
+        let err = stderr_str(&out);
+        assert!(
+            !stdout_str(&out).contains(TOKEN),
+            "{what} handed out a token inside the margin"
+        );
+        assert!(
+            err.contains("expires within 300 s"),
+            "{what} does not say why: {err}"
+        );
+    }
+    assert!(
+        !w.s.path(".netrc").exists()
+            || !std::fs::read_to_string(w.s.path(".netrc"))
+                .unwrap()
+                .contains(TOKEN)
+    );
+    let d = w.doctor(&w.env);
+    assert_eq!(d.exit(), 1, "{}", d.text());
+    assert_eq!(d.status("cred.expiry"), ["fail"], "{}", d.text());
+    assert!(d.text().contains("300 s margin"), "{}", d.text());
+
+    // The same token under a 100 s margin: handed out by every command, and doctor agrees.
+    w.s.write_config(&format!("[cache]\nmargin_secs = 100\n\n{rule}"));
+    assert!(stdout_str(&get()).contains(&format!("password={TOKEN}")));
+    assert!(!goauth().stdout.is_empty());
+    assert_eq!(stdout_str(&token()), format!("{TOKEN}\n"));
+    let out = ci();
+    assert!(out.status.success(), "{}", stderr_str(&out));
+    let out = run(&["ci", "wipe"], b"");
+    assert!(out.status.success(), "{}", stderr_str(&out));
+    let d = w.doctor(&w.env);
+    assert_ne!(d.status("cred.expiry"), ["fail"], "{}", d.text());
+}

@@ -371,3 +371,88 @@ fn token_prints_only_the_token() {
     let out = k.run(&["token", "github.com/x/y"], b"");
     assert!(!out.status.success() && stdout_str(&out).is_empty());
 }
+
+/// Finding 10: what git confirmed for one host on a wildcard rule (or one repository on a path
+/// rule) stays bound to it; another host under the same rule never gets it, and logout
+/// removes every bound entry (checked in the kernel keyring itself).
+#[test]
+fn store_on_a_wildcard_or_path_rule_stays_bound_to_what_git_confirmed() {
+    for backend in ["keyutils", "secret-service"] {
+        let k = match backend {
+            "keyutils" => Setup::keyutils(),
+            _ => Setup::secret_service(),
+        };
+        k.s.write_config(
+            "[[rule]]\npattern = \"*.corp.test\"\nsource = \"pat\"\n\n\
+             [[rule]]\npattern = \"git.other.test/team/*\"\nsource = \"pat\"\n",
+        );
+        let get = |host: &str, path: Option<&str>| {
+            let mut input = format!("protocol=https\nhost={host}\n");
+            if let Some(p) = path {
+                input.push_str(&format!("path={p}\n"));
+            }
+            input.push('\n');
+            k.run(&["get"], input.as_bytes())
+        };
+        let out = k.run(
+            &["store"],
+            b"protocol=https\nhost=a.corp.test\nusername=carol\npassword=tok-for-a\n\n",
+        );
+        assert!(out.status.success(), "{backend}: {}", stderr_str(&out));
+        assert_eq!(
+            stdout_str(&get("a.corp.test", None)),
+            "username=carol\npassword=tok-for-a\n",
+            "{backend}"
+        );
+        let evil = get("evil.corp.test", None);
+        assert_eq!(stdout_str(&evil), "", "{backend}: widened to another host");
+        assert!(
+            !stderr_str(&evil).contains("tok-for-a"),
+            "{}",
+            stderr_str(&evil)
+        );
+        // The port is part of the host it was confirmed for.
+        assert_eq!(stdout_str(&get("a.corp.test:8443", None)), "", "{backend}");
+        // A second host confirms its own credential: each keeps its own.
+        k.run(
+            &["store"],
+            b"protocol=https\nhost=b.corp.test\nusername=bob\npassword=tok-for-b\n\n",
+        );
+        assert!(stdout_str(&get("b.corp.test", None)).contains("tok-for-b"));
+        assert!(stdout_str(&get("a.corp.test", None)).contains("tok-for-a"));
+        // A path rule with the path git sent (useHttpPath): bound to that repository.
+        k.run(
+            &["store"],
+            b"protocol=https\nhost=git.other.test\npath=team/lib.git\nusername=u\npassword=tok-lib\n\n",
+        );
+        assert!(stdout_str(&get("git.other.test", Some("team/lib.git"))).contains("tok-lib"));
+        assert_eq!(
+            stdout_str(&get("git.other.test", Some("team/other.git"))),
+            "",
+            "{backend}: widened to another repository"
+        );
+        if backend == "keyutils" {
+            let desc = format!("{}:pat:*.corp.test@a.corp.test", k.service);
+            assert!(keyctl(&["search", "@u", "user", &desc]).status.success());
+        }
+        // logout deletes the bound entries too.
+        for pattern in ["*.corp.test", "git.other.test/team/*"] {
+            let out = k.run(&["logout", pattern], b"");
+            assert!(out.status.success(), "{backend}: {}", stderr_str(&out));
+        }
+        if backend == "keyutils" {
+            for rest in [
+                "pat:*.corp.test@a.corp.test",
+                "pat:*.corp.test@b.corp.test",
+                "pat-bound:*.corp.test",
+                "pat:git.other.test/team/*@git.other.test/team/lib.git",
+            ] {
+                let desc = format!("{}:{rest}", k.service);
+                assert!(
+                    !keyctl(&["search", "@u", "user", &desc]).status.success(),
+                    "{desc} left in @u after logout"
+                );
+            }
+        }
+    }
+}

@@ -455,3 +455,143 @@ fn extraction_stops_at_column_zero_brace() {
         "func MatchPrefixPatterns(globs, target string) bool {\n\tif x {\n\t}\n\treturn false\n}\n"
     );
 }
+
+/// Finding 11: `gocred explain MODULE` says what Go does with the module path *as written* —
+/// case, `//`, trailing `/`, dots, `.git`, ports, `@version` — judged by Go's own
+/// `MatchPrefixPatterns` for GOPRIVATE, GONOPROXY and GONOSUMDB, on the real binary.
+#[test]
+fn explain_module_paths_agree_with_go() {
+    let bin = support::go_probe::build(
+        "scope-probe",
+        PROBE_MAIN,
+        &[(MODULE_GO, "func MatchPrefixPatterns(")],
+    );
+    // (GOPRIVATE, GONOPROXY, GONOSUMDB); empty: unset (Go then uses GOPRIVATE).
+    let envs: &[(&str, &str, &str)] = &[
+        ("git.corp.com", "", ""),
+        ("git.corp.com//team", "", ""),
+        ("git.corp.com/team/", "", ""),
+        ("*.corp.com", "", ""),
+        ("git.corp.com/*/x", "", ""),
+        ("GIT.CORP.COM", "", ""),
+        ("git.corp.com/team.", "", ""),
+        ("git.corp.com/team/,other.test", "git.corp.com", "none.test"),
+        ("other.test", "", "git.corp.com//team"),
+    ];
+    let targets = [
+        "GIT.CORP.COM/x",
+        "Git.Corp.Com",
+        "git.corp.com//team/x",
+        "git.corp.com//team",
+        "git.corp.com/team//x",
+        "git.corp.com/team/",
+        "git.corp.com/team/x/",
+        "git.corp.com/team./x",
+        "git.corp.com/./x",
+        "git.corp.com/team.git",
+        "git.corp.com/Team/x",
+        "git.corp.com/team/x",
+        "git.corp.com/x/x",
+        "git.corp.com/x@v1.0.0",
+        "git.corp.com//team/x@latest",
+        "a.corp.com/x",
+        "a.b.corp.com",
+        "git.corp.com:8443/x",
+        "git.corp.com/x/../y",
+        "https://GIT.CORP.COM/team/x.git",
+    ];
+    let s = support::Sandbox::new();
+    let mut input = String::new();
+    let mut runs = Vec::new();
+    for &(private, noproxy, nosumdb) in envs {
+        for target in targets {
+            let mut c = s.gocred();
+            c.args(["explain", "--json", target])
+                .env("GOPRIVATE", private)
+                .env("GONOPROXY", noproxy)
+                .env("GONOSUMDB", nosumdb);
+            let out = support::run_with_stdin(&mut c, b"");
+            if !out.status.success() {
+                runs.push((private, target, None));
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            // Go matches the module path; for a URL, the module path it names.
+            let module = v["module_path"].as_str().unwrap().to_string();
+            for globs in [
+                private,
+                if noproxy.is_empty() { private } else { noproxy },
+                if nosumdb.is_empty() { private } else { nosumdb },
+            ] {
+                input.push_str(&format!("P\t{}\t{}\n", hex(globs), hex(&module)));
+            }
+            if !target.contains("://") {
+                assert_eq!(module, target.split('@').next().unwrap(), "{target}");
+            }
+            runs.push((private, target, Some(v)));
+        }
+    }
+    let out = support::go_probe::run(&bin, &[], input.as_bytes());
+    let stdout = String::from_utf8(out).unwrap();
+    let mut go = stdout.lines();
+    let mut diffs = Vec::new();
+    let mut answered = 0;
+    let mut private_count = 0;
+    for (private, target, v) in &runs {
+        let Some(v) = v else { continue };
+        answered += 1;
+        for field in ["private", "noproxy", "nosumdb"] {
+            let theirs = go.next().expect("one Go answer per question");
+            let ours = bool_str(v[field].as_bool().unwrap());
+            if field == "private" && theirs == "true" {
+                private_count += 1;
+            }
+            if ours != theirs {
+                diffs.push(format!(
+                    "GOPRIVATE={private:?} explain {target:?}: {field} go={theirs} explain={ours}"
+                ));
+            }
+        }
+        // An invalid module path is said to be one.
+        if !target.contains("://") {
+            let notes = v["notes"].to_string();
+            let flagged = notes.contains("is not a valid module path");
+            let invalid = [
+                "GIT.CORP.COM/x",
+                "Git.Corp.Com",
+                "git.corp.com//team/x",
+                "git.corp.com//team",
+                "git.corp.com/team//x",
+                "git.corp.com/team/",
+                "git.corp.com/team/x/",
+                "git.corp.com/team./x",
+                "git.corp.com/./x",
+                "git.corp.com//team/x@latest",
+                "git.corp.com:8443/x",
+                "git.corp.com/x/../y",
+            ]
+            .contains(target);
+            assert_eq!(flagged, invalid, "{target}: {notes}");
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differences from Go:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    assert_eq!(answered, runs.len(), "explain refused a module path");
+    assert!(private_count >= 20, "{private_count} private answers");
+    // The two cases of the review, by name.
+    let find = |p: &str, t: &str| {
+        runs.iter()
+            .find(|(a, b, _)| *a == p && *b == t)
+            .and_then(|(_, _, v)| v.as_ref())
+            .map(|v| v["private"].as_bool().unwrap())
+    };
+    assert_eq!(find("git.corp.com", "GIT.CORP.COM/x"), Some(false));
+    assert_eq!(
+        find("git.corp.com//team", "git.corp.com//team/x"),
+        Some(true)
+    );
+}

@@ -471,3 +471,79 @@ fn private_goproxy_with_netrc() {
         server.access_log()
     );
 }
+
+/// The secret canary can fail: a registered secret (raw, percent-encoded, or as a Basic
+/// `user:secret`) on stderr, or on stdout outside a protocol answer, panics; the answers
+/// themselves pass. The real binary, given a secret in its environment, passes the canary.
+#[test]
+fn the_secret_canary_catches_every_form_and_allows_the_answer() {
+    use base64::Engine as _;
+    use std::os::unix::process::ExitStatusExt;
+    use support::canary;
+    let secret = "canary-s3cret/+value";
+    canary::credential("alice", secret);
+    let out = |stdout: &str, stderr: &str| std::process::Output {
+        status: std::process::ExitStatus::from_raw(0),
+        stdout: stdout.as_bytes().to_vec(),
+        stderr: stderr.as_bytes().to_vec(),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let leaks = [
+        out("", &format!("error: {secret}")),
+        out("", "error: canary-s3cret%2F%2Bvalue"),
+        out(
+            "",
+            &format!("Basic {}", b64.encode(format!("alice:{secret}"))),
+        ),
+        out(
+            "",
+            &format!("{}", b64.encode(format!("x-access-token:{secret}"))),
+        ),
+        out(&format!("username=alice\nnote={secret}\n"), ""),
+        out(&format!("{{\"token\": \"{secret}\"}}\n"), ""),
+    ];
+    for (i, o) in leaks.iter().enumerate() {
+        let caught = std::panic::catch_unwind(|| canary::check(o, "a leak")).is_err();
+        assert!(caught, "leak {i} not caught");
+    }
+    for ok in [
+        out(&format!("username=alice\npassword={secret}\n"), ""),
+        out(&format!("{secret}\n"), ""),
+        out(
+            &format!(
+                "https://h/\n\nAuthorization: Basic {}\n\n",
+                b64.encode(format!("alice:{secret}"))
+            ),
+            "",
+        ),
+        out(
+            &format!("::add-mask::{secret}\n"),
+            "gocred: wrote the netrc",
+        ),
+    ] {
+        canary::check(&ok, "an answer");
+    }
+    assert_eq!(
+        canary::raw_stdout(&out(&format!("machine h password {secret}\n"), "")).len(),
+        40
+    );
+
+    // The real binary: the secret comes in through the environment, is registered by the
+    // runner, and `get` prints it only on its `password=` line.
+    let s = Sandbox::new();
+    s.write_config(
+        "[[rule]]\npattern = \"git.corp.test\"\nsource = \"env\"\nvariable = \"CANARY_TOKEN\"\n",
+    );
+    let mut c = s.gocred();
+    c.arg("get").env("CANARY_TOKEN", "canary-env-token-42");
+    let o = support::run_with_stdin(&mut c, b"protocol=https\nhost=git.corp.test\n\n");
+    assert_eq!(
+        stdout_str(&o),
+        "username=x-access-token\npassword=canary-env-token-42\n"
+    );
+    let fake = out("", "gocred: canary-env-token-42");
+    assert!(
+        std::panic::catch_unwind(|| canary::check(&fake, "x")).is_err(),
+        "not registered"
+    );
+}

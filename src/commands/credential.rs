@@ -13,10 +13,6 @@ use crate::rules::{Rule, Rules, Selection};
 use crate::settings::Settings;
 use crate::sources::{self, Context, Erased, Lookup, Stored, Target};
 
-/// Tokens expiring sooner than this are never handed out: git could not finish with them.
-/// (The margin in force is `[cache] margin_secs`, default 300; see `Settings::cache`.)
-pub const EXPIRY_MARGIN_SECS: u64 = 60;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Get,
@@ -114,17 +110,7 @@ fn get(
     let Lookup::Found(cred) = source.get(ctx, t)? else {
         return Ok(());
     };
-    if let Some(exp) = cred.expires_at {
-        let margin = ctx.settings.cache.margin_secs;
-        if exp <= crate::sources::now_secs() + margin {
-            return Err(Error::Source {
-                kind: rule_kind(t.rule),
-                rule: t.rule.pattern.clone(),
-                message: format!("the token expires within {margin} s; not handing it out"),
-                hint: Some("lower `[cache] margin_secs` in the config if tokens are issued with shorter lives".into()),
-            });
-        }
-    }
+    cred.check_usable(t.rule, ctx.settings.cache.margin_secs)?;
     let resp = Response {
         username: cred.username,
         password: cred.secret,

@@ -33,7 +33,13 @@ pub fn run(args: ExplainArgs, settings: &Settings, out: &mut dyn Write) -> Resul
 }
 
 pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
-    let t = resolve_target(raw)?;
+    let t = match resolve_target(raw) {
+        Ok(t) => t,
+        // A module path git could never ask about (`a.b/x//y`, `a.b/./x`): still say what Go's
+        // GOPRIVATE matching makes of it, literally; no rule can serve it.
+        Err(e) if !raw.contains("://") => return Ok(unroutable(raw, settings, &e)),
+        Err(e) => return Err(e),
+    };
     let scope = &settings.scope;
     let private = scope.is_private(&t.module_path);
     let selection = settings.rules.select(&t.origin, t.path.as_deref());
@@ -55,6 +61,13 @@ pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
             None
         }
     };
+    if let Some(why) = &t.module_problem {
+        notes.push(format!(
+            "`{}` is not a valid module path ({why}): go will refuse it; the GOPRIVATE answers \
+             above are what Go's matching makes of it as written",
+            crate::protocol::escape_for_display(&t.module_path)
+        ));
+    }
     let proxies = crate::goproxy::served_proxies(&settings.go, &settings.rules);
     let as_proxy = proxies.iter().find(|p| p.origin == t.origin);
     if private.is_none() && as_proxy.is_none() {
@@ -114,6 +127,39 @@ pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
         "goauth": Some(settings.go.value("GOAUTH")).filter(|v| !v.is_empty()).unwrap_or("netrc"),
         "proxy_bypassed": trap.is_some(),
     }))
+}
+
+/// The report for a module path that does not resolve to a repository URL: Go's answers only.
+fn unroutable(raw: &str, settings: &Settings, e: &Error) -> Value {
+    let module = raw.split('@').next().unwrap_or("");
+    let scope = &settings.scope;
+    let why = super::module_path_problem(module).unwrap_or_else(|| e.to_string());
+    json!({
+        "target": raw,
+        "module_path": module,
+        "host": null,
+        "private": scope.is_private(module).is_some(),
+        "goprivate_pattern": scope.is_private(module),
+        "goprivate_from": describe_origin(&settings.go.origin("GOPRIVATE")),
+        "noproxy": scope.is_noproxy(module),
+        "nosumdb": scope.is_nosumdb(module),
+        "rule": null,
+        "rule_line": null,
+        "config": settings.config_path.as_ref().map(|p| p.display().to_string()),
+        "source": null,
+        "transport": "https",
+        "credential": null,
+        "ssh": null,
+        "notes": [format!(
+            "`{}` is not a valid module path ({why}): go will refuse it, and git never asks \
+             about such a path, so no rule serves it; the GOPRIVATE answers above are what Go's \
+             matching makes of it as written",
+            crate::protocol::escape_for_display(module)
+        )],
+        "goproxy": Some(settings.go.value("GOPROXY")).filter(|v| !v.is_empty()).unwrap_or(crate::goproxy::DEFAULT),
+        "goauth": Some(settings.go.value("GOAUTH")).filter(|v| !v.is_empty()).unwrap_or("netrc"),
+        "proxy_bypassed": false,
+    })
 }
 
 /// TARGET is a proxy in GOPROXY that a rule serves: Go asks it itself, never through git.

@@ -22,7 +22,7 @@ use crate::config::HttpAuth;
 use crate::error::{Error, Result};
 use crate::goauth::{
     read_challenge, write_response, CredentialSet, GoauthError, Header, RequestUrl, Response,
-    UrlLine, UrlPrefix,
+    UrlLine,
 };
 use crate::protocol::{Origin, Scheme};
 use crate::rules::{HostPattern, Rule, Selection};
@@ -64,7 +64,8 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
     let rules = &settings.rules.rules;
     let insecure = settings.go.value("GOINSECURE");
     let mut resp = Response::new();
-    let mut answered: Vec<(Origin, Vec<String>)> = Vec::new();
+    // Go's cache keys answered so far, with the index of the rule they belong to.
+    let mut answered: Vec<(String, usize)> = Vec::new();
     let mut failed = 0;
     for (i, rule) in rules.iter().enumerate() {
         if rule.source.is_none() {
@@ -88,7 +89,7 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
             host: host.clone(),
             port: port.unwrap_or(443),
         };
-        let Some(elems) = plan::prefix_elems(rule) else {
+        let (Some(elems), Some(keys)) = (plan::prefix_elems(rule), plan::keys(rule)) else {
             note(
                 err,
                 rule,
@@ -96,32 +97,56 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
             );
             continue;
         };
-        if let Some(why) = plan::first_call_conflict(rules, i, &origin, &elems, &answered) {
-            note(err, rule, &format!("not answered up front: {why}"));
+        if let Some(line) = plan::glob_overlap(rules, i, &origin, &elems) {
+            note(
+                err,
+                rule,
+                &format!(
+                    "not answered up front: the glob rule at line {line} comes first and may \
+                     cover part of it"
+                ),
+            );
             continue;
         }
         if let Some(glob) = plan::insecure_host(insecure, &origin.authority()) {
             note(err, rule, &insecure_message(&glob));
             continue;
         }
-        let refs: Vec<&str> = elems.iter().map(String::as_str).collect();
-        let prefix = match UrlPrefix::new(&origin, &refs) {
-            Ok(p) => p,
-            Err(e) => {
-                note(
-                    err,
-                    rule,
-                    &format!("cannot be written as a GOAUTH prefix: {e}"),
-                );
-                continue;
-            }
+        let lines: Option<Vec<UrlLine>> = keys.iter().map(|k| k.line(&origin)).collect();
+        let Some(lines) = lines else {
+            note(
+                err,
+                rule,
+                "a path element cannot be written as a GOAUTH prefix",
+            );
+            continue;
         };
+        let mut proposed = answered.clone();
+        proposed.extend(keys.iter().map(|k| (k.cache_key(&origin), i)));
+        let dup = keys
+            .iter()
+            .any(|k| answered.iter().any(|(a, _)| *a == k.cache_key(&origin)));
+        if dup {
+            note(
+                err,
+                rule,
+                "not answered up front: an earlier rule answers the same prefix",
+            );
+            continue;
+        }
+        if let Err(why) = plan::check(rules, &origin, &proposed) {
+            note(err, rule, &format!("not answered up front: {why}"));
+            continue;
+        }
+        let shown = lines[0].render();
         let path = (!elems.is_empty()).then(|| elems.join("/"));
         match header_for(&ctx, rule, &origin, path.as_deref()) {
             Ok(Some(header)) => {
-                let set = CredentialSet::new(UrlLine::Prefix(prefix.clone()), header);
+                let mut lines = lines.into_iter();
+                let mut set = CredentialSet::new(lines.next().expect("a key"), header);
+                lines.for_each(|l| set.add_url(l));
                 match resp.push(set) {
-                    Ok(()) => answered.push((origin, elems)),
+                    Ok(()) => answered = proposed,
                     Err(e) => note(err, rule, &e.to_string()),
                 }
             }
@@ -130,8 +155,7 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
                 failed += 1;
                 let _ = writeln!(
                     err,
-                    "gocred: goauth: skipping {}: {e}{}",
-                    prefix.render(),
+                    "gocred: goauth: skipping {shown}: {e}{}",
                     e.hint().map(|h| format!(" ({h})")).unwrap_or_default()
                 );
             }
@@ -184,20 +208,32 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
             rule.pattern
         )));
     };
-    let prefix = plan::prefix_elems(rule)
-        .filter(|p| plan::retry_prefix_ok(rules, i, origin, p))
-        .and_then(|p| {
-            UrlPrefix::new(origin, &p.iter().map(String::as_str).collect::<Vec<_>>()).ok()
-        });
-    let set = match prefix {
-        Some(p) if url.is_under(&p) => CredentialSet::new(UrlLine::Prefix(p), header),
-        Some(p) => {
+    // The rule's keys, when they alone never make Go send this credential where `get` would
+    // pick another rule (the first call's keys are not known here); else the URL only.
+    let keys: Vec<(String, UrlLine)> = plan::prefix_elems(rule)
+        .zip(plan::keys(rule))
+        .filter(|(elems, _)| plan::glob_overlap(rules, i, origin, elems).is_none())
+        .and_then(|(_, keys)| {
+            let mine: Vec<(String, usize)> =
+                keys.iter().map(|k| (k.cache_key(origin), i)).collect();
+            plan::check(rules, origin, &mine).ok()?;
+            keys.iter()
+                .map(|k| Some((k.cache_key(origin), k.line(origin)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    // The URL itself only when none of the keys already reaches it.
+    let reached = keys.iter().any(|(k, _)| url.lookup_keys().contains(k));
+    let mut lines = keys.into_iter().map(|(_, l)| l);
+    let mut set = match (reached, lines.next()) {
+        (true, Some(first)) => CredentialSet::new(first, header),
+        (_, first) => {
             let mut set = CredentialSet::new(UrlLine::Exact(url.clone()), header);
-            set.add_url(UrlLine::Prefix(p));
+            first.into_iter().for_each(|l| set.add_url(l));
             set
         }
-        None => CredentialSet::new(UrlLine::Exact(url.clone()), header),
     };
+    lines.for_each(|l| set.add_url(l));
     let mut resp = Response::new();
     resp.push(set).map_err(refused)?;
     write_response(out, &resp).map_err(|e| Error::io("writing the GOAUTH answer", e))
@@ -249,15 +285,7 @@ fn header_for(
             cred
         }
     };
-    let now = crate::sources::now_secs();
-    if cred
-        .expires_at
-        .is_some_and(|exp| exp <= now + super::credential::EXPIRY_MARGIN_SECS)
-    {
-        return Err(source_error(
-            "the token expires within a minute; not handing it out".into(),
-        ));
-    }
+    cred.check_usable(rule, ctx.settings.cache.margin_secs)?;
     let header = match rule.auth {
         HttpAuth::Basic => Header::basic(&cred.username, &cred.secret),
         HttpAuth::Bearer => Header::bearer(&cred.secret),

@@ -50,6 +50,7 @@ pub fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> Result<
     let Lookup::Found(cred) = source.get(&ctx, &target)? else {
         return Err(Error::other(format!("no token for {}", t.module_path)));
     };
+    cred.check_usable(rule, settings.cache.margin_secs)?;
     let mut line = cred.secret.expose_secret().to_string();
     line.push('\n');
     let r = out.write_all(line.as_bytes()).and_then(|_| out.flush());

@@ -8,7 +8,6 @@ use super::gitconf;
 use super::net::{self, Blocked, Client};
 use super::report::{sh_quote, Finding, Report};
 use super::Doctor;
-use crate::commands::credential::EXPIRY_MARGIN_SECS;
 use crate::protocol::Origin;
 use crate::rules::{Rule, Selection, SourceSpec};
 use crate::secret::SecretString;
@@ -216,7 +215,12 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
             super::report::clean(&cred.username)
         ),
     ));
-    r.push(expiry_finding(cred.expires_at, rule, &spec));
+    r.push(expiry_finding(
+        &cred,
+        settings.cache.margin_secs,
+        rule,
+        &spec,
+    ));
     let mut outcome = Outcome {
         pattern: rule.pattern.clone(),
         username: cred.username.clone(),
@@ -334,8 +338,13 @@ fn renew_hint(rule: &Rule, spec: &SourceSpec) -> String {
     }
 }
 
-fn expiry_finding(expires_at: Option<u64>, rule: &Rule, spec: &SourceSpec) -> Finding {
-    let Some(exp) = expires_at else {
+fn expiry_finding(
+    cred: &sources::Credential,
+    margin: u64,
+    rule: &Rule,
+    spec: &SourceSpec,
+) -> Finding {
+    let Some(exp) = cred.expires_at else {
         return Finding::ok(
             "cred.expiry",
             "no expiry known for this token (the source does not say)",
@@ -349,9 +358,9 @@ fn expiry_finding(expires_at: Option<u64>, rule: &Rule, spec: &SourceSpec) -> Fi
                 .ok()
         })
         .unwrap_or_else(|| exp.to_string());
-    if exp <= now + EXPIRY_MARGIN_SECS {
-        Finding::fail("cred.expiry", format!("the token expires at {when}, within {EXPIRY_MARGIN_SECS} s: gocred will not hand it out{}", renew_hint(rule, spec)))
-    } else if exp <= now + 600 {
+    if !cred.usable(margin) {
+        Finding::fail("cred.expiry", format!("the token expires at {when}, within the {margin} s margin (`[cache] margin_secs`): gocred will not hand it out{}", renew_hint(rule, spec)))
+    } else if exp <= now + margin.max(300) * 2 {
         Finding::warn(
             "cred.expiry",
             format!("the token expires soon, at {when} (in {} s)", exp - now),

@@ -205,6 +205,10 @@ fn check_url_bytes(s: &str) -> Result<(), GoauthError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UrlLine {
     Prefix(UrlPrefix),
+    /// `https://host/elem…?go-get=1`: Go's go-get page of exactly the prefix's path. Go looks a
+    /// request up with its query glued to the last element, so `host/a/b?go-get=1` never hits
+    /// the key `host/a/b`; this line is what makes that page get the prefix's rule.
+    GoGet(UrlPrefix),
     /// Exactly the URL Go asked about (answers that request and nothing shorter).
     Exact(RequestUrl),
 }
@@ -213,6 +217,7 @@ impl UrlLine {
     pub fn render(&self) -> String {
         match self {
             UrlLine::Prefix(p) => p.render(),
+            UrlLine::GoGet(p) => format!("https://{}?go-get=1", p.cache_key()),
             UrlLine::Exact(u) => u.as_str().to_string(),
         }
     }
@@ -220,6 +225,7 @@ impl UrlLine {
     pub fn cache_key(&self) -> String {
         match self {
             UrlLine::Prefix(p) => p.cache_key(),
+            UrlLine::GoGet(p) => format!("{}?go-get=1", p.cache_key()),
             UrlLine::Exact(u) => u.cache_key(),
         }
     }

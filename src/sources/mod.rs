@@ -21,7 +21,7 @@ pub mod revoke;
 
 use std::cell::OnceCell;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::protocol::Origin;
 use crate::rules::{Rule, SourceSpec};
 use crate::secret::SecretString;
@@ -34,7 +34,7 @@ pub use github_app::GithubAppSource;
 pub use github_oidc::{GithubOidcSource, OidcSpec, DEFAULT_API_URL, DEFAULT_STS_URL};
 pub use gitlab::GitlabSource;
 pub use oauth::OauthSource;
-pub use pat::{account_for, PatSource};
+pub use pat::{account_for, forget_all, PatSource};
 
 /// A credential ready to hand out.
 #[derive(Debug)]
@@ -45,6 +45,29 @@ pub struct Credential {
     pub expires_at: Option<u64>,
     /// True for tokens we minted (or fetched short-lived): git's storing helpers should not keep them.
     pub ephemeral: bool,
+}
+
+impl Credential {
+    /// Whether it may be handed out now, under the configured margin (`[cache] margin_secs`).
+    pub fn usable(&self, margin: u64) -> bool {
+        crate::store::cache::usable(self.expires_at, margin)
+    }
+
+    /// `Ok` if [`usable`](Self::usable); else the error every command gives for it.
+    pub fn check_usable(&self, rule: &Rule, margin: u64) -> Result<()> {
+        if self.usable(margin) {
+            return Ok(());
+        }
+        Err(Error::Source {
+            kind: rule.source.as_ref().map_or("ssh", |s| s.kind().as_str()),
+            rule: rule.pattern.clone(),
+            message: format!("the token expires within {margin} s; not handing it out"),
+            hint: Some(
+                "lower `[cache] margin_secs` in the config if tokens are issued with shorter lives"
+                    .into(),
+            ),
+        })
+    }
 }
 
 /// A credential handed to a CI job (`gocred ci`), with how to revoke it when the job ends.

@@ -62,8 +62,15 @@ impl CachedToken {
 
     /// Still usable for at least `margin` seconds.
     pub fn is_fresh(&self, margin: u64) -> bool {
-        self.expires_at > now_secs().saturating_add(margin)
+        usable(Some(self.expires_at), margin)
     }
+}
+
+/// The one freshness rule: a token is handed out (by `get`, `goauth`, `token`, `ci`), reused from
+/// the cache, and passed by `doctor` only while it has more than `margin` seconds left
+/// (`[cache] margin_secs`): git or Go must be able to finish with it. `None`: no known expiry.
+pub fn usable(expires_at: Option<u64>, margin: u64) -> bool {
+    expires_at.is_none_or(|exp| exp > now_secs().saturating_add(margin))
 }
 
 /// The cache over one keyring, with the reuse margin and the lock directory.

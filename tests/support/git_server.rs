@@ -109,7 +109,11 @@ impl GitServer {
         );
         make_pki(&root);
         write_htpasswd(&root, users);
+        for (user, password) in users {
+            super::canary::credential(user, password);
+        }
         let bearer_token = random_token();
+        super::canary::secret(&bearer_token);
         write_file(
             &root.join("bearer.map"),
             format!("\"~^Bearer {bearer_token}$\" bearer-token;\n"),

@@ -571,11 +571,13 @@ fn make_token(seq: u64, stateless: bool) -> String {
             })
             .collect()
     };
-    if stateless {
+    let token = if stateless {
         format!("ghs_{}.{}.{}", word(120), word(300), word(90))
     } else {
         format!("ghs_{}", word(36))
-    }
+    };
+    super::canary::credential("x-access-token", &token);
+    token
 }
 
 /// nginx `auth_request`: 200 when git's Basic credentials carry a live token of an installation

@@ -185,6 +185,7 @@ fn handle(req: &tiny_http::Request, body: &str, st: &mut State) -> (u16, String)
         st.next += 1;
         let id = st.next;
         let token = format!("glpat-minted{id}-{}", "x".repeat(12));
+        super::canary::secret(&token);
         st.tokens.insert(
             id,
             GlToken {

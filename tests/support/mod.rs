@@ -18,6 +18,7 @@
 // subset; a group name also does not collide with an outer `#[allow(dead_code)] mod support;`.
 #![allow(unused)]
 
+pub mod canary;
 mod git_server;
 mod github_api;
 pub mod gitlab_api;
@@ -147,7 +148,18 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// Runs `cmd` with `stdin` as its standard input and captures stdout and stderr.
+///
+/// The secret canary (see `canary`) registers the secrets it is given and checks the output.
 pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
+    canary::register_input(cmd, stdin);
+    let out = run_with_stdin_unchecked(cmd, stdin);
+    canary::check(&out, &format!("{:?}", cmd.get_program()));
+    out
+}
+
+/// [`run_with_stdin`] without the canary: for the Go oracles, whose output is the parsed
+/// credential itself (printing it is their job).
+pub fn run_with_stdin_unchecked(cmd: &mut Command, stdin: &[u8]) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -174,6 +186,7 @@ pub fn run_parallel(n: usize, mut make: impl FnMut() -> Command, stdin: &[u8]) -
     let children: Vec<_> = (0..n)
         .map(|_| {
             let mut c = make();
+            canary::register_input(&c, stdin);
             c.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
@@ -187,6 +200,7 @@ pub fn run_parallel(n: usize, mut make: impl FnMut() -> Command, stdin: &[u8]) -
     children
         .into_iter()
         .map(|c| c.wait_with_output().expect("waiting for a child"))
+        .inspect(|out| canary::check(out, "a parallel process"))
         .collect()
 }
 
@@ -195,12 +209,13 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("spawning {:?}: {e}", cmd.get_program()));
-    assert_success(&out, &format!("{cmd:?}"));
+    assert_success(&out, &format!("{:?}", cmd.get_program()));
     out
 }
 
 /// Panics with stdout and stderr unless `out` is a success.
 pub fn assert_success(out: &Output, what: &str) {
+    canary::check(out, what);
     assert!(
         out.status.success(),
         "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -210,13 +225,16 @@ pub fn assert_success(out: &Output, what: &str) {
     );
 }
 
-/// Stdout as a `String` (lossy).
+/// Stdout as a `String` (lossy), checked by the secret canary (`canary::raw_stdout` where
+/// printing a secret is the job).
 pub fn stdout_str(out: &Output) -> String {
+    canary::check(out, "a process");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Stderr as a `String` (lossy).
+/// Stderr as a `String` (lossy), checked by the secret canary.
 pub fn stderr_str(out: &Output) -> String {
+    canary::check(out, "a process");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 

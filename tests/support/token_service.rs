@@ -120,19 +120,24 @@ impl TokenService {
                     self.base
                 ),
             ),
-            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), REQUEST_TOKEN.into()),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(), {
+                super::canary::secret(REQUEST_TOKEN);
+                REQUEST_TOKEN.into()
+            }),
         ]
     }
 
     /// A GitLab `id_tokens` JWT for `aud`.
     pub fn gitlab_jwt(&self, aud: &str) -> String {
         let jwt = sign(&self.enc, GITLAB_ISSUER, aud, SUBJECTS[1]);
+        super::canary::secret(&jwt);
         self.state.lock().unwrap().jwts.push(jwt.clone());
         jwt
     }
 
     /// The next tokens the exchange hands out (so a git server can be told to accept them).
     pub fn expect_tokens(&self, tokens: &[&str]) {
+        tokens.iter().for_each(|t| super::canary::secret(t));
         self.state
             .lock()
             .unwrap()
@@ -258,6 +263,7 @@ fn handle(
             } else {
                 let aud = get("audience").unwrap_or_else(|| "https://github.com/acme".into());
                 let jwt = sign(enc, GITHUB_ISSUER, &aud, SUBJECTS[0]);
+                super::canary::secret(&jwt);
                 st.lock().unwrap().jwts.push(jwt.clone());
                 (200, json!({"count": 1, "value": jwt}))
             }

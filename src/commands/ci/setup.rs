@@ -17,8 +17,6 @@ use crate::settings::{Env, Settings};
 use crate::sources::{self, Context, Target};
 use crate::store::lease::{sha256_hex, Lease, LeaseDir, LeaseToken};
 
-/// Tokens that expire sooner than this are not handed to a job.
-const MIN_LIFETIME_SECS: u64 = 120;
 
 /// One credential handed to the job.
 pub struct Issued {
@@ -101,8 +99,15 @@ pub fn issue_one(
     netrc::check_word(cred.secret.expose_secret()).map_err(|e| bad("token", e.to_string()))?;
     netrc::check_word(&cred.username).map_err(|e| bad("username", e.to_string()))?;
     if let Some(exp) = cred.expires_at {
-        if exp < crate::store::lease::now() + MIN_LIFETIME_SECS {
-            return Err(bad("token", "it expires within two minutes".into()));
+        let margin = ctx.settings.cache.margin_secs;
+        if !cred.usable(margin) {
+            return Err(bad(
+                "token",
+                format!(
+                    "it expires within {margin} s (`[cache] margin_secs`); lower the margin if \
+                     tokens are issued with shorter lives"
+                ),
+            ));
         }
         // A short-lived token the wipe cannot revoke (oauth): the job should know it
         // outlives the job, and until when.

@@ -97,7 +97,12 @@ fn owner_prefixes_follow_first_match() {
     // The owner's source fails: the host-wide prefix would give Go B's token for acme.
     let r = goauth(&config, &[("B", "b")], None, None);
     assert_eq!(r.out, "");
-    assert!(r.err.contains("has no credential to give"), "{}", r.err);
+    assert!(
+        r.err
+            .contains("with https://h.test/acme/@v/list, where `get` picks the rule at line 1"),
+        "{}",
+        r.err
+    );
     // Host rule first: it wins everything; the owner rule is not answered.
     let config = env_rule("h.test", "B", "") + &env_rule("h.test/acme/*", "A", "");
     let r = goauth(&config, &[("A", "a"), ("B", "b")], None, None);
@@ -165,7 +170,8 @@ fn retry_prefixes() {
     assert_eq!(
         r.out,
         format!(
-            "https://h.test/team/lib?go-get=1\nhttps://h.test/team/lib/\n\n{}\n\n",
+            "https://h.test/team/lib/\nhttps://h.test/team/lib?go-get=1\n\
+             https://h.test/team/lib.git/\nhttps://h.test/team/lib.git?go-get=1\n\n{}\n\n",
             basic("l")
         )
     );
@@ -256,7 +262,7 @@ fn ssh_rules_and_bad_usernames_are_skipped() {
     r.result.unwrap();
     assert_eq!(r.out, format!("https://ok.test/\n\n{}\n\n", basic("o")));
     assert!(
-        r.err.contains("uses ssh") && r.err.contains("comes first"),
+        r.err.contains("uses ssh") && r.err.contains("where `get` picks the rule at line 1"),
         "{}",
         r.err
     );
