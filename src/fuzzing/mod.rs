@@ -26,8 +26,11 @@ pub use server_text::server_text;
 /// ASCII Unit Separator: splits a structured target's input into fields.
 pub const SEP: u8 = 0x1f;
 
+/// A property: panics when it fails for this input.
+pub type Property = fn(&[u8]);
+
 /// Every target by name (the name of its `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Property)] = &[
     ("protocol_reader", protocol_reader),
     ("goauth_stdin", goauth_stdin),
     ("goauth_url", goauth_url),
