@@ -35,6 +35,8 @@ pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gitconfig;
 pub mod goauth;
 pub mod goenv;

@@ -267,8 +267,11 @@ fn split_url(url: &str) -> Result<UrlParts, ProtocolError> {
         .transpose()?;
     let host = percent_decode(hostport)?;
     let path = percent_decode(tail.trim_start_matches('/'))?;
-    if [&host, &path]
-        .iter()
+    // The username routes too: `%1b` in the userinfo must not smuggle in what `username=`
+    // may not carry.
+    if [Some(&host), Some(&path), username.as_ref()]
+        .into_iter()
+        .flatten()
         .any(|s| s.chars().any(|c| c.is_control()))
     {
         return Err(ProtocolError::BadUrl("control character"));
@@ -433,6 +436,20 @@ mod tests {
         assert_eq!(r.path.as_deref(), Some("team/lib"));
         let r = read(b"url=https://corp.com@evil.com/\n").unwrap();
         assert_eq!(r.origin.host, "evil.com", "host never comes from userinfo");
+    }
+
+    #[test]
+    fn url_userinfo_cannot_carry_control_characters() {
+        // Found by the `protocol_reader` fuzz target: `username=` refuses an ESC, `url=` took one.
+        for url in ["a%1bb", "a%7f", "%c2%85x"] {
+            let input = format!("url=https://{url}:pw@git.corp.test/x\n");
+            assert!(
+                matches!(read(input.as_bytes()), Err(ProtocolError::BadUrl(_))),
+                "{url}"
+            );
+        }
+        let r = read(b"url=https://a%40b@git.corp.test/x\n").unwrap();
+        assert_eq!(r.username.as_deref(), Some("a@b"));
     }
 
     #[test]
