@@ -236,6 +236,7 @@ esac
 if [ "$on_path" = 0 ]; then
   # The exact line for this shell, and where to keep it (root's ~/.profile has no ~/.local/bin).
   say "$bin is not on your PATH. For this shell run:"
+  # shellcheck disable=SC2016 # $PATH is for the user's shell to expand
   printf '\n    export PATH="%s:$PATH"\n\n' "$bin" >&2
   say "and add that line to ~/.profile (or ~/.bashrc, ~/.zshrc) to keep it."
 fi

@@ -59,9 +59,10 @@ fi
 if ! reported="$("$binary" --version 2>/dev/null)"; then
   die "cannot run $binary on this machine; build each target on a native runner"
 fi
+reported="${reported%%$'\n'*}"
 case "$reported" in
   "gocred $version"|"gocred $version "*) ;;
-  *) die "$binary says \"$(printf %s "$reported" | head -n 1)\", Cargo.toml says $version" ;;
+  *) die "$binary says \"$reported\", Cargo.toml says $version" ;;
 esac
 
 name="gocred-$version-$target"
@@ -119,7 +120,8 @@ mv "$sums.tmp" "$sums"
 echo "archive: $out/$archive"
 echo "sha256:  $sum"
 # What the binary needs at run time (README: "Release binaries").
-if command -v objdump >/dev/null 2>&1 && objdump -p "$binary" >/dev/null 2>&1; then
+case "$target" in *-linux-*) elf=1 ;; *) elf=0 ;; esac
+if [ "$elf" = 1 ] && command -v objdump >/dev/null 2>&1 && objdump -p "$binary" >/dev/null 2>&1; then
   needed="$(objdump -p "$binary" | awk '$1 == "NEEDED" { printf "%s ", $2 }')"
   glibc="$(objdump -T "$binary" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1 || true)"
   echo "linkage: ${needed:-static (no shared libraries)}${glibc:+ (newest symbol version $glibc)}"

@@ -15,115 +15,16 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Output};
 
+use support::release::{
+    archive_name, publish, release_dist, repo, target, tool_dir, BASE_TOOLS, VERSION,
+};
 use support::{stderr_str, stdout_str, GitServer, Sandbox, GIT_HOST, RELEASES_HOST};
 
 const USER: &str = "ci-bot";
 const TOKEN: &str = "glpat-release-canary-0123456789";
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MODULE: &str = "git.corp.test/lax/lib@v1.0.0";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The archive `install.sh` picks on this machine (the Linux release is static, musl).
-fn target() -> String {
-    format!("{}-unknown-linux-musl", std::env::consts::ARCH)
-}
-
-fn archive_name() -> String {
-    format!("gocred-{VERSION}-{}.tar.gz", target())
-}
-
-/// `install/release.sh --binary … --target … --out …`, once per test run.
-fn release_dist() -> &'static Path {
-    static DIST: OnceLock<PathBuf> = OnceLock::new();
-    DIST.get_or_init(|| {
-        let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("release-install");
-        let _ = std::fs::remove_dir_all(&work);
-        support::mkdir(&work);
-        let binary = match std::env::var_os("GOCRED_RELEASE_BINARY").filter(|v| !v.is_empty()) {
-            Some(b) => PathBuf::from(b),
-            None => {
-                let stripped = work.join("gocred");
-                support::run_ok(
-                    Command::new(support::require_tool("strip"))
-                        .arg("-o")
-                        .arg(&stripped)
-                        .arg(support::gocred_bin()),
-                );
-                stripped
-            }
-        };
-        let dist = work.join("dist");
-        let out = support::run_ok(
-            Command::new("bash")
-                .arg(repo().join("install/release.sh"))
-                .arg("--binary")
-                .arg(&binary)
-                .args(["--target", &target(), "--out"])
-                .arg(&dist)
-                .env_remove("GOCRED_RELEASE_BINARY")
-                .stdin(Stdio::null()),
-        );
-        assert!(stdout_str(&out).contains(&archive_name()), "{out:?}");
-        dist
-    })
-}
-
-/// The release as a download site has it: `<releases dir>/v<VERSION>/` with the archive,
-/// SHA256SUMS and install.sh. Returns the base URL.
-fn publish(server: &GitServer) -> String {
-    let dir = server.releases_dir().join(format!("v{VERSION}"));
-    support::mkdir(&dir);
-    let dist = release_dist();
-    for f in [archive_name().as_str(), "SHA256SUMS"] {
-        std::fs::copy(dist.join(f), dir.join(f)).unwrap();
-    }
-    std::fs::copy(repo().join("install/install.sh"), dir.join("install.sh")).unwrap();
-    format!("https://{RELEASES_HOST}/v{VERSION}")
-}
-
-/// A directory of links to exactly `names` (from the host), to build a PATH that has what a
-/// plain machine or CI image has and nothing else — in particular no cargo.
-fn tool_dir(at: &Path, names: &[&str]) -> PathBuf {
-    support::mkdir(at);
-    for n in names {
-        std::os::unix::fs::symlink(support::require_tool(n), at.join(n)).unwrap();
-    }
-    at.to_path_buf()
-}
-
-/// What the installer and the CI scripts use, besides the downloader.
-const BASE_TOOLS: &[&str] = &[
-    "sh",
-    "bash",
-    "tar",
-    "gzip",
-    "sha256sum",
-    "mkdir",
-    "cp",
-    "mv",
-    "chmod",
-    "ln",
-    "rm",
-    "mktemp",
-    "awk",
-    "sed",
-    "grep",
-    "cut",
-    "uname",
-    "dirname",
-    "cat",
-    "head",
-    "tr",
-    "touch",
-    "realpath",
-    "git",
-];
 
 /// A sealed machine: the sandbox HOME, the git server (also serving the release), and a PATH
 /// of `tools` + Go, without cargo.

@@ -26,6 +26,7 @@ pub mod go_probe;
 mod go_userauth;
 mod oauth_server;
 mod proc;
+pub mod release;
 mod sandbox;
 mod secret_service;
 mod ssh_server;
