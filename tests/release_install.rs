@@ -224,7 +224,7 @@ fn wget_alone_installs_into_a_prefix_and_a_second_run_replaces_in_place() {
     assert_ne!(first.ino(), second.ino());
     assert_eq!(
         std::fs::read(prefix.join("bin/gocred")).unwrap(),
-        std::fs::read(&release_binary_in(&m)).unwrap()
+        std::fs::read(release_binary_in(&m)).unwrap()
     );
 }
 
