@@ -18,7 +18,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # openssh-server/-client: the SSH tests (init, doctor) start their own sshd (tests/support/ssh_server.rs).
-pkgs=(nginx fcgiwrap openssl gnome-keyring dbus libsecret-tools keyutils openssh-server openssh-client hyperfine ca-certificates python3-venv curl util-linux)
+pkgs=(nginx fcgiwrap openssl gnome-keyring dbus libsecret-tools keyutils openssh-server openssh-client hyperfine ca-certificates python3-venv curl util-linux wget man-db binutils)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()

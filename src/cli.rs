@@ -5,7 +5,7 @@ use std::io::{self, IsTerminal, Read, Write};
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    ci, credential, doctor, explain, goauth, init, login, logout, token, uninit,
+    ci, credential, docs, doctor, explain, goauth, init, login, logout, token, uninit,
 };
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
@@ -48,6 +48,11 @@ pub enum Command {
     Ci(ci::CiArgs),
     /// Check every link from `go get` to TARGET's repository and say how to fix a broken one.
     Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script for bash, zsh, fish or powershell.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff): `gocred man | man -l -`.
+    #[command(hide = true)]
+    Man(docs::ManArgs),
     /// Git credential operations this version does not know are ignored, as git asks.
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -113,6 +118,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Uninit(a) => uninit::run(a, &settings()?, &mut out, &mut err),
         Command::Ci(a) => ci::run(a, settings, stdin(), &mut out, &mut err),
         Command::Doctor(a) => doctor::run(a, Env::from_process(), &mut out),
+        Command::Completions(a) => docs::completions(a, &mut out),
+        Command::Man(a) => docs::man(a, &mut out),
         Command::Unknown(args) => unknown_operation(&args, &mut err),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod ci;
 pub mod credential;
+pub mod docs;
 pub mod doctor;
 pub mod explain;
 pub mod goauth;

@@ -278,6 +278,39 @@ mod tests {
         }
     }
 
+    /// The real macOS Keychain / Windows Credential Manager (CI runs it on those runners):
+    /// store, read back, overwrite, delete, and nothing left behind. Linux's stores are
+    /// exercised end to end by tests/ against a real gnome-keyring and the kernel keyring.
+    #[cfg(any(target_os = "macos", windows))]
+    #[test]
+    fn native_store_round_trip() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let service = format!("gocred-unit-{}-{nanos}", std::process::id());
+        let k = Keyring::open(
+            &KeyringSettings {
+                backend: "auto".into(),
+                service,
+            },
+            &Env::default(),
+        )
+        .unwrap();
+        assert_eq!(k.candidates, vec![Backend::Native]);
+        let account = "git.corp.example";
+        assert!(k.get(account).unwrap().is_none());
+        assert_eq!(
+            k.set(account, &secret("first-canary".into())).unwrap(),
+            Backend::Native
+        );
+        k.set(account, &secret("second-canary".into())).unwrap();
+        let (got, b) = k.get(account).unwrap().expect("stored");
+        assert_eq!((got.expose_secret(), b), ("second-canary", Backend::Native));
+        assert!(k.delete(account).unwrap());
+        assert!(k.get(account).unwrap().is_none());
+        assert!(!k.delete(account).unwrap());
+    }
+
     #[test]
     fn unknown_backend_is_a_clear_error() {
         let e = Keyring::open(&ks("plaintext"), &Env::default()).unwrap_err();

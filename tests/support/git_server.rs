@@ -21,6 +21,8 @@ pub const GIT_HOST: &str = "git.corp.test";
 pub const PROXY_HOST: &str = "proxy.corp.test";
 /// The same GOPROXY directory, but behind `Authorization: Bearer <GitServer::bearer_token>`.
 pub const BEARER_PROXY_HOST: &str = "bearer-proxy.corp.test";
+/// Static files from [`GitServer::releases_dir`], no auth: a stand-in for a release download site.
+pub const RELEASES_HOST: &str = "releases.corp.test";
 
 /// Fixed commit dates make repos reproducible: 2024-01-01T00:00:00Z plus one minute per commit.
 const EPOCH: u64 = 1_704_067_200;
@@ -49,6 +51,8 @@ pub struct AccessLogEntry {
 ///   check with `GOAUTH=git`).
 /// * `https://proxy.corp.test/...`: the static directory [`GitServer::goproxy_dir`] (a GOPROXY
 ///   layout, empty at start), Basic auth required.
+/// * `https://releases.corp.test/...`: the static directory [`GitServer::releases_dir`] (empty at
+///   start), open to anyone, like a project's release downloads.
 /// * `https://bearer-proxy.corp.test/...`: the same directory, only for
 ///   `Authorization: Bearer <`[`GitServer::bearer_token`]`>` (compared case-sensitively; else 401
 ///   with `WWW-Authenticate: Bearer`). Its access-log user is `bearer-token` when the token
@@ -93,6 +97,7 @@ impl GitServer {
             "work",
             "www/_goget",
             "goproxy",
+            "releases",
             "logs",
             "pki",
             "srvhome",
@@ -230,6 +235,11 @@ impl GitServer {
     /// `<module>/@v/list`, `<version>.info`, `.mod`, `.zip`).
     pub fn goproxy_dir(&self) -> PathBuf {
         self.root.join("goproxy")
+    }
+
+    /// Directory served as `https://releases.corp.test/` (no auth).
+    pub fn releases_dir(&self) -> PathBuf {
+        self.root.join("releases")
     }
 
     /// The server's temp dir (removed on drop, or by the watchdog if the test process dies).
@@ -785,6 +795,12 @@ http {{
         server_name {PROXY_HOST};
         root {r}/goproxy;
         auth_basic "{PROXY_HOST}";
+    }}
+
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name {RELEASES_HOST};
+        root {r}/releases;
     }}
 
     # `map` compares plain strings ignoring case: the token is matched by a `~` regex

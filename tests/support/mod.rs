@@ -27,12 +27,15 @@ pub mod go_probe;
 mod go_userauth;
 mod oauth_server;
 mod proc;
+pub mod release;
 mod sandbox;
 mod secret_service;
 mod ssh_server;
 pub mod token_service;
 
-pub use git_server::{AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST};
+pub use git_server::{
+    AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST, RELEASES_HOST,
+};
 pub use github_api::{Fault, GithubApi};
 pub use gitlab_api::GitlabApi;
 pub use go_userauth::{GoParse, GoUserAuth};

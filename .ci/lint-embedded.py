@@ -1,0 +1,43 @@
+"""Shellchecks the shell scripts embedded in the CI templates, which no linter sees otherwise
+(actionlint checks workflows, not composite actions; GitLab's schema does not look inside
+scripts): every `run:` of install/github/action.yml (bash, `${{ … }}` replaced by a word) and
+the `.gocred` job's before_script / after_script of install/gitlab/gocred.gitlab-ci.yml (sh,
+each list one script, as the runner runs it).
+
+    python lint-embedded.py SHELLCHECK   (from the lint venv: ruamel.yaml comes with check-jsonschema)
+"""
+
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+root = Path(__file__).resolve().parent.parent
+shellcheck = sys.argv[1]
+yaml = YAML(typ="safe")
+scripts = []  # (label, shell, text)
+
+action = yaml.load((root / "install/github/action.yml").read_text())
+for i, step in enumerate(action["runs"]["steps"]):
+    if "run" in step:
+        text = re.sub(r"\$\{\{[^}]*\}\}", "GHA_EXPRESSION", step["run"])
+        scripts.append((f"action.yml step {i} ({step.get('name', '')})", step["shell"], text))
+
+gitlab = yaml.load((root / "install/gitlab/gocred.gitlab-ci.yml").read_text())
+for key in ("before_script", "after_script"):
+    scripts.append((f"gocred.gitlab-ci.yml .gocred.{key}", "sh", "\n".join(gitlab[".gocred"][key])))
+
+failed = 0
+with tempfile.TemporaryDirectory() as d:
+    for n, (label, shell, text) in enumerate(scripts):
+        f = Path(d) / f"script-{n}.{shell}"
+        f.write_text(f"#!/bin/{shell}\n{text}\n")
+        r = subprocess.run([shellcheck, "-s", shell, str(f)], capture_output=True, text=True)
+        if r.returncode != 0:
+            failed += 1
+            print(f"--- {label}\n{r.stdout}{r.stderr}", end="")
+print(f"embedded scripts: {len(scripts) - failed} clean, {failed} with findings")
+sys.exit(1 if failed else 0)
