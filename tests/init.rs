@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::{
-    run_with_stdin, stderr_str, stdout_str, unique_name, ClientGaps, GitServer, Sandbox, SshServer,
+    run_with_stdin, stderr_str, stdout_str, ClientGaps, GitServer, KeyringService, Sandbox,
+    SshServer,
 };
 
 const USER: &str = "alice";
@@ -21,7 +22,7 @@ const TOKEN: &str = "glpat-init-0123456789";
 struct Laptop {
     s: Sandbox,
     server: GitServer,
-    service: String,
+    service: KeyringService,
     /// Extra environment for every command (GIT_SSH_COMMAND, hostile GOPRIVATE …).
     extra: Vec<(String, String)>,
 }
@@ -31,7 +32,7 @@ impl Laptop {
         let l = Laptop {
             s: Sandbox::new(),
             server: GitServer::start(&[(USER, TOKEN)]),
-            service: unique_name("gocred-init"),
+            service: KeyringService::new("gocred-init"),
             extra: Vec::new(),
         };
         l.s.consumer_main("git.corp.test/lax/lib", "v1.0.0");
