@@ -116,8 +116,12 @@ install_oidc() {
   if [ "$have" = "$OIDC_PROVIDER_VERSION" ]; then return 0; fi
   say "npm install oidc-provider@$OIDC_PROVIDER_VERSION (into $OIDC_DIR)"
   mkdir -p "$OIDC_DIR"
-  # npm runs lifecycle scripts with `node` from PATH: make it this one.
-  PATH="$(dirname "$NODE"):$PATH" "${NPM[@]}" install --prefix "$OIDC_DIR" --no-audit --no-fund --silent \
+  # npm runs lifecycle scripts with `node` from PATH: make it this one. Node trusts only its own
+  # CA list; add the machine's (what apt, pip, git and cargo trust here) so that a registry
+  # reached through a proxy with its own CA works as it does for them.
+  local ca=/etc/ssl/certs/ca-certificates.crt
+  PATH="$(dirname "$NODE"):$PATH" NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS:-$([ -r "$ca" ] && echo "$ca")}" \
+    "${NPM[@]}" install --prefix "$OIDC_DIR" --no-audit --no-fund --loglevel=error \
     "oidc-provider@$OIDC_PROVIDER_VERSION" >/dev/null || fail "npm install oidc-provider@$OIDC_PROVIDER_VERSION"
 }
 install_oidc
