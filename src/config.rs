@@ -232,51 +232,49 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Reads the file; a missing file is an empty config (CI can run with none).
-pub fn load(path: &Path) -> Result<(ConfigFile, String)> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((ConfigFile::default(), String::new()))
-        }
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-    };
-    check_ownership(path)?;
-    Ok((parse(path, &text)?, text))
-}
+/// Largest config file gocred reads (a few rules take a few hundred bytes).
+const MAX_CONFIG: u64 = 1 << 20;
 
-/// A config that others can write could add a `command` rule that runs as you.
-#[cfg(unix)]
-fn check_ownership(path: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let md =
-        std::fs::metadata(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let euid = crate::fsutil::euid();
-    if md.uid() != euid && md.uid() != 0 {
-        return Err(Error::Config {
-            path: path.to_path_buf(),
-            message: format!(
-                "owned by uid {}, not by you (uid {euid}); refusing to use it",
-                md.uid()
-            ),
-        });
-    }
-    if md.mode() & 0o022 != 0 {
-        return Err(Error::Config {
-            path: path.to_path_buf(),
-            message: format!(
-                "writable by group or others (mode {:o}); run `chmod go-w {}`",
-                md.mode() & 0o777,
+/// Reads the file; a missing file is an empty config (CI can run with none).
+///
+/// The config can name programs to run, so it is read only when nobody but you or root could
+/// have written it (`fsutil::trust`): the path is absolute (git runs helpers at the top of a
+/// work tree, so a relative `GOCRED_CONFIG` would let a cloned repository supply rules), every
+/// directory above it is yours or root's and not writable by others (unless sticky), and the file
+/// is opened once without following a link or blocking, checked on that descriptor (a regular
+/// file, yours or root's, not group/other writable) and read from it.
+pub fn load(path: &Path) -> Result<(ConfigFile, String)> {
+    use crate::fsutil::trust::{self, Owner, Untrusted};
+    if !path.is_absolute() {
+        return Err(Error::with_hint(
+            format!(
+                "config {}: refusing a relative config path; git runs gocred at the top of the work tree, so the repository would choose the rules",
                 path.display()
             ),
-        });
+            "set GOCRED_CONFIG to an absolute path (or unset it for the default location)",
+        ));
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_ownership(_path: &Path) -> Result<()> {
-    Ok(())
+    let bytes = match trust::read_file(path, Owner::YouOrRoot, MAX_CONFIG) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok((ConfigFile::default(), String::new())),
+        Err(Untrusted::Io(p, e)) => {
+            return Err(Error::io(
+                format!("reading config {} (at {})", path.display(), p.display()),
+                e,
+            ))
+        }
+        Err(e) => {
+            return Err(Error::with_hint(
+                format!("config {}: refusing to read it: {e}", path.display()),
+                "the config can make gocred run programs, so only you (or root) may be able to change it or any directory above it: fix the owner or mode, or set GOCRED_CONFIG to a file in a private directory",
+            ))
+        }
+    };
+    let text = String::from_utf8(bytes).map_err(|_| Error::Config {
+        path: path.to_path_buf(),
+        message: "is not valid UTF-8".into(),
+    })?;
+    Ok((parse(path, &text)?, text))
 }
 
 pub mod edit {

@@ -1,15 +1,18 @@
-//! Safe file writes: atomic, private, never through a symlink.
+//! Safe file writes: atomic, private, never through a symlink; and, in [`trust`], the one rule for
+//! what gocred trusts on the file system (the config, programs it runs, private directories).
 //!
 //! Used by everything that writes a file (the config today; netrc and caches later). A new file is
 //! created `O_EXCL` with the final mode in the target's own directory, synced, and renamed over the
 //! target: rename replaces the link itself, never follows it, and readers see the old or the new
-//! file, never half of one (spec R3.11).
+//! file, never half of one.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+pub mod trust;
 
 /// The effective uid (0 on non-Unix, where ownership checks do not apply).
 #[cfg(unix)]

@@ -16,15 +16,19 @@
 //! the file model and [`rules`] its compiled, first-match-wins form; [`protocol`] is git's
 //! credential codec; [`sources`] are the credential sources; [`store`] is the OS keyring;
 //! [`doctor`] walks the whole chain from `go get` to the repository for `gocred doctor`;
-//! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely; [`error`] is
-//! the one error type. [`goauth`] is Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads
-//! GOPROXY and spots the GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git
+//! [`secret`] marks every place a secret is exposed; [`fsutil`] writes files safely and decides
+//! (`fsutil::trust`) what on disk may be trusted; [`error`] is the one error type. [`goauth`] is
+//! Go's GOAUTH codec (`gocred goauth`); [`goproxy`] reads GOPROXY and spots the
+//! GOPRIVATE-bypasses-the-proxy trap; [`gitconfig`] and [`goenv`] let git
 //! and Go edit their own config for `init`/`uninit`; [`ssh`] holds the rewrites and readiness
 //! checks of `transport = "ssh"` rules; [`netrc`] models Go's and curl's netrc readers for
 //! `gocred ci`. [`proc`] runs outside programs (a `command` source, ssh, go, git) with a deadline
-//! and bounded output. Minting sources (github-app, oauth, gitlab) take their compiled settings from
+//! and bounded output. [`agent_socket`] serves credential requests over a Unix socket with peer
+//! checks (`ci exec`'s in-memory agent). Minting sources (github-app, oauth, gitlab) take their compiled settings from
 //! [`rules_mint`], talk HTTPS through [`http`], and keep tokens in `store::cache`.
 
+#[cfg(unix)]
+pub mod agent_socket;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,7 +1,9 @@
 //! Runs an outside program with a deadline and bounded output: a `command` source, the ssh tools
 //! `ssh` readiness asks, and everything `doctor` consults (go, git, ssh, a GOAUTH command).
 //! Output is returned raw: some of it (a token, `git credential fill`) is a secret, so callers
-//! decide what to keep and never print it as is; stdout is zeroed when dropped.
+//! decide what to keep and never print it as is; stdout is zeroed when dropped. The deadline
+//! covers the program and everything it starts, up to the end of its output: each program runs
+//! in a session and process group of its own, which is killed as a whole when time is up.
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
@@ -48,8 +50,14 @@ impl Drop for Captured {
     }
 }
 
-/// Runs `cmd` feeding `stdin` (none: `/dev/null`), killing it after `timeout`. `Err` says why it
-/// did not run or finish (not found, timed out); a non-zero exit is an `Ok` with that status.
+/// Runs `cmd` feeding `stdin` (none: `/dev/null`), with one deadline for everything: the program
+/// runs in a session (and process group) of its own, without a controlling terminal, and unless
+/// it has exited *and* its stdout and stderr have reached end of file (and its stdin was taken)
+/// by `timeout`, the whole group is killed and this returns an error. So a program that leaves
+/// `sleep 20 &` holding its output, or a helper that daemonises, cannot hold the caller (git)
+/// past the deadline; output printed before the deadline counts for nothing then, since it may
+/// be cut short. `Err` says why it did not run or finish (not found, timed out); a non-zero exit
+/// is an `Ok` with that status.
 pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Captured, String> {
     let prog = cmd.get_program().to_string_lossy().into_owned();
     let input = if stdin.is_empty() {
@@ -57,6 +65,7 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Capture
     } else {
         Stdio::piped()
     };
+    own_session(cmd);
     let mut child = cmd
         .stdin(input)
         .stdout(Stdio::piped())
@@ -66,6 +75,7 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Capture
             std::io::ErrorKind::NotFound => format!("`{prog}` not found"),
             _ => format!("could not start `{prog}`: {e}"),
         })?;
+    let deadline = Instant::now() + timeout;
     let input = child.stdin.take();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -95,28 +105,119 @@ pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Capture
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`{prog}` did not finish within {} s and was killed",
-                    timeout.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("waiting for `{prog}`: {e}")),
+    let mut exited = false;
+    loop {
+        // The child is not reaped until the end (on Linux), so its pid (the group's id) cannot
+        // be reused by another process while the group may still have to be killed.
+        if !exited {
+            exited = has_exited(&mut child).map_err(|e| format!("waiting for `{prog}`: {e}"))?;
         }
-    };
+        let pipes_done = out.is_finished() && err.is_finished() && writer.is_finished();
+        if exited && pipes_done {
+            break;
+        }
+        if Instant::now() >= deadline {
+            kill_group(&mut child);
+            let _ = child.wait();
+            // Reader threads still blocked belong to a process that escaped the group (a new
+            // session of its own): they are left behind, never waited for.
+            let why = if exited {
+                "exited, but something it started kept its output open"
+            } else {
+                "did not finish"
+            };
+            return Err(format!(
+                "`{prog}` {why} within {} s and was killed",
+                timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for `{prog}`: {e}"))?;
     let _ = writer.join();
     Ok(Captured {
         status,
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
     })
+}
+
+/// Makes the child the leader of a new session (so of a new process group too), with no
+/// controlling terminal: the deadline can kill everything it starts as one group, and a program
+/// that would prompt on the terminal fails at once instead of waiting there. On Linux it is also
+/// killed if gocred dies first.
+#[cfg(unix)]
+fn own_session(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // async-signal-safe functions (setsid, prctl, getppid), allocating nothing.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            #[cfg(target_os = "linux")]
+            {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() as u32 != parent {
+                    return Err(std::io::Error::other("gocred exited"));
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            let _ = parent;
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn own_session(_cmd: &mut Command) {}
+
+/// Whether the child has exited, without reaping it (`waitid(WNOWAIT)`).
+#[cfg(target_os = "linux")]
+fn has_exited(child: &mut std::process::Child) -> std::io::Result<bool> {
+    // SAFETY: waitid(2) with WNOWAIT only inspects our own child and writes into `info`.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            child.id() as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        if r == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(info.si_pid() != 0)
+    }
+}
+
+/// Elsewhere the child is reaped as soon as it exits (a reused group id is then possible in
+/// theory, but only once every member of the group is gone).
+#[cfg(not(target_os = "linux"))]
+fn has_exited(child: &mut std::process::Child) -> std::io::Result<bool> {
+    Ok(child.try_wait()?.is_some())
+}
+
+/// SIGKILL to the child's whole process group (it leads one, see [`own_session`]).
+#[cfg(unix)]
+fn kill_group(child: &mut std::process::Child) {
+    // SAFETY: kill(2) on the group our unreaped child leads; no memory is involved.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
+    }
+    let _ = child.kill();
+}
+
+#[cfg(not(unix))]
+fn kill_group(child: &mut std::process::Child) {
+    let _ = child.kill();
 }
 
 /// How a program ended, for messages: `exit status 3`, `killed by signal 9`.
@@ -147,15 +248,16 @@ pub fn sh_quote(s: &str) -> String {
     }
 }
 
-/// Finds `name` on `PATH` (as `exec` would; empty entries skipped), for tools reported on before
-/// they run.
+/// Finds `name` on `PATH` (as `exec` would, except that empty and relative entries are skipped:
+/// they mean the current directory, which is wherever git runs us), for tools reported on before
+/// they run and for `command` programs (`fsutil::trust::program`).
 pub fn which(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
     if name.contains('/') {
         let p = std::path::PathBuf::from(name);
         return is_exec(&p).then_some(p);
     }
     std::env::split_paths(path_var?)
-        .filter(|d| !d.as_os_str().is_empty())
+        .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
         .find(|p| is_exec(p))
 }
@@ -196,6 +298,15 @@ mod tests {
         assert!(t.elapsed() < Duration::from_secs(4));
         let c = run(&mut Command::new("cat"), b"hi", Duration::from_secs(5)).unwrap();
         assert_eq!(c.stdout_text(), "hi");
+        // A child that exits but leaves its output held open is bounded too.
+        let t = Instant::now();
+        let e = run(
+            Command::new("sh").args(["-c", "echo out; sleep 20 &"]),
+            b"",
+            Duration::from_millis(500),
+        );
+        assert!(e.unwrap_err().contains("kept its output open"));
+        assert!(t.elapsed() < Duration::from_secs(10));
         assert!(run(
             &mut Command::new("/nonexistent/x"),
             b"",

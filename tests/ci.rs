@@ -276,6 +276,7 @@ fn ci_exec_runs_go_with_an_env_token_and_passes_the_status_through() {
     c.args([
         "ci",
         "exec",
+        "--netrc",
         "--",
         "go",
         "mod",
@@ -291,6 +292,7 @@ fn ci_exec_runs_go_with_an_env_token_and_passes_the_status_through() {
     let out = job.gocred(&[
         "ci",
         "exec",
+        "--netrc",
         "--",
         "sh",
         "-c",
@@ -548,7 +550,7 @@ fn oidc_job() -> (TokenService, Job) {
 
 fn spawn_exec(job: &Job, cmd: &[&str], extra: &[(&str, &str)]) -> Child {
     let mut c = job.cmd(support::gocred_bin());
-    c.args(["ci", "exec", "--"])
+    c.args(["ci", "exec", "--netrc", "--"])
         .args(cmd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -741,7 +743,7 @@ fn refused(job: &Job, needle: &str) -> String {
     let root_before = tree(job.s.root());
     for args in [
         vec!["ci", "netrc"],
-        vec!["ci", "exec", "--", "touch", "ran"],
+        vec!["ci", "exec", "--netrc", "--", "touch", "ran"],
     ] {
         let mut child = job
             .cmd(support::gocred_bin())

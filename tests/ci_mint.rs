@@ -249,7 +249,7 @@ fn github_app_job_token_is_its_own_works_with_go_and_is_revoked_at_wipe() {
 
 fn spawn_exec(job: &Job, cmd: &[&str]) -> std::process::Child {
     let mut c = job.cmd(support::gocred_bin());
-    c.args(["ci", "exec", "--"])
+    c.args(["ci", "exec", "--netrc", "--"])
         .args(cmd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

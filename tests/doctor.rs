@@ -932,3 +932,55 @@ fn secrets_in_configuration_are_never_echoed() {
             .unwrap()
             .contains("https://***@proxy.corp.test")));
 }
+
+#[test]
+fn credentials_a_server_reflects_are_never_printed() {
+    // go-get pages that hand back credentials: gocred's own token (which doctor sent nowhere on
+    // this page, but read from the keyring) in the repository URL's query, someone else's
+    // `user:token@` with a `/` in the token (which a URL parser does not even read as user
+    // info), and a scheme-less `user:token@` in a tag's prefix. None may appear in doctor's text
+    // or JSON output.
+    const SLASHED: &str = "ghp_reflected/slash0123456789";
+    const BARE: &str = "reflected-bare-0123456789";
+    let w = World::new("lax");
+    let page = w.server.root().join("www/_goget/lax/lib.html");
+    let publish = |content: &str| {
+        let html = format!(
+            "<!DOCTYPE html>\n<html><head>\n<meta name=\"go-import\" content=\"{content}\">\n\
+             </head><body>go get</body></html>\n"
+        );
+        let tmp = page.with_extension("html.tmp");
+        std::fs::write(&tmp, html).unwrap();
+        std::fs::rename(&tmp, &page).unwrap();
+    };
+    let run = |json: bool| {
+        let mut c = w.cmd(&w.env, support::gocred_bin());
+        c.arg("doctor");
+        if json {
+            c.arg("--json");
+        }
+        let out = c.arg(w.module).output().unwrap();
+        format!("{}{}", stdout_str(&out), stderr_str(&out))
+    };
+    publish(&format!(
+        "git.corp.test/lax/lib git https://bob:{SLASHED}@git.corp.test/lax/lib.git?access_token={TOKEN}"
+    ));
+    let first = format!("{}{}", run(true), run(false));
+    assert!(
+        first.contains("https://***@git.corp.test/lax/lib.git"),
+        "the repository URL is not reported:\n{first}"
+    );
+    publish(&format!(
+        "bob:{BARE}@git.corp.test/lax/lib git https://git.corp.test/lax/lib.git"
+    ));
+    let second = format!("{}{}", run(true), run(false));
+    assert!(
+        second.contains("***@git.corp.test/lax/lib"),
+        "the tag's prefix is not reported:\n{second}"
+    );
+    for out in [&first, &second] {
+        for leak in [TOKEN, SLASHED, "reflected/slash", BARE] {
+            assert!(!out.contains(leak), "{leak} printed:\n{out}");
+        }
+    }
+}

@@ -222,23 +222,25 @@ fn header_for(
         ));
     };
     let cred = match ctx.settings.env.get(crate::commands::ci::agent::AGENT_VAR) {
-        // Inside `gocred ci exec --no-file`: the job's tokens were minted once and live in the
+        // Inside `gocred ci exec` (no file): the job's tokens were minted once and live in the
         // agent; minting again here would give Go a second token that the wipe never revokes.
         #[cfg(unix)]
-        Some(sock) => match crate::commands::ci::agent::ask_agent(sock, &origin.authority()) {
-            Ok(Some((username, secret, expires_at))) => sources::Credential {
-                username,
-                secret,
-                expires_at,
-                ephemeral: true,
-            },
-            Ok(None) => return Ok(None),
-            Err(e) => {
-                return Err(source_error(format!(
-                    "the ci exec agent did not answer: {e}"
-                )))
+        Some(_) => {
+            match crate::commands::ci::agent::ask_agent(&ctx.settings.env, &origin.authority()) {
+                Ok(Some((username, secret, expires_at))) => sources::Credential {
+                    username,
+                    secret,
+                    expires_at,
+                    ephemeral: true,
+                },
+                Ok(None) => return Ok(None),
+                Err(e) => {
+                    return Err(source_error(format!(
+                        "the ci exec agent did not answer: {e}"
+                    )))
+                }
             }
-        },
+        }
         _ => {
             let target = Target { origin, path, rule };
             let Lookup::Found(cred) = source.get(ctx, &target)? else {

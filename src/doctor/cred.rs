@@ -50,6 +50,8 @@ pub fn gocred_plain<'s>(d: &Doctor<'s>, o: &Origin) -> Option<(&'s Rule, String,
     ) else {
         return None;
     };
+    // Doctor never prints it, and now cannot, even if a server reflects it back.
+    crate::http::redact::register(&c.secret);
     Some((rule, c.username, c.secret))
 }
 

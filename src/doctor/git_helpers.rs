@@ -214,7 +214,11 @@ pub fn credential_fill(cmd: &mut Command, url: &str) -> Result<Option<Filled>, S
     let mut filled = Filled::default();
     for line in text.expose_secret().lines() {
         match line.trim().split_once('=') {
-            Some(("password", v)) => filled.password = Some(secret(v.to_string())),
+            Some(("password", v)) => {
+                let pw = secret(v.to_string());
+                crate::http::redact::register(&pw);
+                filled.password = Some(pw);
+            }
             Some((k, v)) => {
                 filled.fields.insert(k.to_string(), v.to_string());
             }

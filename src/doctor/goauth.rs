@@ -186,6 +186,7 @@ pub fn run(
 }
 
 fn basic(user: &str, pw: SecretString, source: String) -> GoCredential {
+    crate::http::redact::register_basic(user, &pw);
     let value = crate::secret::basic_auth(user, &pw);
     GoCredential {
         headers: vec![("Authorization".into(), value)],

@@ -68,7 +68,9 @@ pub fn parse_user_auth(mut data: &str) -> Result<Found, String> {
             if !token || value.chars().any(|c| c.is_control() && c != '\t') {
                 return Err("invalid format: invalid header line".into());
             }
-            headers.push((name.to_string(), secret(value.to_string())));
+            let value = secret(value.to_string());
+            crate::http::redact::register_header_value(&value);
+            headers.push((name.to_string(), value));
         }
         out.push((urls, headers));
     }

@@ -66,10 +66,9 @@ fn userinfo_basic(url: &str) -> Option<crate::secret::SecretString> {
     let (info, _) = auth.rsplit_once('@')?;
     let decoded = super::proxyenv::percent_decode(info);
     let (u, p) = decoded.split_once(':').unwrap_or((&decoded, ""));
-    Some(crate::secret::basic_auth(
-        u,
-        &crate::secret::secret(p.to_string()),
-    ))
+    let p = crate::secret::secret(p.to_string());
+    crate::http::redact::register_basic(u, &p);
+    Some(crate::secret::basic_auth(u, &p))
 }
 
 pub fn methods(d: &Doctor) -> Vec<Method> {

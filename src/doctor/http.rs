@@ -5,9 +5,15 @@
 //! nobody listens on, a proxy that refuses the tunnel, a certificate from an unknown authority)
 //! and must verify the same server once against Go's trust store and once against git's. A
 //! high-level client folds all of that into one opaque error and one trust store per client.
-//! Here every phase has its own timeout and its own error, the TLS verifier records the chain
-//! it was shown (so doctor can say which CA bundle *would* verify it), and there is no async
-//! runtime. One request per connection (`Connection: close`); bodies are capped.
+//! Here every phase has its own error, the TLS verifier records the chain it was shown (so
+//! doctor can say which CA bundle *would* verify it), and there is no async runtime. One request
+//! per connection (`Connection: close`); bodies are capped.
+//!
+//! Timing: DNS and each TCP connect have their own short timeouts; from there on (proxy CONNECT,
+//! TLS handshake, request, head and body) one [`Deadline`] of [`Timeouts::request`] bounds the
+//! exchange, read by read, through the same [`Bounded`] reader gocred's own client uses — so a
+//! server that trickles its answer costs that bound, never more. Every secret header sent is
+//! registered for redaction (see [`crate::http::redact`]) before it is written.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -15,7 +21,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use super::tls::{tls, TlsInfo, TlsStream};
+pub use crate::http::deadline::Deadline;
 
+use crate::http::deadline::{is_timeout, Bounded};
 use crate::secret::{ExposeSecret, SecretString};
 
 /// Largest response body read (a go-get page or a ref advertisement head, not a clone).
@@ -26,6 +34,15 @@ pub struct Timeouts {
     pub dns: Duration,
     pub connect: Duration,
     pub io: Duration,
+    /// One exchange once connected: CONNECT, TLS, request and the whole answer.
+    pub request: Duration,
+}
+
+impl Timeouts {
+    /// The deadline of one exchange starting now.
+    pub fn deadline(&self) -> Deadline {
+        Deadline::after(self.request)
+    }
 }
 
 impl Default for Timeouts {
@@ -34,6 +51,7 @@ impl Default for Timeouts {
             dns: Duration::from_secs(3),
             connect: Duration::from_secs(3),
             io: Duration::from_secs(5),
+            request: Duration::from_secs(10),
         }
     }
 }
@@ -107,19 +125,22 @@ pub fn connect_tunnel(
     proxy: &Proxy,
     host: &str,
     port: u16,
-    t: &Timeouts,
+    deadline: Deadline,
 ) -> Result<(), (Option<u16>, String)> {
-    let _ = stream.set_read_timeout(Some(t.connect));
+    if let Some(a) = &proxy.auth {
+        crate::http::redact::register_header_value(a);
+    }
     let mut req = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
     if let Some(a) = &proxy.auth {
         req.push_str(&format!("Proxy-Authorization: {}\r\n", a.expose_secret()));
     }
     req.push_str("\r\n");
-    stream
-        .write_all(req.as_bytes())
-        .map_err(|e| (None, format!("sending CONNECT: {e}")))?;
-    let head = read_head(stream).map_err(|e| (None, e))?;
-    let _ = stream.set_read_timeout(Some(t.io));
+    let mut bounded = Bounded::new(stream, deadline);
+    let written = bounded.write_all(req.as_bytes());
+    req.clear();
+    req.shrink_to_fit();
+    written.map_err(|e| (None, format!("sending CONNECT: {e}")))?;
+    let head = read_head(&mut bounded).map_err(|e| (None, e))?;
     let (status, reason) = parse_status_line(&head).map_err(|e| (None, e))?;
     if (200..300).contains(&status) {
         Ok(())
@@ -154,7 +175,12 @@ pub fn request(
     host_header: &str,
     path_and_query: &str,
     secret_headers: &[(String, SecretString)],
+    deadline: Deadline,
 ) -> Result<Response, String> {
+    for (_, v) in secret_headers {
+        crate::http::redact::register_header_value(v);
+    }
+    let s = &mut Bounded::new(s, deadline);
     let mut head = format!(
         "{method} {path_and_query} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: gocred-doctor/{}\r\n\
          Accept: */*\r\nConnection: close\r\n",
@@ -211,18 +237,11 @@ fn read_head(r: &mut dyn Read) -> Result<String, String> {
             }
             Ok(0) => return Err("the connection closed in the middle of the response".into()),
             Ok(_) => head.push(b[0]),
-            Err(e) if is_timeout(&e) => return Err("no answer (timed out)".into()),
+            Err(e) if is_timeout(&e) => return Err(format!("no answer ({e})")),
             Err(e) => return Err(e.to_string()),
         }
     }
     Ok(String::from_utf8_lossy(&head).into_owned())
-}
-
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
 }
 
 pub fn parse_status_line(head: &str) -> Result<(u16, String), String> {
@@ -310,6 +329,48 @@ mod tests {
         assert_eq!(read_chunked(&mut r).unwrap(), b"abcdefg");
         let mut bad: &[u8] = b"zz\r\n";
         assert!(read_chunked(&mut bad).is_err());
+    }
+
+    /// A proxy that answers CONNECT one byte every 200 ms never trips a read timeout; the
+    /// exchange's deadline ends it.
+    #[test]
+    fn a_trickling_proxy_is_cut_at_the_deadline() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            for b in b"HTTP/1.1 200 Connection established, eventually, after a very long time" {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let t = Timeouts {
+            request: Duration::from_secs(1),
+            ..Timeouts::default()
+        };
+        let addrs = resolve("127.0.0.1", port, t.dns).unwrap();
+        let mut s = tcp(&addrs, &t).unwrap();
+        let proxy = Proxy {
+            host: "127.0.0.1".into(),
+            port,
+            display: format!("http://127.0.0.1:{port}"),
+            auth: None,
+        };
+        let start = std::time::Instant::now();
+        let (status, why) =
+            connect_tunnel(&mut s, &proxy, "h.test", 443, t.deadline()).unwrap_err();
+        assert!(status.is_none() && why.contains("within 1 s"), "{why}");
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(s);
+        server.join().unwrap();
     }
 
     #[test]

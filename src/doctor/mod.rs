@@ -8,9 +8,9 @@
 //! [`report::Finding`]. A new feature adds its check as a new function in the group it belongs
 //! to (or a new file), with a new id, and a line in [`run_checks`].
 //!
-//! Budget: every network phase and subprocess has its own timeout (3 s DNS/TCP, 5 s I/O, 15 s
-//! for tools), and a host that failed once is not tried again by later checks, so an
-//! unreachable host costs its timeout once.
+//! Budget: every network phase and subprocess has its own bound (3 s DNS/TCP, then one 10 s
+//! deadline for the whole exchange, 15 s for tools), and a host that failed once is not tried
+//! again by later checks, so an unreachable host costs its timeout once.
 
 pub mod cred;
 pub mod git_checks;

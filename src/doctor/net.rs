@@ -168,8 +168,9 @@ fn reconnect(
         .map_or((host.to_string(), port), |p| (p.host.clone(), p.port));
     let addrs = http::resolve(&h, p, t.dns)?;
     let mut s = http::tcp(&addrs, &t).map_err(|e| e.message)?;
+    let deadline = t.deadline();
     if let Some(px) = &ch.proxy {
-        http::connect_tunnel(&mut s, px, host, port, &t).map_err(|(_, e)| e)?;
+        http::connect_tunnel(&mut s, px, host, port, deadline).map_err(|(_, e)| e)?;
     }
     Ok(s)
 }
@@ -278,7 +279,7 @@ fn route_phase(
         }
     };
     if let Some(p) = &ch.proxy {
-        if let Err((status, why)) = http::connect_tunnel(&mut stream, p, host, port, &t) {
+        if let Err((status, why)) = http::connect_tunnel(&mut stream, p, host, port, t.deadline()) {
             let meaning = match status {
                 Some(407) => "the proxy wants credentials (put them in the proxy URL or ask your admin)",
                 Some(403) => "the proxy refuses tunnels to this host",
@@ -334,7 +335,7 @@ fn tls_phase(
             return Some("net.tls");
         }
     };
-    match http::tls(stream, host, roots) {
+    match http::tls(stream, host, roots, d.timeouts.deadline()) {
         Ok((_, info)) => {
             r.push(Finding::ok(
                 "net.tls",
@@ -389,16 +390,26 @@ pub fn https(
         .map_or((host.to_string(), port), |p| (p.host.clone(), p.port));
     let addrs = http::resolve(&h, p, t.dns).map_err(fail)?;
     let mut s = http::tcp(&addrs, &t).map_err(|e| fail(e.message))?;
+    // One deadline from here to the answer's last byte.
+    let deadline = t.deadline();
     if let Some(px) = &ch.proxy {
-        http::connect_tunnel(&mut s, px, host, port, &t).map_err(|(_, e)| fail(e))?;
+        http::connect_tunnel(&mut s, px, host, port, deadline).map_err(|(_, e)| fail(e))?;
     }
     let roots = roots(d, &ts).map_err(fail)?;
     let (mut tls, _): (TlsStream, _) =
-        http::tls(s, host, roots).map_err(|(e, _)| fail(trust::classify(&e).1))?;
+        http::tls(s, host, roots, deadline).map_err(|(e, _)| fail(trust::classify(&e).1))?;
     let host_header = if port == 443 {
         host.to_string()
     } else {
         format!("{host}:{port}")
     };
-    http::request(&mut tls, method, &host_header, path_and_query, headers).map_err(fail)
+    http::request(
+        &mut tls,
+        method,
+        &host_header,
+        path_and_query,
+        headers,
+        deadline,
+    )
+    .map_err(fail)
 }

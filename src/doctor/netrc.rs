@@ -28,7 +28,9 @@ fn curl_match(data: &[u8], host: &str) -> Option<(String, SecretString, curl::Pl
             Some(place),
         ) if !pw.is_empty() => {
             let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-            Some((text(&login.unwrap_or_default()), secret(text(&pw)), place))
+            let pw = secret(text(&pw));
+            crate::http::redact::register(&pw);
+            Some((text(&login.unwrap_or_default()), pw, place))
         }
         _ => None,
     }

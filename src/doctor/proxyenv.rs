@@ -124,7 +124,9 @@ pub fn parse_proxy(raw: &str) -> Result<Proxy, String> {
     let auth = userinfo.map(|u| {
         let decoded = percent_decode(u);
         let (user, pw) = decoded.split_once(':').unwrap_or((&decoded, ""));
-        crate::secret::basic_auth(user, &secret(pw.to_string()))
+        let pw = secret(pw.to_string());
+        crate::http::redact::register_basic(user, &pw);
+        crate::secret::basic_auth(user, &pw)
     });
     Ok(Proxy {
         host: host.to_string(),

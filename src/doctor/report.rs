@@ -125,11 +125,15 @@ impl Report {
     }
 
     pub fn to_json(&self) -> String {
-        let all: Vec<&Finding> = self.findings().collect();
+        let all: Vec<Finding> = self.findings().cloned().map(scrub).collect();
         serde_json::to_string_pretty(&all).expect("findings serialise")
     }
 
     pub fn to_text(&self, header: &str) -> String {
+        scrub_text(&self.render_text(header))
+    }
+
+    fn render_text(&self, header: &str) -> String {
         let mut out = format!("{header}\n");
         let width = self.findings().map(|f| f.id.len()).max().unwrap_or(0);
         for f in self.findings() {
@@ -171,16 +175,31 @@ impl Report {
     }
 }
 
-/// Last line of defence before anything is shown: credentials inside URLs (`GOPROXY`,
-/// `url.<base>.insteadOf`, `http.proxy` values people paste tokens into) are masked.
+/// Last line of defence before anything is shown: user info in URLs (`GOPROXY`,
+/// `url.<base>.insteadOf`, `http.proxy` values people paste tokens into, a go-import tag a
+/// server sends) is masked, and every secret this process has sent or read is redacted (see
+/// [`crate::http::redact`]). Applied when a finding is added and again when the report is
+/// rendered, so a secret learnt after a finding was written is still caught.
 fn scrub(mut f: Finding) -> Finding {
-    f.message = redact_userinfo(&f.message);
-    f.fix = f.fix.map(|x| redact_userinfo(&x));
+    f.message = scrub_text(&f.message);
+    f.fix = f.fix.map(|x| scrub_text(&x));
     f
 }
 
+/// [`scrub`] for one string: the one function every line doctor prints goes through.
+pub fn scrub_text(s: &str) -> String {
+    crate::http::redact::redact(&redact_userinfo(s))
+}
+
+/// Where a URL or word ends in a message: whitespace, quotes, brackets.
+fn word_end(c: char) -> bool {
+    c.is_whitespace() || "`'\"<>()[]{},;".contains(c)
+}
+
 /// Masks URL user info: all of it for http(s) (a token often *is* the user name there), the
-/// password part for other schemes (`ssh://git@host` stays readable).
+/// password part for other schemes (`ssh://git@host` stays readable). Also caught: user info
+/// with a `/` in its password (`https://u:ab/cd@host`, which a URL parser would not even read as
+/// user info but which still shows the token), and scheme-less `user:password@host`.
 pub fn redact_userinfo(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -189,24 +208,25 @@ pub fn redact_userinfo(s: &str) -> String {
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
             .map_or(0, |j| j + 1);
         let scheme = rest[scheme_start..i].to_ascii_lowercase();
-        out.push_str(&rest[..i + 3]);
+        out.push_str(&schemeless(&rest[..scheme_start]));
+        out.push_str(&rest[scheme_start..i + 3]);
         rest = &rest[i + 3..];
-        let end = rest
-            .find(|c: char| {
-                c == '/'
-                    || c == '?'
-                    || c == '#'
-                    || c.is_whitespace()
-                    || c == '`'
-                    || c == '\''
-                    || c == '"'
-            })
-            .unwrap_or(rest.len());
-        let authority = &rest[..end];
-        match authority.rfind('@') {
+        let word = rest.find(word_end).unwrap_or(rest.len());
+        let end = rest[..word].find(['/', '?', '#']).unwrap_or(word);
+        let mut at = rest[..end].rfind('@');
+        if at.is_none() {
+            // `u:ab/cd@host`: a colon not followed by a port, and an `@` later in the word.
+            let colon_not_port = rest[..end].split_once(':').is_some_and(|(_, after)| {
+                after.is_empty() || !after.bytes().all(|b| b.is_ascii_digit())
+            });
+            if colon_not_port {
+                at = rest[end..word].find('@').map(|j| end + j);
+            }
+        }
+        match at {
             Some(at) => {
-                let user = &authority[..at];
-                if scheme == "http" || scheme == "https" {
+                let user = &rest[..at];
+                if scheme == "http" || scheme == "https" || user.contains('/') {
                     out.push_str("***");
                 } else {
                     match user.split_once(':') {
@@ -217,13 +237,45 @@ pub fn redact_userinfo(s: &str) -> String {
                         None => out.push_str(user),
                     }
                 }
-                out.push_str(&authority[at..]);
+                rest = &rest[at..];
             }
-            None => out.push_str(authority),
+            None => {
+                out.push_str(&rest[..end]);
+                rest = &rest[end..];
+            }
         }
-        rest = &rest[end..];
     }
-    out.push_str(rest);
+    out.push_str(&schemeless(rest));
+    out
+}
+
+/// `user:password@host` without a scheme (a go-import prefix, an scp-like remote): the part
+/// before `@` is masked when it has a `:` and no `/`. `git@host:path` has no `:` before its `@`
+/// and stays.
+fn schemeless(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        match word.find('@') {
+            Some(at) if word[..at].contains(':') && !word[..at].contains('/') => {
+                let lead = word[..at].rfind(['=']).map_or(0, |j| j + 1);
+                out.push_str(&word[..lead]);
+                out.push_str("***");
+                out.push_str(&word[at..]);
+            }
+            _ => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in s.chars() {
+        if word_end(c) {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
     out
 }
 
@@ -282,5 +334,39 @@ mod tests {
                 .fix("git config --unset url.https://a:s3cret@h/.insteadof"),
         );
         assert!(!r.to_json().contains("s3cret"));
+    }
+
+    #[test]
+    fn user_info_is_masked_in_every_shape() {
+        for (raw, shown) in [
+            (
+                "root https://u:ab/cd@git.test/x.git",
+                "root https://***@git.test/x.git",
+            ),
+            (
+                "(https://tok@git.test/x), git+https://u:pw@h/",
+                "(https://***@git.test/x), git+https://u:***@h/",
+            ),
+            (
+                "prefix u:tok@git.test/x declared",
+                "prefix ***@git.test/x declared",
+            ),
+            ("GOPROXY=u:tok@proxy.test", "GOPROXY=***@proxy.test"),
+            (
+                "https://proxy.test:8443/x/@v/list git@github.com:o/r.git mod@v1.2.3",
+                "https://proxy.test:8443/x/@v/list git@github.com:o/r.git mod@v1.2.3",
+            ),
+        ] {
+            assert_eq!(redact_userinfo(raw), shown, "{raw}");
+        }
+    }
+
+    #[test]
+    fn secrets_learnt_after_a_finding_are_redacted_when_rendered() {
+        let mut r = Report::default();
+        r.push(Finding::fail("x", "server said tok-unit-doctor-late"));
+        crate::http::redact::register(&crate::secret::secret("tok-unit-doctor-late".into()));
+        assert!(!r.to_json().contains("tok-unit-doctor-late"));
+        assert!(!r.to_text("h").contains("tok-unit-doctor-late"));
     }
 }

@@ -25,11 +25,12 @@ pub struct TlsInfo {
 
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
-/// Handshakes with `host` over `stream`, verifying against `roots`.
+/// Handshakes with `host` over `stream`, verifying against `roots`, within `deadline`.
 pub fn tls(
     stream: TcpStream,
     host: &str,
     roots: Arc<rustls::RootCertStore>,
+    deadline: crate::http::deadline::Deadline,
 ) -> Result<(TlsStream, TlsInfo), (rustls::Error, Vec<CertificateDer<'static>>)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -54,7 +55,8 @@ pub fn tls(
     let mut s = StreamOwned::new(conn, stream);
     let chain = || seen.lock().map(|c| c.clone()).unwrap_or_default();
     while s.conn.is_handshaking() {
-        if let Err(e) = s.conn.complete_io(&mut s.sock) {
+        let mut sock = crate::http::deadline::Bounded::new(&mut s.sock, deadline);
+        if let Err(e) = s.conn.complete_io(&mut sock) {
             let err = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 Some(r) => r.clone(),
                 None => rustls::Error::General(e.to_string()),

@@ -2,8 +2,10 @@
 //!
 //! Part of [`crate::http`]: an error body is never shown whole (it may hold a token); only its
 //! one-line `message` (GitHub, GitLab) or OAuth `error`/`error_description` (RFC 6749 §5.2),
-//! stripped of control characters, with token-shaped words redacted, shortened.
+//! stripped of control characters, with every secret gocred sent redacted (see
+//! [`super::redact`]), then anything shaped like a token, then shortened.
 
+use super::redact::{self, MARK};
 use crate::protocol::escape_for_display;
 
 /// The human message of a JSON error body: GitHub/GitLab `message`, OAuth `error` +
@@ -25,21 +27,46 @@ pub(super) fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
     (message, oauth_error)
 }
 
-/// One line of server text fit for a terminal: control characters removed, anything shaped
-/// like a token replaced by `[redacted]` (a server may echo what it was sent), ≤ 200 characters.
+/// One line of server text fit for a terminal: control characters removed, every registered
+/// secret redacted, then anything shaped like a token, ≤ 200 characters. Redaction runs on the
+/// whole text before it is shortened, so a secret cut by the limit is not left half-shown.
 pub fn clean(s: &str) -> String {
-    let one_line: String = s.chars().filter(|c| !c.is_control()).take(400).collect();
-    let words: Vec<&str> = one_line
-        .split(' ')
-        .map(|w| if looks_like_token(w) { "[redacted]" } else { w })
-        .collect();
-    escape_for_display(&words.join(" "))
+    let one_line: String = s.chars().filter(|c| !c.is_control()).collect();
+    let known = redact::redact(&one_line);
+    escape_for_display(&redact_shapes(&known))
         .chars()
         .take(200)
         .collect()
 }
 
-/// GitHub/GitLab token prefixes, JWTs, and any long unbroken run of token characters.
+/// Every maximal run of token characters that looks like a token becomes [`MARK`]; separators
+/// (`:`, `,`, spaces, quotes …) stay, so `token:ghs_x,eyJ…` loses both tokens.
+fn redact_shapes(s: &str) -> String {
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || "-_.=+/~".contains(c);
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if looks_like_token(run) {
+            out.push_str(MARK);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in s.chars() {
+        if is_tok(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// GitHub/GitLab token prefixes, JWTs, and any long unbroken run of token characters that is not
+/// a path (`//docs.github.com/rest/apps/apps`: short segments between slashes).
 fn looks_like_token(w: &str) -> bool {
     let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
     let prefixed = [
@@ -52,13 +79,14 @@ fn looks_like_token(w: &str) -> bool {
         "glpat-",
         "gloas-",
         "glcbt-",
+        "glptt-",
+        "gldt-",
         "eyJ",
     ]
     .iter()
     .any(|p| w.starts_with(p));
-    let long_run = w.len() >= 32
-        && w.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.=+/".contains(&b));
+    let path_like = w.matches('/').count() >= 2 && w.split('/').all(|seg| seg.len() < 24);
+    let long_run = w.len() >= 32 && !path_like;
     prefixed || long_run
 }
 
@@ -87,9 +115,32 @@ mod tests {
         );
         assert_eq!(
             m.as_deref(),
-            Some("token [redacted] [redacted] and [redacted]")
+            Some("token [redacted], [redacted] and [redacted]!")
         );
-        let long = format!("{{\"message\":\"{}\"}}", "a".repeat(1000));
+        let long = format!("{{\"message\":\"{}\"}}", "a ".repeat(1000));
         assert!(error_fields(long.as_bytes()).0.unwrap().len() <= 200);
+    }
+
+    #[test]
+    fn tokens_glued_to_other_words_are_redacted() {
+        assert_eq!(
+            clean("bad token:ghs_abcdef for eyJa.b.c,eyJd.e.f;glpat-xyz"),
+            "bad token:[redacted] for [redacted],[redacted];[redacted]"
+        );
+        assert_eq!(
+            clean("see https://docs.github.com/rest/apps/apps#create-an-installation"),
+            "see https://docs.github.com/rest/apps/apps#create-an-installation"
+        );
+        // A control character inside a token does not split it out of reach.
+        assert_eq!(clean("ghs_ab\u{7}cd"), "[redacted]");
+    }
+
+    #[test]
+    fn a_short_secret_that_was_sent_is_redacted_by_value() {
+        super::redact::register(&crate::secret::secret("Ab9-short".into()));
+        assert_eq!(
+            clean("bad request token Ab9-short (QWI5LXNob3J0)"),
+            "bad request token [redacted] ([redacted])"
+        );
     }
 }

@@ -5,6 +5,10 @@
 //! octo-sts clients or cloud CLIs plug in without code here. The command learns what is asked
 //! through `GOCRED_PROTOCOL`, `GOCRED_HOST`, `GOCRED_PATH` and `GOCRED_PATTERN`. Its stdout and
 //! stderr are never shown: either may hold a secret. A failure names the program and its status.
+//!
+//! The program is found on PATH by gocred (absolute entries only), checked like the config
+//! (`fsutil::trust`), and run by that absolute path; `timeout_secs` bounds everything, up to the
+//! end of its output, and kills whatever it started (`proc::run`).
 
 use std::process::Command;
 use std::time::Duration;
@@ -54,9 +58,46 @@ impl CommandSource {
         }
     }
 
-    fn run(&self, t: &Target) -> Result<CommandOutput> {
+    /// The program as an absolute path, found and checked once (`fsutil::trust::program`): a
+    /// program anyone but you or root could change would run as you with your credentials. It is
+    /// run by that path, with `argv[0]` as written in the rule (as a shell would).
+    fn program(&self, ctx: &Context, t: &Target) -> Result<std::path::PathBuf> {
+        use crate::fsutil::trust::{program, Untrusted};
         let prog = &self.argv[0];
-        let mut cmd = Command::new(prog);
+        program(prog, ctx.settings.env.get("PATH")).map_err(|e| {
+            let (message, hint) = match e {
+                Untrusted::Missing(_) if !prog.contains('/') => (
+                    format!("`{prog}` is not on PATH (only its absolute entries are searched)"),
+                    "install it in an absolute PATH directory, or name it by its absolute path",
+                ),
+                Untrusted::Missing(p) => (
+                    format!("`{prog}` not found ({} does not exist)", p.display()),
+                    "name the program by its absolute path",
+                ),
+                Untrusted::Io(p, e) => (
+                    format!("cannot check `{prog}` ({}): {e}", p.display()),
+                    "name the program by its absolute path",
+                ),
+                e @ Untrusted::Refused { .. } => (
+                    format!("refusing to run `{prog}`: {e}"),
+                    "a command rule runs its program as you: it must be a regular executable file that only you or root can change, in directories only you or root can change (chmod go-w, or name another copy by absolute path)",
+                ),
+            };
+            Error::Source {
+                kind: "command",
+                rule: t.rule.pattern.clone(),
+                message,
+                hint: Some(hint.into()),
+            }
+        })
+    }
+
+    fn run(&self, ctx: &Context, t: &Target) -> Result<CommandOutput> {
+        let prog = &self.argv[0];
+        let exe = self.program(ctx, t)?;
+        let mut cmd = Command::new(&exe);
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::arg0(&mut cmd, prog);
         cmd.args(&self.argv[1..])
             .env("GOCRED_PROTOCOL", t.origin.scheme.as_str())
             .env("GOCRED_HOST", t.origin.authority())
@@ -138,8 +179,8 @@ fn parse_expiry(v: serde_json::Value) -> std::result::Result<u64, String> {
 }
 
 impl Source for CommandSource {
-    fn get(&self, _ctx: &Context, t: &Target) -> Result<Lookup> {
-        let out = self.run(t)?;
+    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+        let out = self.run(ctx, t)?;
         Ok(Lookup::Found(Credential {
             username: username_for(t.rule, out.username),
             secret: out.token,

@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reqwest::blocking::{Client, RequestBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{self, HttpError};
+use crate::http::{self, Client, HttpError, Request};
 use crate::rules_mint::GithubAppSpec;
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::sources::now_secs;
@@ -105,10 +104,10 @@ impl<'a> Api<'a> {
         u
     }
 
-    fn with_headers(&self, r: RequestBuilder) -> RequestBuilder {
+    fn with_headers<'r>(&'r self, r: Request<'r>) -> Request<'r> {
         r.header("Accept", ACCEPT)
             .header("X-GitHub-Api-Version", API_VERSION)
-            .bearer_auth(self.jwt.expose_secret())
+            .bearer(&self.jwt)
     }
 
     /// The installation serving `owner` (and `repo` when known): `GET /repos/{o}/{r}/installation`,
@@ -123,9 +122,10 @@ impl<'a> Api<'a> {
         };
         for p in &paths {
             let url = self.url(p);
-            match http::send_json::<Installation>(|| {
-                self.with_headers(self.client.get(url.clone()))
-            }) {
+            match self
+                .with_headers(self.client.get(url))
+                .send_json::<Installation>()
+            {
                 Ok(i) => return Ok(i.id),
                 Err(HttpError::Status { status: 404, .. }) => continue,
                 Err(HttpError::Status { status: 401, .. }) => return Err(ApiError::JwtRefused),
@@ -148,9 +148,10 @@ impl<'a> Api<'a> {
             repositories: &self.spec.repositories,
             permissions: &self.spec.permissions,
         };
-        let r = http::send_json::<InstallationToken>(|| {
-            self.with_headers(self.client.post(url.clone())).json(&body)
-        });
+        let r = self
+            .with_headers(self.client.post(url))
+            .json(&body)
+            .send_json::<InstallationToken>();
         let t = match r {
             Ok(t) => t,
             Err(HttpError::Status { status: 401, .. }) => return Err(ApiError::JwtRefused),
@@ -177,18 +178,17 @@ pub fn revoke(spec: &GithubAppSpec, token: &SecretString) -> Result<(), HttpErro
     let client =
         http::client(Duration::from_secs(spec.timeout_secs)).map_err(HttpError::Unreachable)?;
     let url = format!("{}/installation/token", spec.api_url);
-    let r = http::send(|| {
-        client
-            .delete(&url)
-            .header("Accept", ACCEPT)
-            .header("X-GitHub-Api-Version", API_VERSION)
-            .bearer_auth(token.expose_secret())
-    });
+    let r = client
+        .delete(&url)
+        .header("Accept", ACCEPT)
+        .header("X-GitHub-Api-Version", API_VERSION)
+        .bearer(token)
+        .send();
     match r {
-        Ok(resp) if resp.status().as_u16() == 204 => Ok(()),
-        Ok(resp) => Err(HttpError::Garbage(format!(
+        Ok(a) if a.status == 204 => Ok(()),
+        Ok(a) => Err(HttpError::Garbage(format!(
             "HTTP {} instead of 204",
-            resp.status().as_u16()
+            a.status
         ))),
         Err(HttpError::Status { status: 401, .. }) => Ok(()),
         Err(e) => Err(e),

@@ -105,7 +105,8 @@ impl GithubOidcSource {
         u.query_pairs_mut()
             .append_pair("audience", &self.spec.audience);
         let who = "the Actions token endpoint";
-        let jwt = get_field(t, u, bearer, "value", who, None)?;
+        let bearer = secret(bearer.to_string());
+        let jwt = get_field(t, u, &bearer, "value", who, None)?;
         check_jwt(t, jwt, "the Actions token endpoint's answer")
     }
 
@@ -122,7 +123,7 @@ impl GithubOidcSource {
             self.spec.identity, self.spec.scope, self.spec.audience
         );
         let who = format!("the token exchange at {base}");
-        let token = get_field(t, u, jwt.expose_secret(), "token", &who, Some(hint))?;
+        let token = get_field(t, u, jwt, "token", &who, Some(hint))?;
         crate::secret::check_token(&token).map_err(|p| {
             fail(
                 t,
@@ -150,32 +151,27 @@ impl GithubOidcSource {
 fn get_field(
     t: &Target,
     u: reqwest::Url,
-    bearer: &str,
+    bearer: &SecretString,
     field: &str,
     who: &str,
     hint: Option<String>,
 ) -> Result<SecretString> {
     let client = http::client(http::DEFAULT_TIMEOUT).map_err(|e| fail(t, e, None))?;
-    let resp = http::send(|| {
-        client
-            .get(u.clone())
-            .bearer_auth(bearer)
-            .header("Accept", "application/json")
-    })
-    .map_err(|e| match e {
-        HttpError::Status {
-            status, message, ..
-        } => {
-            let m = message.map(|m| format!(": {m}")).unwrap_or_default();
-            fail(t, format!("{who} answered {status}{m}"), hint.clone())
-        }
-        e => fail(t, e.to_string(), None),
-    })?;
-    let bytes = secrecy::zeroize::Zeroizing::new(
-        http::read_body(resp)
-            .map_err(|e| fail(t, format!("reading the answer of {who}: {e}"), None))?,
-    );
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
+    let answer = client
+        .get(u)
+        .bearer(bearer)
+        .header("Accept", "application/json")
+        .send()
+        .map_err(|e| match e {
+            HttpError::Status {
+                status, message, ..
+            } => {
+                let m = message.map(|m| format!(": {m}")).unwrap_or_default();
+                fail(t, format!("{who} answered {status}{m}"), hint.clone())
+            }
+            e => fail(t, e.to_string(), None),
+        })?;
+    let v: serde_json::Value = serde_json::from_slice(&answer.body)
         .map_err(|_| fail(t, format!("{who} did not answer JSON"), None))?;
     match v.get(field).and_then(|s| s.as_str()) {
         Some(s) if !s.is_empty() => Ok(secret(s.to_string())),

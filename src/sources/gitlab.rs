@@ -10,14 +10,13 @@
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
 use serde::Deserialize;
 
 use super::{CiCredential, Context, Credential, Erased, Lookup, Source, Target};
 use crate::error::{Error, Result};
-use crate::http::{self, HttpError};
+use crate::http::{self, Client, HttpError};
 use crate::rules_mint::{GitlabMode, GitlabSpec};
-use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::secret::{secret, SecretString};
 use crate::store::{CachedToken, TokenCache};
 
 pub const JOB_USER: &str = "gitlab-ci-token";
@@ -159,12 +158,11 @@ impl GitlabSource {
             .pop_if_empty()
             .extend([kind, id.as_str(), "access_tokens"])
             .extend(tail);
-        http::send_json(|| {
-            client
-                .post(url.clone())
-                .header("PRIVATE-TOKEN", pat.expose_secret())
-                .json(&body)
-        })
+        client
+            .post(url)
+            .secret_header("PRIVATE-TOKEN", pat)
+            .json(&body)
+            .send_json()
     }
 
     pub(super) fn cached(&self, t: &Target, tok: AccessToken) -> Result<CachedToken> {
@@ -279,12 +277,11 @@ pub fn revoke_all(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usi
                 .map_err(|_| Error::other("api_url cannot be a base"))?
                 .pop_if_empty()
                 .extend([kind, target.as_str(), "access_tokens", id.as_str()]);
-            http::send(|| {
-                client
-                    .delete(url.clone())
-                    .header("PRIVATE-TOKEN", pat.expose_secret())
-            })
-            .map_err(|e| Error::other(format!("revoking a GitLab access token: {e}")))?;
+            client
+                .delete(url)
+                .secret_header("PRIVATE-TOKEN", pat)
+                .send()
+                .map_err(|e| Error::other(format!("revoking a GitLab access token: {e}")))?;
             revoked += 1;
         }
         cache.remove(&acc)?;

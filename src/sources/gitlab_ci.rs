@@ -17,7 +17,7 @@ use super::revoke::{Revocation, Revoked};
 use super::{username_for, CiCredential, Context, Credential, Target};
 use crate::error::Result;
 use crate::http::{self, HttpError};
-use crate::secret::{ExposeSecret, SecretString};
+use crate::secret::SecretString;
 
 /// Timeout of a revocation: the lease has no rule to take `timeout_secs` from.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,17 +66,13 @@ pub fn revoke_self(api_url: &str, token: &SecretString) -> std::result::Result<R
         .pop_if_empty()
         .extend(["personal_access_tokens", "self"]);
     let client = http::client(REVOKE_TIMEOUT)?;
-    let answer = http::send(|| {
-        client
-            .delete(url.clone())
-            .header("PRIVATE-TOKEN", token.expose_secret())
-    });
+    let answer = client
+        .delete(&url)
+        .secret_header("PRIVATE-TOKEN", token)
+        .send();
     match answer {
-        Ok(r) if r.status().as_u16() == 204 => Ok(Revoked::Now),
-        Ok(r) => Err(format!(
-            "{url} answered HTTP {} instead of 204",
-            r.status().as_u16()
-        )),
+        Ok(r) if r.status == 204 => Ok(Revoked::Now),
+        Ok(r) => Err(format!("{url} answered HTTP {} instead of 204", r.status)),
         Err(HttpError::Status { status: 401, .. }) => Ok(Revoked::AlreadyInvalid),
         Err(HttpError::Status { status: 403, .. }) => Err(format!(
             "{url} refused (HTTP 403): GitLab before 15.4 lets only tokens with `api` scope revoke \

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::Context;
 use crate::error::{Error, Result};
-use crate::store::lock::{check_private_dir, fingerprint, ScopeLock, LOCK_WAIT};
+use crate::store::lock::{fingerprint, private_dir, ScopeLock, LOCK_WAIT};
 
 /// One directory of small key → value files.
 pub struct Memory {
@@ -29,11 +29,8 @@ pub fn state_dir(ctx: &Context) -> Result<PathBuf> {
 impl Memory {
     pub fn new(ctx: &Context, name: &str) -> Result<Memory> {
         let root = state_dir(ctx)?;
-        crate::fsutil::create_private_dir(&root)?;
-        check_private_dir(&root)?;
         let dir = root.join(name);
-        crate::fsutil::create_private_dir(&dir)?;
-        check_private_dir(&dir)?;
+        private_dir(&dir)?;
         Ok(Memory { dir })
     }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::oauth_grant::{self, GrantError, Tokens};
 use crate::error::{Error, Result};
-use crate::http::{self, HttpError};
+use crate::http::{self, Field, HttpError};
 use crate::rules_mint::OauthSpec;
 use crate::secret::{secret, SecretString};
 
@@ -51,17 +51,16 @@ pub fn run(spec: &OauthSpec, err: &mut dyn Write) -> Result<Tokens> {
     })?;
     let client = oauth_grant::client(spec).map_err(|e| fail(e.to_string()))?;
     let scope = spec.scopes.join(" ");
-    let mut form = vec![("client_id", spec.client_id.as_str())];
+    let mut form = vec![("client_id", Field::Plain(&spec.client_id))];
     if !scope.is_empty() {
-        form.push(("scope", &scope));
+        form.push(("scope", Field::Plain(&scope)));
     }
-    let auth: DeviceAuth = http::send_json(|| {
-        client
-            .post(device_url)
-            .header("Accept", "application/json")
-            .form(&form)
-    })
-    .map_err(|e| fail(format!("device authorization at {device_url}: {e}")))?;
+    let auth: DeviceAuth = client
+        .post(device_url)
+        .header("Accept", "application/json")
+        .form(form)
+        .send_json()
+        .map_err(|e| fail(format!("device authorization at {device_url}: {e}")))?;
     let uri = check_verification_uri(&auth.verification_uri, device_url)?;
     let complete = auth
         .verification_uri_complete
@@ -80,7 +79,7 @@ pub fn run(spec: &OauthSpec, err: &mut dyn Write) -> Result<Tokens> {
 }
 
 fn poll(
-    client: &reqwest::blocking::Client,
+    client: &http::Client,
     spec: &OauthSpec,
     device_code: &SecretString,
     lifetime: Duration,

@@ -8,12 +8,11 @@
 
 use std::time::Duration;
 
-use reqwest::blocking::Client;
 use serde::Deserialize;
 
-use crate::http::{self, HttpError};
+use crate::http::{self, Client, Field, HttpError};
 use crate::rules_mint::OauthSpec;
-use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::secret::{secret, SecretString};
 
 /// A successful token response.
 pub struct Tokens {
@@ -61,14 +60,13 @@ pub fn client(spec: &OauthSpec) -> Result<Client, GrantError> {
 fn token_request(
     client: &Client,
     spec: &OauthSpec,
-    form: &[(&str, &str)],
+    form: Vec<(&'static str, Field<'_>)>,
 ) -> Result<Tokens, GrantError> {
-    let r = http::send_json::<Wire>(|| {
-        client
-            .post(&spec.token_url)
-            .header("Accept", "application/json")
-            .form(form)
-    });
+    let r = client
+        .post(&spec.token_url)
+        .header("Accept", "application/json")
+        .form(form)
+        .send_json::<Wire>();
     let w = match r {
         Ok(w) => w,
         Err(HttpError::Status {
@@ -122,10 +120,13 @@ pub fn poll_device(
     token_request(
         client,
         spec,
-        &[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("device_code", device_code.expose_secret()),
-            ("client_id", &spec.client_id),
+        vec![
+            (
+                "grant_type",
+                Field::Plain("urn:ietf:params:oauth:grant-type:device_code"),
+            ),
+            ("device_code", Field::Secret(device_code)),
+            ("client_id", Field::Plain(&spec.client_id)),
         ],
     )
 }
@@ -139,10 +140,10 @@ pub fn refresh(
     token_request(
         client,
         spec,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose_secret()),
-            ("client_id", &spec.client_id),
+        vec![
+            ("grant_type", Field::Plain("refresh_token")),
+            ("refresh_token", Field::Secret(refresh_token)),
+            ("client_id", Field::Plain(&spec.client_id)),
         ],
     )
 }
@@ -156,15 +157,14 @@ pub fn revoke(
     token: &SecretString,
     hint: &str,
 ) -> Result<(), HttpError> {
-    http::send(|| {
-        client
-            .post(url)
-            .header("Accept", "application/json")
-            .form(&[
-                ("token", token.expose_secret()),
-                ("token_type_hint", hint),
-                ("client_id", &spec.client_id),
-            ])
-    })
-    .map(|_| ())
+    client
+        .post(url)
+        .header("Accept", "application/json")
+        .form(vec![
+            ("token", Field::Secret(token)),
+            ("token_type_hint", Field::Plain(hint)),
+            ("client_id", Field::Plain(&spec.client_id)),
+        ])
+        .send()
+        .map(|_| ())
 }

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::http;
-use crate::secret::{ExposeSecret, SecretString};
+use crate::http::{self, HttpError};
+use crate::secret::SecretString;
 
 /// How to revoke one token. New minting sources add a variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,22 +55,25 @@ impl Revocation {
                 let url = format!("{}/installation/token", api_url.trim_end_matches('/'));
                 let client = http::client(http::DEFAULT_TIMEOUT)?;
                 http::check_url(&url)?;
-                let resp = client
+                let answer = client
                     .delete(&url)
-                    .header("Accept", "application/vnd.github+json")
-                    .header("X-GitHub-Api-Version", "2022-11-28")
-                    .bearer_auth(token.expose_secret())
-                    .send()
-                    .map_err(|e| http::describe_error(&e))?;
-                match resp.status().as_u16() {
-                    204 => Ok(Revoked::Now),
-                    401 => Ok(Revoked::AlreadyInvalid),
-                    status => Err(format!(
-                        "{url} answered {status}{}",
-                        http::message_of(resp)
-                            .map(|m| format!(": {m}"))
-                            .unwrap_or_default()
-                    )),
+                    .header("Accept", super::github_api::ACCEPT)
+                    .header("X-GitHub-Api-Version", super::github_api::API_VERSION)
+                    .bearer(token)
+                    .send();
+                match answer {
+                    Ok(a) if a.status == 204 => Ok(Revoked::Now),
+                    Ok(a) => Err(format!("{url} answered {} instead of 204", a.status)),
+                    Err(HttpError::Status { status: 401, .. }) => Ok(Revoked::AlreadyInvalid),
+                    Err(HttpError::Status {
+                        status,
+                        message: Some(m),
+                        ..
+                    }) => Err(format!("{url} answered {status}: {m}")),
+                    Err(HttpError::Status { status, .. }) => {
+                        Err(format!("{url} answered {status}"))
+                    }
+                    Err(e) => Err(format!("{url}: {e}")),
                 }
             }
         }

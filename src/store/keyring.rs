@@ -3,6 +3,12 @@
 //! Linux: Secret Service (gnome-keyring, KWallet) when one answers on the session D-Bus, else the
 //! kernel's user keyring (`keyutils`). macOS: Keychain. Windows: Credential Manager. There is no
 //! plaintext fallback: when no store is usable the error says so and says what to do.
+//!
+//! A Secret Service is another process on D-Bus, and one that accepts the call but never answers
+//! (stopped, swapped out, wedged) would hold git forever: every Secret Service call is made on a
+//! helper thread and given up after [`ANSWER_WITHIN`], reported as "did not answer".
+
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::secret::{secret, ExposeSecret, SecretString};
@@ -35,6 +41,10 @@ pub struct Keyring {
     candidates: Vec<Backend>,
     service: String,
 }
+
+/// How long a Secret Service call may take (an unlock prompt is never shown: we ask with no
+/// window to show it in).
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 const WHAT_TO_DO: &str =
     "on a desktop, log in so the keyring is unlocked (gnome-keyring, KWallet); \
@@ -70,10 +80,6 @@ impl Keyring {
         })
     }
 
-    fn entry(&self, backend: Backend, account: &str) -> keyring::Result<keyring::Entry> {
-        self.entry_expiring(backend, account, None)
-    }
-
     fn entry_expiring(
         &self,
         backend: Backend,
@@ -101,12 +107,41 @@ impl Keyring {
         }
     }
 
+    /// `op` on the entry for `account` in `backend`; bounded by [`ANSWER_WITHIN`] when the store
+    /// is another process (Secret Service). A call that timed out is left to finish on its own
+    /// thread: the D-Bus library offers no way to cancel it.
+    fn call<T: Send + 'static>(
+        &self,
+        backend: Backend,
+        account: &str,
+        expiry: Option<u64>,
+        op: impl FnOnce(keyring::Entry) -> keyring::Result<T> + Send + 'static,
+    ) -> keyring::Result<T> {
+        let (me, account) = (self.clone(), account.to_string());
+        let run = move || me.entry_expiring(backend, &account, expiry).and_then(op);
+        if backend != Backend::SecretService {
+            return run();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("gocred-keyring".into())
+            .spawn(move || {
+                let _ = tx.send(run());
+            })
+            .map_err(|e| keyring::Error::PlatformFailure(Box::new(e)))?;
+        rx.recv_timeout(ANSWER_WITHIN).unwrap_or_else(|_| {
+            Err(keyring::Error::PlatformFailure(
+                format!("no answer within {} s", ANSWER_WITHIN.as_secs()).into(),
+            ))
+        })
+    }
+
     /// Reads a secret. `Ok(None)` when no store holds it.
     pub fn get(&self, account: &str) -> Result<Option<(SecretString, Backend)>> {
         let mut last_unreachable = None;
         let mut found_empty = false;
         for &b in &self.candidates {
-            match self.entry(b, account).and_then(|e| e.get_password()) {
+            match self.call(b, account, None, |e| e.get_password()) {
                 Ok(pw) => return Ok(Some((secret(pw), b))),
                 // A Secret Service without our entry does not hide one in keyutils: `login` may
                 // have fallen back there while no Secret Service answered.
@@ -149,10 +184,8 @@ impl Keyring {
     ) -> Result<Backend> {
         let mut last = None;
         for &b in &self.candidates {
-            match self
-                .entry_expiring(b, account, timeout)
-                .and_then(|e| e.set_password(value.expose_secret()))
-            {
+            let v = secrecy::zeroize::Zeroizing::new(value.expose_secret().to_string());
+            match self.call(b, account, timeout, move |e| e.set_password(&v)) {
                 Ok(()) => return Ok(b),
                 Err(e) if unreachable(&e) && self.candidates.len() > 1 => last = Some((b, e)),
                 Err(e) => return Err(self.fail(b, "writing", &e)),
@@ -166,7 +199,7 @@ impl Keyring {
     pub fn delete(&self, account: &str) -> Result<bool> {
         let mut deleted = false;
         for &b in &self.candidates {
-            match self.entry(b, account).and_then(|e| e.delete_credential()) {
+            match self.call(b, account, None, |e| e.delete_credential()) {
                 Ok(()) => deleted = true,
                 Err(keyring::Error::NoEntry) => {}
                 Err(e) if unreachable(&e) && self.candidates.len() > 1 => {}

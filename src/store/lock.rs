@@ -7,7 +7,7 @@
 //! (double-checked locking). The lock is `flock(2)` (through `fs4`), so the kernel releases it
 //! when the holder exits or is killed: a crashed mint never wedges later processes.
 //!
-//! Lock files live in a private directory ([`state_dir`]): 0700, owned by us, not a symlink. A
+//! Lock files live in a private directory ([`state_dir`], checked by [`private_dir`]): 0700, ours, and reached only through directories nobody else can change. A
 //! file name is a hash of the scope, so nothing about the request leaks into the file system.
 
 use std::fs::{File, OpenOptions};
@@ -30,8 +30,7 @@ impl ScopeLock {
     /// Takes the lock for `scope` in `dir`, waiting up to `wait` for another holder.
     pub fn acquire(dir: &Path, scope: &str, wait: Duration) -> Result<ScopeLock> {
         let locks = dir.join("locks");
-        crate::fsutil::create_private_dir(&locks)?;
-        check_private_dir(&locks)?;
+        private_dir(&locks)?;
         let path = locks.join(format!("{}.lock", fingerprint(scope)));
         let mut open = OpenOptions::new();
         open.read(true).write(true).create(true).truncate(false);
@@ -91,34 +90,18 @@ pub fn state_dir(env: &crate::settings::Env) -> Option<PathBuf> {
     base.map(|b| b.join("gocred"))
 }
 
-/// Refuses a directory that others could plant files in or that is a link elsewhere.
-#[cfg(unix)]
-pub fn check_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let md = std::fs::symlink_metadata(dir)
-        .map_err(|e| Error::io(format!("checking {}", dir.display()), e))?;
-    let unsafe_dir = |why: String| {
-        Error::with_hint(
-            format!("{} {why}; refusing to use it", dir.display()),
-            format!("remove it (`rm -r {}`); gocred recreates it", dir.display()),
-        )
-    };
-    if !md.file_type().is_dir() {
-        return Err(unsafe_dir("is not a directory".into()));
-    }
-    if md.uid() != crate::fsutil::euid() {
-        return Err(unsafe_dir(format!("is owned by uid {}", md.uid())));
-    }
-    if md.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io(format!("chmod 0700 {}", dir.display()), e))?;
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-pub fn check_private_dir(_dir: &Path) -> Result<()> {
-    Ok(())
+/// Creates (0700, one component at a time) and checks a directory only this user can use, on a
+/// path only this user or root can change (`fsutil::trust::private_dir`): others could plant lock
+/// or memory files in it otherwise.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    crate::fsutil::trust::private_dir(dir)
+        .map(drop)
+        .map_err(|e| {
+            Error::with_hint(
+                format!("refusing to keep gocred's state in {}: {e}", dir.display()),
+                "set XDG_CACHE_HOME to a private directory of yours (mode 0700)",
+            )
+        })
 }
 
 /// A stable, file-name-safe digest of a scope (FNV-1a, 64 bit): names lock and memory files
@@ -173,14 +156,20 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn refuses_a_symlinked_lock_dir() {
+    fn refuses_a_lock_dir_linked_to_an_open_place() {
+        use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         let elsewhere = d.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o777)).unwrap();
         let state = d.path().join("state");
         std::fs::create_dir(&state).unwrap();
         std::os::unix::fs::symlink(&elsewhere, state.join("locks")).unwrap();
-        assert!(ScopeLock::acquire(&state, "a", LOCK_WAIT).is_err());
+        let e = ScopeLock::acquire(&state, "a", LOCK_WAIT).unwrap_err();
+        assert!(e.to_string().contains("writable by group or others"), "{e}");
+        // A link of ours to a place only we can change is followed like any other path.
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+        ScopeLock::acquire(&state, "a", LOCK_WAIT).unwrap();
     }
 
     #[test]

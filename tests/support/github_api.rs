@@ -14,7 +14,8 @@
 //! * `DELETE /installation/token` with the installation token itself: 204, or 401.
 //!
 //! Test controls: faults for the next API requests (any status, 429 + `retry-after`, a slow
-//! answer, a garbage body), the token lifetime, GitHub's long stateless token format, and the
+//! answer, a garbage body, an error that echoes the
+//! request's credential back in several encodings), the token lifetime, GitHub's long stateless token format, and the
 //! record of mints, revocations and token checks. `GET /__validate` is the `auth_request`
 //! target for nginx (see `GitServer::start_with_token_check`): it accepts git's Basic
 //! credentials only when they carry a live token of an installation on the repository's owner.
@@ -31,9 +32,16 @@ use super::{require_tool, run_ok};
 #[derive(Debug, Clone)]
 pub enum Fault {
     Status(u16, &'static str),
-    RateLimited { status: u16, retry_after: u64 },
+    RateLimited {
+        status: u16,
+        retry_after: u64,
+    },
     Slow(Duration),
     Garbage,
+    /// An error answer whose `message` quotes the request's `Authorization` credential raw and
+    /// glued to words (`token:…`, `…,…`), base64 and percent-encoded, as a careless server
+    /// would. What was echoed is kept ([`GithubApi::echoed`]).
+    Echo(u16),
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +77,7 @@ struct State {
     /// (user, token was known, token had expired, answer)
     validations: Vec<(String, bool, bool, u16)>,
     seq: u64,
+    echoed: Vec<String>,
 }
 
 /// The App the stand-in knows (one, like a real App's own view of the API).
@@ -165,6 +174,11 @@ impl GithubApi {
     /// GitHub's stateless installation tokens: ~520 characters with dots (spec R4.3).
     pub fn set_stateless_tokens(&self, on: bool) {
         self.lock().stateless = on;
+    }
+
+    /// Credentials the [`Fault::Echo`] answers quoted back.
+    pub fn echoed(&self) -> Vec<String> {
+        self.lock().echoed.clone()
     }
 
     pub fn push_fault(&self, f: Fault) {
@@ -322,6 +336,13 @@ fn handle(mut req: tiny_http::Request, state: &Mutex<State>, app: &App) {
                 vec![("Content-Type", "application/json".into())],
                 "<html>ghs_notjson".into(),
             ),
+            Some(Fault::Echo(status)) => {
+                let cred = header(&req, "Authorization")
+                    .map(|a| a.split_once(' ').map_or(a.clone(), |(_, c)| c.to_string()))
+                    .unwrap_or_default();
+                lock().echoed.push(cred.clone());
+                message(status, &echo_text(&cred))
+            }
             None => api(&req, &method, &url, &body, &mut lock(), app),
         }
     };
@@ -331,6 +352,23 @@ fn handle(mut req: tiny_http::Request, state: &Mutex<State>, app: &App) {
         resp.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("header"));
     }
     let _ = req.respond(resp);
+}
+
+/// `cred` as a careless server quotes it back: glued to words, base64, percent-encoded.
+fn echo_text(cred: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(cred);
+    let pct: String = cred
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("bad credentials token:{cred},{cred} (sent {b64}; as a query: t={pct})")
 }
 
 /// Checks the App JWT as GitHub does. `Err` is the 401 reply.

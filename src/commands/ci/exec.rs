@@ -1,26 +1,33 @@
-//! `gocred ci exec [--no-file] -- CMD…`: set up, run CMD, wipe — on every way out.
+//! `gocred ci exec [--netrc] -- CMD…`: set up, run CMD, wipe — on every way out.
 //!
 //! Normal exit, CMD killed, SIGINT/SIGTERM/SIGHUP to gocred (forwarded to CMD, which decides
 //! when to stop), an error during setup, a panic in gocred: each ends in the same wipe, run by a
 //! guard's `Drop` when nothing else got to it. CMD's exit status is passed through (128+N when a
-//! signal killed it). Only SIGKILL escapes; its lease is stale by pid, and the next
-//! `ci netrc|wipe|exec` cleans it up.
+//! signal killed it). Once CMD has ended, signals get their default action again, and every
+//! step of the wipe is bounded. Only a signal then (or SIGKILL at any time) escapes the wipe; the
+//! lease is stale by pid, and the next `ci netrc|wipe|exec` cleans it up.
 //!
-//! With `--no-file` nothing is written: the tokens stay in this process and reach git through
+//! By default nothing is written: the tokens stay in this process and reach git through
 //! `gocred ci helper` (see `agent`), configured for CMD through `GIT_CONFIG_*`, and Go gets
-//! `GOAUTH='<gocred> goauth'` ahead of what it had.
+//! `GOAUTH='<gocred> goauth'` ahead of what it had. The wipe works from the lease held in memory
+//! as well as its file, so removing or moving the lease directory (`rm -rf ~/.cache`) while CMD
+//! runs changes nothing: the tokens are still revoked. With `--netrc` a managed netrc block is
+//! written instead (for tools other than git and Go), and CMD's git is told
+//! `protocol.http.allow=never`, because libcurl would send a netrc entry over plain http.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::agent::{self, Agent};
+use super::agent::{self, Agent, Job};
 use super::netrc::{planned, write_block};
+use super::plan::{Mode, Plan};
 use super::setup::{self, Issued};
 use super::signals::{self, Forwarder};
 use super::wipe::{self, Report};
@@ -30,13 +37,20 @@ use crate::settings::{Env, Settings};
 use crate::store::lease::{new_id, Lease, LeaseDir};
 use crate::store::netrc_file;
 
-/// Hidden test hook: `panic-in-exec` makes gocred panic while CMD runs.
+/// Hidden test hook: `panic-in-exec` makes gocred panic while CMD runs; `sleep-after-exec` makes
+/// it sleep 60 s once CMD has ended, before the wipe (to show signals work again then).
 const FAULT_VAR: &str = "GOCRED_TEST_FAULT";
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
-    /// Write no file: CMD gets git's helper configuration through GIT_CONFIG_COUNT/KEY_n/VALUE_n
-    /// and Go's through GOAUTH; the tokens never leave gocred's memory.
+    /// Write a managed netrc block for CMD instead (for tools other than git and Go); CMD's git
+    /// then refuses plain http (a netrc entry goes to every port and scheme of its host).
+    #[arg(long, conflicts_with = "no_file")]
+    pub netrc: bool,
+    /// The default: write no file. CMD's git gets `gocred ci helper` through
+    /// GIT_CONFIG_COUNT/KEY_n/VALUE_n and Go gets GOAUTH; they ask this gocred over a Unix socket
+    /// that answers only this user's processes inside CMD's process tree, and only while CMD
+    /// runs. The tokens are in no file, but any process in that tree can ask for them.
     #[arg(long)]
     pub no_file: bool,
     /// Name this run's lease (default: a new random id).
@@ -55,53 +69,55 @@ pub fn run(
 ) -> Result<()> {
     let mut forwarder = Forwarder::install()?;
     let env = &settings.env;
+    let mode = match args.netrc {
+        true => Mode::Netrc,
+        false => Mode::Agent,
+    };
     let id = match &args.lease {
         Some(l) => BlockId::parse(l).map_err(Error::Usage)?,
         None => new_id(),
     };
-    let targets = match args.no_file {
-        true => Vec::new(),
-        false => netrc_file::targets(env)?,
+    let targets = match mode {
+        Mode::Agent => Vec::new(),
+        Mode::Netrc => netrc_file::targets(env)?,
     };
     for t in &targets {
         netrc_file::preflight(t)?;
     }
     let ld = LeaseDir::open(env)?;
     wipe::clean_stale(&ld, err);
-    let plan = planned(settings, err)?;
-    let mut lease = Lease::new(&id, env);
+    let plan = planned(settings, mode, err)?;
+    let lease = Lease::new(&id, env);
     ld.create(&lease)?;
+    let job = Job::new(lease);
     let mut guard = Guard {
         ld: &ld,
         id: id.clone(),
+        job: job.clone(),
         child: None,
         armed: true,
     };
-    let issued = setup::issue(settings, &plan, &ld, &mut lease, err)?;
+    let issued = setup::issue(settings, &plan, &ld, &mut agent::lock(&job).lease, err)?;
     setup::print_masks(env, &issued, out)?;
-    let hosts: Vec<String> = issued.iter().map(|i| i.host.clone()).collect();
-    let (agent_handle, extra_env) = if args.no_file {
-        let sock = ld.socket(&id);
-        lease.agent = Some(sock.clone());
-        ld.save(&lease)?;
-        let a = Agent::start(&sock, &issued)?;
-        let vars = no_file_env(env, &issued, a.path())?;
-        let _ = writeln!(
-            err,
-            "gocred: serving {} to the command through git's helper configuration (no file)",
-            hosts.join(", ")
-        );
-        (Some(a), vars)
-    } else {
-        write_block(&ld, &mut lease, &issued, &targets)?;
-        let files: Vec<String> = targets.iter().map(|t| t.display().to_string()).collect();
-        let _ = writeln!(
-            err,
-            "gocred: wrote {} to {} for the command",
-            hosts.join(", "),
-            files.join(" and ")
-        );
-        (None, Vec::new())
+    let (agent_handle, extra_env) = match mode {
+        Mode::Agent => {
+            let (a, vars) = start_agent(settings, &plan, issued, &ld, &id, &job, err)?;
+            (Some(a), vars)
+        }
+        Mode::Netrc => {
+            let hosts: Vec<String> = issued.iter().map(|i| i.host.clone()).collect();
+            write_block(&ld, &mut agent::lock(&job).lease, &issued, &targets)?;
+            let files: Vec<String> = targets.iter().map(|t| t.display().to_string()).collect();
+            let _ = writeln!(
+                err,
+                "gocred: wrote {} to {} for the command; its git refuses plain http \
+                 (protocol.http.allow=never)",
+                hosts.join(", "),
+                files.join(" and ")
+            );
+            let refuse_http = [("protocol.http.allow".to_string(), "never".to_string())];
+            (None, agent::git_config_env(env, &refuse_http)?)
+        }
     };
     let _ = out.flush();
     if let Some(sig) = forwarder.received() {
@@ -136,8 +152,14 @@ pub fn run(
     }
     let status = guard.child.as_mut().map(Child::wait).expect("child is set");
     guard.child = None;
+    // CMD has ended: from here a signal to gocred has its default effect again.
     forwarder.stop();
-    drop(agent_handle);
+    if env.get(FAULT_VAR) == Some("sleep-after-exec") {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    if let Some(a) = agent_handle {
+        a.stop();
+    }
     let report = guard.finish();
     wipe::say(err, id.as_str(), &report);
     let code = match status {
@@ -164,10 +186,51 @@ pub fn run(
     }
 }
 
+/// Starts the in-memory agent and returns it with the environment that points CMD at it.
+fn start_agent(
+    settings: &Settings,
+    plan: &Plan,
+    issued: Vec<Issued>,
+    ld: &LeaseDir,
+    id: &BlockId,
+    job: &Arc<Mutex<Job>>,
+    err: &mut dyn Write,
+) -> Result<(Agent, Vec<(String, String)>)> {
+    let sock = ld.socket(id);
+    {
+        let mut j = agent::lock(job);
+        j.lease.agent = Some(sock.clone());
+        ld.save(&j.lease)?;
+    }
+    let mut patterns: Vec<String> = issued.iter().map(|i| i.host.clone()).collect();
+    patterns.extend(plan.lazy.iter().map(|r| lazy_pattern(r)));
+    let a = Agent::start(&sock, settings, plan, issued, job.clone())?;
+    let vars = no_file_env(&settings.env, &patterns, a.path())?;
+    let _ = writeln!(
+        err,
+        "gocred: serving {} to the command from memory (no file)",
+        patterns.join(", ")
+    );
+    Ok((a, vars))
+}
+
+/// `*.suffix[:port]`: the git URL pattern of a wildcard rule.
+fn lazy_pattern(rule: &crate::rules::Rule) -> String {
+    match &rule.host {
+        crate::rules::HostPattern::OneLabel {
+            suffix,
+            port: Some(p),
+        } if *p != 443 => format!("*.{suffix}:{p}"),
+        crate::rules::HostPattern::OneLabel { suffix, .. } => format!("*.{suffix}"),
+        crate::rules::HostPattern::Exact { host, .. } => host.clone(),
+    }
+}
+
 /// Wipes this run's lease however `run` is left: finished normally, returned an error, or panicked.
 struct Guard<'a> {
     ld: &'a LeaseDir,
     id: BlockId,
+    job: Arc<Mutex<Job>>,
     child: Option<Child>,
     armed: bool,
 }
@@ -175,7 +238,7 @@ struct Guard<'a> {
 impl Guard<'_> {
     fn finish(&mut self) -> Report {
         self.armed = false;
-        wipe_own(self.ld, &self.id)
+        wipe_job(self.ld, &self.id, &self.job)
     }
 }
 
@@ -185,7 +248,7 @@ impl Drop for Guard<'_> {
             stop_child(child);
         }
         if self.armed {
-            let report = wipe_own(self.ld, &self.id);
+            let report = wipe_job(self.ld, &self.id, &self.job);
             let mut err = std::io::stderr();
             wipe::say(&mut err, self.id.as_str(), &report);
             for p in report.problems {
@@ -195,21 +258,37 @@ impl Drop for Guard<'_> {
     }
 }
 
-fn wipe_own(ld: &LeaseDir, id: &BlockId) -> Report {
-    let mut report = Report::default();
-    match ld.list() {
-        Ok(list) => {
-            for l in list.into_iter().filter(|l| l.id == id.as_str()) {
-                match ld.claim(&l) {
-                    Ok(Some(c)) => report = wipe::wipe_claimed(ld, c),
-                    Ok(None) => {}
-                    Err(e) => report.problems.push(e.to_string()),
+/// Wipes this run's lease from its file, then whatever the lease in memory holds beyond it (all
+/// of it when the file had gone): every token is revoked even if the lease directory was
+/// removed or moved while CMD ran.
+fn wipe_job(ld: &LeaseDir, id: &BlockId, job: &Mutex<Job>) -> Report {
+    let mut from_file: Option<Report> = None;
+    if let Ok(list) = ld.list() {
+        for l in list.into_iter().filter(|l| l.id == id.as_str()) {
+            match ld.claim(&l) {
+                Ok(Some(c)) => from_file = Some(wipe::wipe_claimed(ld, c)),
+                Ok(None) => {}
+                Err(e) => {
+                    let mut r = Report::default();
+                    r.problems.push(e.to_string());
+                    from_file = Some(r);
                 }
             }
         }
-        Err(e) => report.problems.push(e.to_string()),
     }
-    report
+    let mut j = agent::lock(job);
+    j.close();
+    let seen = from_file.as_ref().map(|r| r.seen.clone());
+    let rest = wipe::wipe_in_memory(&mut j.lease, seen.as_deref());
+    match from_file {
+        None => rest,
+        Some(mut r) => {
+            r.revoked += rest.revoked;
+            r.expiring += rest.expiring;
+            r.problems.extend(rest.problems);
+            r
+        }
+    }
 }
 
 /// SIGTERM, up to 10 s to finish, then SIGKILL.
@@ -230,7 +309,7 @@ fn stop_child(child: &mut Child) {
 }
 
 /// The environment that points git and Go at gocred instead of a file.
-fn no_file_env(env: &Env, issued: &[Issued], sock: &Path) -> Result<Vec<(String, String)>> {
+fn no_file_env(env: &Env, patterns: &[String], sock: &Path) -> Result<Vec<(String, String)>> {
     let exe = std::env::current_exe().map_err(|e| Error::io("finding gocred's own path", e))?;
     let exe = exe.to_str().ok_or_else(|| {
         Error::other("gocred's own path is not UTF-8; git cannot be pointed at it")
@@ -244,9 +323,9 @@ fn no_file_env(env: &Env, issued: &[Issued], sock: &Path) -> Result<Vec<(String,
         true => format!("{exe} ci helper"),
         false => format!("!'{}' ci helper", exe.replace('\'', "'\\''")),
     };
-    let hosts: Vec<String> = issued.iter().map(|i| i.host.clone()).collect();
-    let mut vars = agent::git_config_env(env, &hosts, &helper)?;
+    let mut vars = agent::git_config_env(env, &agent::helper_config(patterns, &helper))?;
     vars.push((agent::AGENT_VAR.into(), sock.display().to_string()));
+    vars.push((agent::AGENT_PID_VAR.into(), std::process::id().to_string()));
     // Go splits GOAUTH with quote support but no escapes.
     let ours = if !exe.contains(char::is_whitespace) {
         format!("{exe} goauth")

@@ -3,7 +3,7 @@
 //! The flow: [`plan`] picks the private hosts (GOPRIVATE ∩ rules); [`setup`] asks each rule's
 //! source for a credential minted for this job, recording every token in a lease
 //! (`store::lease`) as it comes; `netrc` writes them as a managed block (`crate::netrc`,
-//! `store::netrc_file`), or `exec --no-file` serves them from memory ([`agent`]); [`wipe`]
+//! `store::netrc_file`), or `exec` serves them from memory ([`agent`], the default); [`wipe`]
 //! removes the block, revokes what can be revoked and erases the lease. [`exec`] runs a command
 //! between the two and wipes on every way out ([`signals`] forwards signals meanwhile).
 
@@ -38,10 +38,12 @@ pub enum CiCommand {
     Netrc(netrc::NetrcArgs),
     /// Remove the block, revoke the tokens that can be revoked, erase the lease.
     Wipe(wipe::WipeArgs),
-    /// Set up, run CMD, and wipe however it ends: `gocred ci exec [--no-file] -- CMD…`.
+    /// Set up, run CMD, and wipe however it ends: `gocred ci exec [--netrc] -- CMD…`. By default
+    /// no file: CMD's git and Go ask this gocred over a Unix socket that answers only this user's
+    /// processes in CMD's tree while CMD runs; any of them can get the tokens.
     #[cfg(unix)]
     Exec(exec::ExecArgs),
-    /// (git, inside `ci exec --no-file`) Answer a credential request from the exec agent.
+    /// (git, inside `ci exec`) Answer a credential request from the exec agent.
     #[cfg(unix)]
     #[command(hide = true)]
     Helper(agent::HelperArgs),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::plan::{self, Plan};
+use super::plan::{self, Mode, Plan};
 use super::setup::{self, Issued};
 use super::wipe;
 use crate::error::{Error, Result};
@@ -47,7 +47,7 @@ pub fn run(
     }
     let ld = LeaseDir::open(env)?;
     wipe::clean_stale(&ld, err);
-    let plan = planned(settings, err)?;
+    let plan = planned(settings, Mode::Netrc, err)?;
     let mut lease = Lease::new(&id, env);
     ld.create(&lease)?;
     let result = setup::issue(settings, &plan, &ld, &mut lease, err).and_then(|issued| {
@@ -79,12 +79,12 @@ pub fn run(
 }
 
 /// The plan, its notes on stderr, and an error when it is empty.
-pub fn planned<'s>(settings: &'s Settings, err: &mut dyn Write) -> Result<Plan<'s>> {
-    let plan = plan::plan(settings);
+pub fn planned<'s>(settings: &'s Settings, mode: Mode, err: &mut dyn Write) -> Result<Plan<'s>> {
+    let plan = plan::plan(settings, mode);
     for n in &plan.notes {
         let _ = writeln!(err, "gocred: {n}");
     }
-    if plan.hosts.is_empty() {
+    if plan.hosts.is_empty() && plan.lazy.is_empty() {
         return Err(Error::with_hint(
             format!(
                 "no private host to set up: no rule names a host that GOPRIVATE (`{}`) covers",

@@ -1,10 +1,13 @@
-//! Which hosts a CI job gets entries for: the private hosts (GOPRIVATE) that a rule covers.
+//! Which hosts a CI job gets credentials for: the private hosts (GOPRIVATE) that a rule covers.
 //!
-//! A netrc entry is per host, for every port and path on it (curl ignores both), so only rules
-//! naming one exact host on the default port qualify; wildcard and port rules are skipped with a
-//! note pointing at `ci exec --no-file`, whose helper configuration is exact. A rule counts when
-//! GOPRIVATE covers its pattern, or names a part of its host the rule also covers. One entry per
-//! host: when two rules share a host, the first serves it (the same first-match-wins as `get`).
+//! A netrc entry is per host, for every port and path on it (curl ignores both), so for a netrc
+//! ([`Mode::Netrc`]) only rules naming one exact host on the default port qualify; wildcard and
+//! port rules are skipped with a note pointing at the file-less mode. The in-memory agent
+//! ([`Mode::Agent`]) configures git per exact URL, so it also serves a port rule (`host:port`,
+//! minted up front like an exact host) and a wildcard rule (`*.corp.test`, minted on the first
+//! request for each host, see `agent`). A rule counts when GOPRIVATE covers its pattern, or names
+//! a part of its host the rule also covers. One entry per host: when two rules share a host, the
+//! first serves it (the same first-match-wins as `get`).
 
 use crate::rules::{HostPattern, Rule};
 use crate::scope::path_match;
@@ -17,14 +20,26 @@ pub struct Planned<'a> {
     pub rule: &'a Rule,
 }
 
+/// Where the credentials go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A managed netrc block: exact hosts on the default port only.
+    Netrc,
+    /// `ci exec`'s in-memory agent: exact, port and wildcard rules.
+    Agent,
+}
+
 #[derive(Debug, Default)]
 pub struct Plan<'a> {
+    /// Minted before the command starts; `host` is an authority (`host` or `host:port`).
     pub hosts: Vec<Planned<'a>>,
+    /// Wildcard rules (agent only), minted per host on first request.
+    pub lazy: Vec<&'a Rule>,
     /// Why other rules got no entry (for stderr).
     pub notes: Vec<String>,
 }
 
-pub fn plan(settings: &Settings) -> Plan<'_> {
+pub fn plan(settings: &Settings, mode: Mode) -> Plan<'_> {
     let mut p = Plan::default();
     let goprivate = settings.go.value("GOPRIVATE");
     for rule in &settings.rules.rules {
@@ -39,29 +54,51 @@ pub fn plan(settings: &Settings) -> Plan<'_> {
             HostPattern::Exact {
                 host,
                 port: Some(port),
+            } if mode == Mode::Agent => {
+                if !is_private(settings, rule, host) {
+                    p.notes.push(not_private(rule, host, goprivate));
+                    continue;
+                }
+                format!("{host}:{port}")
+            }
+            HostPattern::Exact {
+                host,
+                port: Some(port),
             } => {
                 p.notes.push(format!(
                     "rule `{}` is for {host}:{port}; a netrc entry cannot be limited to a port \
-                     (git would send it to every port of {host}): skipped; `gocred ci exec \
-                     --no-file` serves it exactly",
+                     (git would send it to every port of {host}): skipped; `gocred ci exec` (no \
+                     file) serves it exactly",
                     rule.pattern
                 ));
+                continue;
+            }
+            HostPattern::OneLabel { suffix, .. } if mode == Mode::Agent => {
+                let any = format!("*.{suffix}");
+                match is_private(settings, rule, &any) {
+                    true => p.lazy.push(rule),
+                    false => p.notes.push(not_private(rule, &any, goprivate)),
+                }
                 continue;
             }
             HostPattern::OneLabel { suffix, .. } => {
                 p.notes.push(format!(
                     "rule `{}` covers *.{suffix}; a netrc entry names one host: skipped; give each \
-                     host its own rule, or use `gocred ci exec --no-file`",
+                     host its own rule, or use `gocred ci exec` (no file)",
                     rule.pattern
                 ));
                 continue;
             }
         };
-        if !is_private(settings, rule, &host) {
-            p.notes.push(format!(
-                "rule `{}`: {host} is not private per GOPRIVATE (`{goprivate}`): skipped",
-                rule.pattern
-            ));
+        if matches!(
+            rule.host,
+            HostPattern::Exact {
+                port: None | Some(443),
+                ..
+            }
+        ) && !is_private(settings, rule, &host)
+        {
+            p.notes.push(not_private(rule, &host, goprivate));
             continue;
         }
         if let Some(first) = p.hosts.iter().find(|h| h.host == host) {
@@ -72,14 +109,34 @@ pub fn plan(settings: &Settings) -> Plan<'_> {
             ));
             continue;
         }
+        // An earlier wildcard rule serves this host (first match wins, as in `get`).
+        let origin = crate::protocol::Origin::parse(crate::protocol::Scheme::Https, &host);
+        if let Some(first) = p
+            .lazy
+            .iter()
+            .find(|l| origin.as_ref().is_ok_and(|o| l.host.matches(o)))
+        {
+            p.notes.push(format!(
+                "rule `{}` also covers {host}; the first rule, `{}`, serves it",
+                rule.pattern, first.pattern
+            ));
+            continue;
+        }
         p.hosts.push(Planned { host, rule });
     }
     p
 }
 
+fn not_private(rule: &Rule, host: &str, goprivate: &str) -> String {
+    format!(
+        "rule `{}`: {host} is not private per GOPRIVATE (`{goprivate}`): skipped",
+        rule.pattern
+    )
+}
+
 /// GOPRIVATE covers the rule's pattern, or a GOPRIVATE glob names this host and overlaps the
 /// rule's path part element by element.
-fn is_private(settings: &Settings, rule: &Rule, host: &str) -> bool {
+pub fn is_private(settings: &Settings, rule: &Rule, host: &str) -> bool {
     let pattern = rule.pattern.strip_suffix('/').unwrap_or(&rule.pattern);
     let as_module = match &rule.path_glob {
         Some(glob) => format!("{host}/{glob}"),
@@ -147,7 +204,7 @@ mod tests {
         ]
         .concat();
         let s = settings("git.corp.test,*.corp.test,ssh.corp.test", &cfg);
-        let p = plan(&s);
+        let p = plan(&s, Mode::Netrc);
         assert_eq!(
             hosts(&p),
             vec![("git.corp.test".into(), "git.corp.test".into())]
@@ -155,7 +212,7 @@ mod tests {
         let notes = p.notes.join("\n");
         assert!(notes.contains("public.example is not private"), "{notes}");
         assert!(
-            notes.contains("*.corp.test") && notes.contains("--no-file"),
+            notes.contains("*.corp.test") && notes.contains("no file"),
             "{notes}"
         );
         assert!(notes.contains("git.corp.test:8443"), "{notes}");
@@ -176,10 +233,10 @@ mod tests {
                 goprivate,
                 &cfg[..cfg.find("[[rule]]\npattern = \"github.com/other").unwrap()],
             );
-            assert_eq!(!plan(&s).hosts.is_empty(), want, "{goprivate}");
+            assert_eq!(!plan(&s, Mode::Netrc).hosts.is_empty(), want, "{goprivate}");
         }
         let s = settings("github.com", &cfg);
-        let p = plan(&s);
+        let p = plan(&s, Mode::Netrc);
         assert_eq!(
             hosts(&p),
             vec![("github.com".into(), "github.com/acme/*".into())]
@@ -188,8 +245,37 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_serves_port_and_wildcard_rules_too() {
+        let cfg = [
+            rule("git.corp.test"),
+            rule("*.corp.test"),
+            rule("git.corp.test:8443"),
+            rule("*.public.example"),
+        ]
+        .concat();
+        let s = settings("*.corp.test,git.corp.test", &cfg);
+        let p = plan(&s, Mode::Agent);
+        assert_eq!(
+            hosts(&p),
+            vec![
+                ("git.corp.test".into(), "git.corp.test".into()),
+                ("git.corp.test:8443".into(), "git.corp.test:8443".into())
+            ]
+        );
+        let lazy: Vec<&str> = p.lazy.iter().map(|r| r.pattern.as_str()).collect();
+        assert_eq!(lazy, ["*.corp.test"]);
+        assert!(
+            p.notes
+                .join("\n")
+                .contains("*.public.example is not private"),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
     fn nothing_private_means_nothing_planned() {
         let s = settings("", &rule("git.corp.test"));
-        assert!(plan(&s).hosts.is_empty());
+        assert!(plan(&s, Mode::Netrc).hosts.is_empty());
     }
 }

@@ -11,6 +11,7 @@ use super::plan::Plan;
 use crate::error::{Error, Result};
 use crate::netrc;
 use crate::protocol::{Origin, Scheme};
+use crate::rules::Rule;
 use crate::secret::{ExposeSecret, SecretString};
 use crate::settings::{Env, Settings};
 use crate::sources::{self, Context, Target};
@@ -38,75 +39,90 @@ pub fn issue(
     let ctx = Context::new(settings);
     let mut issued = Vec::new();
     for p in &plan.hosts {
-        let Some(source) = sources::for_rule(p.rule) else {
-            continue;
-        };
-        let origin = Origin::parse(Scheme::Https, &p.host)?;
-        let target = Target {
-            origin: &origin,
-            path: None,
-            rule: p.rule,
-        };
-        let Some(ci) = source.get_for_ci(&ctx, &target)? else {
-            let _ = writeln!(
-                err,
-                "gocred: rule `{}` gave no credential for {}: skipped",
-                p.rule.pattern, p.host
-            );
-            continue;
-        };
-        let cred = ci.credential;
-        // Recorded before any check can fail, so a minted token is always revoked.
-        lease.tokens.push(LeaseToken {
-            host: p.host.clone(),
-            rule: p.rule.pattern.clone(),
-            sha256: sha256_hex(cred.secret.expose_secret().as_bytes()),
-            expires_at: cred.expires_at,
-            token: ci
-                .revoke
-                .is_some()
-                .then(|| crate::secret::secret(cred.secret.expose_secret().to_string())),
-            revoke: ci.revoke,
-        });
-        ld.save(lease)?;
-        let bad = |part: &str, why: String| Error::Source {
-            kind: p.rule.source.as_ref().map_or("?", |s| s.kind().as_str()),
-            rule: p.rule.pattern.clone(),
-            message: format!("the {part} for {} cannot be used: {why}", p.host),
-            hint: None,
-        };
-        crate::secret::check_token(&cred.secret).map_err(|e| bad("token", e.to_string()))?;
-        netrc::check_word(cred.secret.expose_secret()).map_err(|e| bad("token", e.to_string()))?;
-        netrc::check_word(&cred.username).map_err(|e| bad("username", e.to_string()))?;
-        if let Some(exp) = cred.expires_at {
-            if exp < crate::store::lease::now() + MIN_LIFETIME_SECS {
-                return Err(bad("token", "it expires within two minutes".into()));
-            }
-            // A short-lived token the wipe cannot revoke (oauth): the job should know it
-            // outlives the job, and until when.
-            if cred.ephemeral && lease.tokens.last().is_some_and(|t| t.revoke.is_none()) {
-                let _ = writeln!(
-                    err,
-                    "gocred: the token for {} (rule `{}`) cannot be revoked when the job ends; \
-                     it expires at {}",
-                    p.host,
-                    p.rule.pattern,
-                    utc(exp)
-                );
-            }
+        if let Some(i) = issue_one(&ctx, p.rule, &p.host, ld, lease, err)? {
+            issued.push(i);
         }
-        issued.push(Issued {
-            host: p.host.clone(),
-            rule: p.rule.pattern.clone(),
-            username: cred.username,
-            token: cred.secret,
-            expires_at: cred.expires_at,
-        });
     }
-    if issued.is_empty() {
+    if issued.is_empty() && plan.lazy.is_empty() {
         return Err(Error::other("no credential was issued for any host"));
     }
     Ok(issued)
+}
+
+/// One credential from `rule`'s source for `host` (an authority: `host` or `host:port`),
+/// recorded in the lease (and the lease saved) before any check of it can fail. `None`: the
+/// source had nothing for this host (said on `err`).
+pub fn issue_one(
+    ctx: &Context,
+    rule: &Rule,
+    host: &str,
+    ld: &LeaseDir,
+    lease: &mut Lease,
+    err: &mut dyn Write,
+) -> Result<Option<Issued>> {
+    let Some(source) = sources::for_rule(rule) else {
+        return Ok(None);
+    };
+    let origin = Origin::parse(Scheme::Https, host)?;
+    let target = Target {
+        origin: &origin,
+        path: None,
+        rule,
+    };
+    let Some(ci) = source.get_for_ci(ctx, &target)? else {
+        let _ = writeln!(
+            err,
+            "gocred: rule `{}` gave no credential for {host}: skipped",
+            rule.pattern
+        );
+        return Ok(None);
+    };
+    let cred = ci.credential;
+    // Recorded before any check can fail, so a minted token is always revoked.
+    lease.tokens.push(LeaseToken {
+        host: host.to_string(),
+        rule: rule.pattern.clone(),
+        sha256: sha256_hex(cred.secret.expose_secret().as_bytes()),
+        expires_at: cred.expires_at,
+        token: ci
+            .revoke
+            .is_some()
+            .then(|| crate::secret::secret(cred.secret.expose_secret().to_string())),
+        revoke: ci.revoke,
+    });
+    ld.save(lease)?;
+    let bad = |part: &str, why: String| Error::Source {
+        kind: rule.source.as_ref().map_or("?", |s| s.kind().as_str()),
+        rule: rule.pattern.clone(),
+        message: format!("the {part} for {host} cannot be used: {why}"),
+        hint: None,
+    };
+    crate::secret::check_token(&cred.secret).map_err(|e| bad("token", e.to_string()))?;
+    netrc::check_word(cred.secret.expose_secret()).map_err(|e| bad("token", e.to_string()))?;
+    netrc::check_word(&cred.username).map_err(|e| bad("username", e.to_string()))?;
+    if let Some(exp) = cred.expires_at {
+        if exp < crate::store::lease::now() + MIN_LIFETIME_SECS {
+            return Err(bad("token", "it expires within two minutes".into()));
+        }
+        // A short-lived token the wipe cannot revoke (oauth): the job should know it
+        // outlives the job, and until when.
+        if cred.ephemeral && lease.tokens.last().is_some_and(|t| t.revoke.is_none()) {
+            let _ = writeln!(
+                err,
+                "gocred: the token for {host} (rule `{}`) cannot be revoked when the job ends; \
+                 it expires at {}",
+                rule.pattern,
+                utc(exp)
+            );
+        }
+    }
+    Ok(Some(Issued {
+        host: host.to_string(),
+        rule: rule.pattern.clone(),
+        username: cred.username,
+        token: cred.secret,
+        expires_at: cred.expires_at,
+    }))
 }
 
 /// Unix seconds as an RFC 3339 UTC time, for messages.

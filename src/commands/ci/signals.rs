@@ -3,7 +3,8 @@
 //!
 //! Installed before anything is set up: a signal that arrives during setup is remembered, the
 //! command is then never started, and the setup is wiped. The command stays in gocred's process
-//! group, so a terminal's Ctrl-C still reaches it directly as well.
+//! group, so a terminal's Ctrl-C still reaches it directly as well. Once the command has ended
+//! [`Forwarder::stop`] restores the default action, so gocred can be stopped like any program.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use signal_hook::iterator::{Handle, Signals};
 use crate::error::{Error, Result};
 
 pub struct Forwarder {
+    /// The signals we catch (not those our parent had set to be ignored).
+    caught: Vec<i32>,
     handle: Handle,
     thread: Option<JoinHandle<()>>,
     child: Arc<AtomicI32>,
@@ -30,7 +33,7 @@ impl Forwarder {
             .filter(|&s| !is_ignored(s))
             .collect();
         let mut signals =
-            Signals::new(wanted).map_err(|e| Error::io("installing signal handlers", e))?;
+            Signals::new(&wanted).map_err(|e| Error::io("installing signal handlers", e))?;
         let handle = signals.handle();
         let child = Arc::new(AtomicI32::new(0));
         let last = Arc::new(AtomicI32::new(0));
@@ -45,6 +48,7 @@ impl Forwarder {
             }
         });
         Ok(Forwarder {
+            caught: wanted,
             handle,
             thread: Some(thread),
             child,
@@ -65,9 +69,16 @@ impl Forwarder {
         }
     }
 
-    /// Stops forwarding (the command has ended).
+    /// Stops forwarding (the command has ended) and gives the signals their default action
+    /// back: a SIGTERM to gocred from now on ends it, as it would any program.
     pub fn stop(&mut self) {
         self.child.store(0, Ordering::SeqCst);
+        for &sig in &self.caught {
+            // The handlers stay registered with signal-hook, but the kernel no longer calls
+            // them: the disposition is SIG_DFL again.
+            set_default(sig);
+        }
+        self.caught.clear();
         self.handle.close();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -89,6 +100,16 @@ fn is_ignored(sig: i32) -> bool {
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
         libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// Sets `sig` back to its default action.
+fn set_default(sig: i32) {
+    // SAFETY: signal(2) with SIG_DFL installs no handler; it only changes this process's
+    // disposition for `sig`.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
     }
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::netrc::{self, block};
 use crate::secret::ExposeSecret;
 use crate::settings::{Env, Settings};
-use crate::store::lease::{self, Claimed, LeaseDir, Status};
+use crate::store::lease::{self, Claimed, Lease, LeaseDir, Status};
 use crate::store::netrc_file::{self, Change};
 
 #[derive(Debug, Args)]
@@ -34,6 +34,13 @@ pub struct Report {
     /// Short-lived tokens no source can revoke (oauth): they expire on their own.
     pub expiring: usize,
     pub problems: Vec<String>,
+    /// The lease served from memory (`ci exec` without a file): no block was ever written.
+    pub agent: bool,
+    /// The lease file had gone (its directory removed or moved while the command ran): wiped
+    /// from what gocred held in memory.
+    pub from_memory: bool,
+    /// SHA-256 of every token the wiped lease file listed.
+    pub seen: Vec<String>,
 }
 
 pub fn run(args: WipeArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
@@ -86,18 +93,25 @@ pub fn run(args: WipeArgs, settings: &Settings, err: &mut dyn Write) -> Result<(
 /// One line on stderr about a finished wipe.
 pub fn say(err: &mut dyn Write, id: &str, r: &Report) {
     let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
+    let what = if !files.is_empty() {
+        format!("block removed from {}", files.join(", "))
+    } else if r.agent {
+        "served from memory, no file to clean".to_string()
+    } else {
+        "no block was left in any file".to_string()
+    };
     let _ = writeln!(
         err,
-        "gocred: wiped lease {id}: block removed from {}; {} token(s) revoked{}{}",
-        if files.is_empty() {
-            "no file".to_string()
-        } else {
-            files.join(", ")
-        },
+        "gocred: wiped lease {id}: {what}; {} token(s) revoked{}{}{}",
         r.revoked,
         match r.expiring {
             0 => String::new(),
             n => format!("; {n} cannot be revoked and expire(s) on their own"),
+        },
+        if r.from_memory {
+            "; its lease file had gone, so gocred wiped from memory"
+        } else {
+            ""
         },
         if r.problems.is_empty() {
             ""
@@ -127,24 +141,91 @@ pub fn clean_stale(ld: &LeaseDir, err: &mut dyn Write) {
     }
 }
 
+/// What a wipe works on: a claimed lease file, or (its file gone) the lease in memory.
+trait Wiping {
+    fn lease(&mut self) -> &mut Lease;
+    /// Records progress (a token revoked), so a wipe cut short does not revoke twice.
+    fn persist(&self);
+}
+
+impl Wiping for (&LeaseDir, Claimed) {
+    fn lease(&mut self) -> &mut Lease {
+        &mut self.1.lease
+    }
+    fn persist(&self) {
+        let _ = self.0.update(&self.1);
+    }
+}
+
+impl Wiping for &mut Lease {
+    fn lease(&mut self) -> &mut Lease {
+        self
+    }
+    fn persist(&self) {}
+}
+
 /// Wipes one claimed lease: blocks, verification, revocation, then the lease itself.
-pub fn wipe_claimed(ld: &LeaseDir, mut c: Claimed) -> Report {
-    let mut report = Report::default();
-    let id = match c.lease.block_id() {
+pub fn wipe_claimed(ld: &LeaseDir, c: Claimed) -> Report {
+    let mut report = Report {
+        seen: c.lease.tokens.iter().map(|t| t.sha256.clone()).collect(),
+        ..Report::default()
+    };
+    let mut w = (ld, c);
+    if !wipe_core(&mut w, &mut report, |_| true) {
+        return report;
+    }
+    let (_, c) = w;
+    let pending = c.lease.tokens.iter().any(|t| t.token.is_some()) || !c.lease.files.is_empty();
+    let done = if pending {
+        ld.release(c)
+    } else {
+        ld.destroy(c)
+    };
+    if let Err(e) = done {
+        report.problems.push(e.to_string());
+    }
+    report
+}
+
+/// Wipes what `lease` (held in memory) holds beyond what a wipe of its lease file already saw
+/// (`seen`, the hashes that file listed); everything when the file had gone (`None`).
+pub fn wipe_in_memory(lease: &mut Lease, seen: Option<&[String]>) -> Report {
+    let mut report = Report {
+        from_memory: seen.is_none(),
+        ..Report::default()
+    };
+    if seen.is_some() {
+        lease.files.clear(); // the lease file listed them; that wipe handled them
+        lease.agent = None;
+    }
+    let seen = seen.unwrap_or(&[]);
+    let mut w = lease;
+    wipe_core(&mut w, &mut report, |t| !seen.contains(&t.sha256));
+    report
+}
+
+/// Blocks, verification and revocation (of the tokens `wanted` picks). `false`: the lease is
+/// unusable and nothing was done.
+fn wipe_core(
+    w: &mut impl Wiping,
+    report: &mut Report,
+    wanted: impl Fn(&lease::LeaseToken) -> bool,
+) -> bool {
+    let id = match w.lease().block_id() {
         Ok(id) => id,
         Err(e) => {
             report.problems.push(e.to_string());
-            return report;
+            return false;
         }
     };
-    let files = std::mem::take(&mut c.lease.files);
+    let files = std::mem::take(&mut w.lease().files);
     for f in files {
-        match remove_block(&f, &id, &c) {
+        match remove_block(&f, &id, w.lease()) {
             Ok(changed) => {
                 if changed {
                     report.files.push(f.path.clone());
                 }
-                if let Err(e) = check_gone(&f.path, &c) {
+                if let Err(e) = check_gone(&f.path, w.lease()) {
                     report.problems.push(e.to_string());
                 }
             }
@@ -153,23 +234,32 @@ pub fn wipe_claimed(ld: &LeaseDir, mut c: Claimed) -> Report {
                     "could not remove the block from {}: {e}",
                     f.path.display()
                 ));
-                c.lease.files.push(f);
+                w.lease().files.push(f);
             }
         }
     }
-    if let Some(sock) = c.lease.agent.take() {
-        let _ = std::fs::remove_file(sock);
+    if let Some(sock) = w.lease().agent.take() {
+        report.agent = true;
+        // Only a socket: whatever else now sits at that path is not ours to remove.
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::symlink_metadata(&sock).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(sock);
+        }
     }
     let now = lease::now();
-    report.expiring = c
-        .lease
+    report.expiring += w
+        .lease()
         .tokens
         .iter()
+        .filter(|t| wanted(t))
         .filter(|t| t.revoke.is_none() && t.token.is_none())
         .filter(|t| t.expires_at.is_some_and(|e| e > now))
         .count();
-    for i in 0..c.lease.tokens.len() {
-        let t = &c.lease.tokens[i];
+    for i in 0..w.lease().tokens.len() {
+        let t = &w.lease().tokens[i];
+        if !wanted(t) {
+            continue;
+        }
         let (Some(how), Some(token)) = (&t.revoke, &t.token) else {
             continue;
         };
@@ -187,24 +277,15 @@ pub fn wipe_claimed(ld: &LeaseDir, mut c: Claimed) -> Report {
             }
         }
         // The description stays (no secret): it marks the token as revoked, not unrevocable.
-        c.lease.tokens[i].token = None;
-        let _ = ld.update(&c);
+        w.lease().tokens[i].token = None;
+        w.persist();
     }
-    let pending = c.lease.tokens.iter().any(|t| t.token.is_some()) || !c.lease.files.is_empty();
-    let done = if pending {
-        ld.release(c)
-    } else {
-        ld.destroy(c)
-    };
-    if let Err(e) = done {
-        report.problems.push(e.to_string());
-    }
-    report
+    true
 }
 
 /// Removes the block from one file and checks no token of the lease is left in it.
-fn remove_block(f: &lease::LeaseFile, id: &block::BlockId, c: &Claimed) -> Result<bool> {
-    let is_ours = |tok: &[u8]| c.lease.holds_hash(tok);
+fn remove_block(f: &lease::LeaseFile, id: &block::BlockId, l: &Lease) -> Result<bool> {
+    let is_ours = |tok: &[u8]| l.holds_hash(tok);
     if std::fs::symlink_metadata(&f.path).is_err() {
         return Ok(false); // the file is gone: nothing of ours can be in it
     }
@@ -229,7 +310,7 @@ fn remove_block(f: &lease::LeaseFile, id: &block::BlockId, c: &Claimed) -> Resul
 
 /// Checks that no token of the lease is left in the file outside gocred's blocks (other
 /// concurrent runs may hold the same token from an `env` source in their own blocks).
-fn check_gone(path: &std::path::Path, c: &Claimed) -> Result<()> {
+fn check_gone(path: &std::path::Path, l: &Lease) -> Result<()> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(());
     }
@@ -243,15 +324,11 @@ fn check_gone(path: &std::path::Path, c: &Claimed) -> Result<()> {
         }
         let left = netrc::all_words(content.as_slice())
             .iter()
-            .any(|w| c.lease.holds_hash(w))
-            || c.lease
-                .tokens
-                .iter()
-                .filter_map(|t| t.token.as_ref())
-                .any(|t| {
-                    let t = t.expose_secret().as_bytes();
-                    content.as_slice().windows(t.len()).any(|w| w == t)
-                });
+            .any(|w| l.holds_hash(w))
+            || l.tokens.iter().filter_map(|t| t.token.as_ref()).any(|t| {
+                let t = t.expose_secret().as_bytes();
+                content.as_slice().windows(t.len()).any(|w| w == t)
+            });
         if left {
             return Err(Error::with_hint(
                 format!(

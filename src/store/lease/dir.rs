@@ -43,7 +43,9 @@ pub struct LeaseDir {
 
 impl LeaseDir {
     /// `$XDG_RUNTIME_DIR/gocred/ci`, else `<cache dir>/gocred/ci`; created 0700, checked to be
-    /// ours, private, and outside the CI workspace (which may be uploaded or cached).
+    /// ours, private, reached only through directories nobody else can change
+    /// (`fsutil::trust::private_dir`), and outside the CI workspace (which may be uploaded or
+    /// cached).
     pub fn open(env: &Env) -> Result<LeaseDir> {
         let base = env
             .get("XDG_RUNTIME_DIR")
@@ -74,8 +76,15 @@ impl LeaseDir {
                 }
             }
         }
-        crate::fsutil::create_private_dir(&dir)?;
-        process::check_private_dir(&dir)?;
+        // Every parent is checked and missing ones are made 0700 one by one: with
+        // XDG_RUNTIME_DIR=/tmp, a /tmp/gocred someone else made first would let them swap `ci`
+        // (and the agent socket in it) for their own.
+        let dir = crate::fsutil::trust::private_dir(&dir).map_err(|e| {
+            Error::with_hint(
+                format!("refusing to keep CI leases in {}: {e}", dir.display()),
+                "set XDG_RUNTIME_DIR to a private directory of yours (mode 0700), or remove what is in the way if it is yours",
+            )
+        })?;
         Ok(LeaseDir { dir })
     }
 

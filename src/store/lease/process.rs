@@ -1,17 +1,15 @@
 //! Whether a lease's process still runs (pid plus start time, zombies count as gone), and the
-//! private-directory and no-follow helpers the lease files need.
+//! no-follow helper the lease files need (the directory itself is `fsutil::trust::private_dir`).
 
 use std::fs::{self, File, OpenOptions};
 use std::path::Path;
-
-use crate::error::{Error, Result};
 
 pub use imp::*;
 
 #[cfg(unix)]
 mod imp {
     use super::*;
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
 
     /// Linux `/proc/<pid>/stat` field 22; `None` elsewhere.
     pub fn start_time(pid: u32) -> Option<u64> {
@@ -71,26 +69,6 @@ mod imp {
         r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
 
-    pub fn check_private_dir(dir: &Path) -> Result<()> {
-        let md = fs::symlink_metadata(dir)
-            .map_err(|e| Error::io(format!("checking {}", dir.display()), e))?;
-        if !md.is_dir() || md.uid() != crate::fsutil::euid() {
-            return Err(Error::with_hint(
-                format!(
-                    "{} is not a directory of yours; refusing to keep CI leases there",
-                    dir.display()
-                ),
-                "remove it, or set XDG_RUNTIME_DIR to a private directory",
-            ));
-        }
-        if md.mode() & 0o077 != 0 {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io(format!("making {} private", dir.display()), e))?;
-        }
-        Ok(())
-    }
-
     pub fn open_nofollow_write(path: &Path) -> Option<File> {
         OpenOptions::new()
             .write(true)
@@ -116,10 +94,6 @@ mod imp {
     /// Without a portable liveness check, a lease is never declared stale by pid.
     pub fn alive(pid: u32, _start: Option<u64>) -> bool {
         pid != 0
-    }
-
-    pub fn check_private_dir(_dir: &Path) -> Result<()> {
-        Ok(())
     }
 
     pub fn open_nofollow_write(path: &Path) -> Option<File> {

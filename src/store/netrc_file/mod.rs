@@ -1,11 +1,12 @@
 //! Reading and replacing a netrc file without ever being tricked into writing somewhere else.
 //!
-//! Used by `gocred ci` around the pure edits of `crate::netrc`. The rules (spec R3.10–R3.12):
+//! Used by `gocred ci` around the pure edits of `crate::netrc`. The rules:
 //!
 //! * refuse, before anything is written, a target that is a symbolic link, not a regular file
 //!   (`NETRC=/dev/stdout`, a FIFO), owned by another user, or hard-linked elsewhere (`nlink > 1`),
-//!   and a directory that is writable by group or others or owned by another user (anyone who can
-//!   write the directory can swap the file between our check and our write);
+//!   a directory that is writable by group or others (even a sticky one: our temporary and lock
+//!   files go there), and any directory above it that `fsutil::trust` does not trust (anyone who
+//!   can write one of them can swap the file between our check and our write);
 //! * one writer at a time: an advisory lock (`flock`) on `<file>.gocred.lock` beside the file,
 //!   kept for the whole read-modify-write. Anyone else editing the file while a CI job runs can
 //!   hold the same lock (`flock ~/.netrc.gocred.lock -c '…'`);
@@ -145,6 +146,7 @@ pub fn read(path: &Path) -> Result<Option<FileBytes>> {
 pub fn edit(path: &Path, decide: &mut dyn FnMut(&Snapshot) -> Result<Change>) -> Result<Edited> {
     preflight(path)?;
     let _lock = platform::Lock::acquire(path)?;
+    remove_stale_temps(path);
     for _ in 0..20 {
         let (snap, old) = read_locked(path)?;
         let edited = Edited {
@@ -245,8 +247,9 @@ fn replace(
 ) -> Result<bool> {
     let ctx = |what: &str| format!("{what} {}", path.display());
     let dir = dir_of(path);
+    let prefix = temp_prefix(path);
     let mut tmp = tempfile::Builder::new()
-        .prefix(".gocred-netrc-")
+        .prefix(&prefix)
         .suffix(".tmp")
         .permissions(platform::permissions(mode))
         .tempfile_in(dir)
@@ -276,6 +279,32 @@ fn replace(
         return replace(path, &snap, old, carried, mode);
     }
     Ok(true)
+}
+
+/// The prefix of `path`'s temporary files: named after the target, so [`remove_stale_temps`]
+/// only ever touches files a holder of this target's lock made.
+fn temp_prefix(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    format!(".gocred-netrc-{}-", name.unwrap_or_default())
+}
+
+/// Removes what a writer killed between creating its temporary file and renaming it (SIGKILL,
+/// power loss) left beside `path`: a 0600 copy of the file, with the job's tokens, that would
+/// otherwise outlive the job and its wipe. Called under `path`'s lock, so no live writer of this
+/// target owns one; the directory was checked (nobody else can write it). Regular files only.
+fn remove_stale_temps(path: &Path) {
+    let prefix = temp_prefix(path);
+    let Ok(entries) = fs::read_dir(dir_of(path)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let stale = name.starts_with(&prefix) && name.ends_with(".tmp");
+        if stale && fs::symlink_metadata(e.path()).is_ok_and(|m| m.file_type().is_file()) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 fn sync_dir(dir: &Path) {

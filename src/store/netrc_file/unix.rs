@@ -2,12 +2,38 @@
 //! `O_NOFOLLOW|O_NONBLOCK` opens, and the `flock` on `<file>.gocred.lock`.
 
 use super::*;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 
 pub fn check_dir(path: &Path, dir: &Path) -> Result<()> {
-    let md = fs::metadata(dir)
+    use crate::fsutil::trust::{self, Untrusted};
+    // The whole chain: whoever can write any directory above could swap this one.
+    let abs = std::path::absolute(dir)
         .map_err(|e| Error::io(format!("checking the directory of {}", path.display()), e))?;
-    let euid = crate::fsutil::euid();
+    let real = match trust::resolve(&abs) {
+        Ok(r) => r,
+        Err(Untrusted::Missing(p)) => {
+            return Err(Error::io(
+                format!(
+                    "checking the directory of {} ({})",
+                    path.display(),
+                    p.display()
+                ),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ))
+        }
+        Err(Untrusted::Io(p, e)) => {
+            return Err(Error::io(format!("checking {}", p.display()), e));
+        }
+        Err(e) => {
+            return Err(refuse(
+                path,
+                e.to_string(),
+                "set HOME (or NETRC) to a place only you (or root) can change",
+            ))
+        }
+    };
+    let md = fs::metadata(&real)
+        .map_err(|e| Error::io(format!("checking the directory of {}", path.display()), e))?;
     if !md.is_dir() {
         return Err(refuse(
             path,
@@ -15,17 +41,8 @@ pub fn check_dir(path: &Path, dir: &Path) -> Result<()> {
             "",
         ));
     }
-    if md.uid() != euid && md.uid() != 0 {
-        return Err(refuse(
-            path,
-            format!(
-                "its directory {} is owned by uid {}, not by you (uid {euid})",
-                dir.display(),
-                md.uid()
-            ),
-            "set HOME (or NETRC) to a directory you own",
-        ));
-    }
+    // Its own directory may not even be a sticky shared one: gocred creates its temporary file
+    // and lock file there.
     if md.mode() & 0o022 != 0 {
         return Err(refuse(
             path,
@@ -53,19 +70,7 @@ pub fn check_target(path: &Path, md: &fs::Metadata) -> Result<()> {
         ));
     }
     if !ft.is_file() {
-        let kind = if ft.is_fifo() {
-            "a FIFO"
-        } else if ft.is_char_device() {
-            "a character device"
-        } else if ft.is_block_device() {
-            "a block device"
-        } else if ft.is_dir() {
-            "a directory"
-        } else if ft.is_socket() {
-            "a socket"
-        } else {
-            "not a regular file"
-        };
+        let kind = crate::fsutil::trust::kind(&ft);
         return Err(refuse(
             path,
             format!("it is {kind}, not a regular file"),
