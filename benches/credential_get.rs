@@ -20,7 +20,7 @@ mod support;
 mod common;
 
 use common::{credential_store, request, run_interleaved, Contender};
-use support::{run_with_stdin, stderr_str, unique_name, Sandbox, SecretService};
+use support::{run_with_stdin, stderr_str, KeyringService, Sandbox, SecretService};
 
 const TOKEN: &str = "bench_tok_0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -30,7 +30,7 @@ fn main() {
     };
     let s = Sandbox::new();
     let ss = SecretService::start();
-    let svc = unique_name("gocred-bench");
+    let svc = KeyringService::new("gocred-bench");
     s.write_config(
         "[[rule]]\npattern = \"env.corp.test\"\nsource = \"env\"\nvariable = \"BENCH_TOKEN\"\n\
          [[rule]]\npattern = \"ku.corp.test\"\nsource = \"pat\"\n\

@@ -19,7 +19,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use support::{run_with_stdin, stderr_str, unique_name, GitServer, Sandbox};
+use support::{run_with_stdin, stderr_str, GitServer, KeyringService, Sandbox};
 
 const TOKEN: &str = "bench-doctor-token-0123456789";
 
@@ -44,11 +44,11 @@ fn main() {
     };
     let s = Sandbox::new();
     let server = GitServer::start(&[("alice", TOKEN)]);
-    let svc = unique_name("gocred-bench-doctor");
+    let svc = KeyringService::new("gocred-bench-doctor");
     let mut env = s.envs();
     env.extend(server.env());
     env.push(("GOCRED_KEYRING".into(), "keyutils".into()));
-    env.push(("GOCRED_KEYRING_SERVICE".into(), svc.clone()));
+    env.push(("GOCRED_KEYRING_SERVICE".into(), svc.to_string()));
     let go = |args: &[&str]| {
         let mut c = s.go();
         c.env_clear().envs(env.iter().cloned()).args(args);

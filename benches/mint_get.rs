@@ -17,7 +17,7 @@ mod support;
 mod common;
 
 use common::{credential_store, request, run_interleaved, Contender};
-use support::{run_with_stdin, stderr_str, unique_name, GithubApi, Sandbox};
+use support::{run_with_stdin, stderr_str, GithubApi, KeyringService, Sandbox};
 
 fn main() {
     let Some(rounds) = common::rounds(300) else {
@@ -26,7 +26,7 @@ fn main() {
     let api = GithubApi::start();
     api.install(11, "acme", true, &["lib"], &[("contents", "read")]);
     let s = Sandbox::new();
-    let svc = unique_name("gocred-bench-mint");
+    let svc = KeyringService::new("gocred-bench-mint");
     let gocred = || {
         let mut c = s.gocred();
         c.env("GOCRED_KEYRING", "keyutils")

@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use support::gitlab_api::MANAGER;
 use support::{
-    inline_credential_helper, run_with_stdin, stderr_str, stdout_str, unique_name, GitServer,
-    GithubApi, GitlabApi, OauthServer, Sandbox, OAUTH_CLIENT_ID,
+    inline_credential_helper, run_with_stdin, stderr_str, stdout_str, GitServer, GithubApi,
+    GitlabApi, KeyringService, OauthServer, Sandbox, OAUTH_CLIENT_ID,
 };
 
 /// One CI job's world: a sandbox, its keyring service, GOPRIVATE and extra CI variables.
 struct Job {
     s: Sandbox,
-    service: String,
+    service: KeyringService,
     env: Vec<(String, String)>,
     /// Rules signed in to the keyring: logged out when the job is dropped.
     logins: Vec<String>,
@@ -29,7 +29,7 @@ impl Job {
     fn new(goprivate: &str) -> Job {
         Job {
             s: Sandbox::new(),
-            service: unique_name("gocred-cimint"),
+            service: KeyringService::new("gocred-cimint"),
             env: vec![("GOPRIVATE".into(), goprivate.into())],
             logins: Vec::new(),
         }

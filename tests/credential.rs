@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Output;
 
-use support::{run_with_stdin, stderr_str, stdout_str, unique_name, Sandbox};
+use support::{run_with_stdin, stderr_str, stdout_str, KeyringService, Sandbox};
 
 const TOKEN: &str = "tok_0123456789abcdef";
 
@@ -506,7 +506,7 @@ fn real_git_hostile_urls_get_no_credential() {
 fn keyring_secret_is_never_taken_from_argv() {
     // `login` has no flag for the secret: passing one is a usage error, and nothing is stored.
     let s = Sandbox::new();
-    let svc = unique_name("gocred-argv");
+    let svc = KeyringService::new("gocred-argv");
     let mut cmd = s.gocred();
     cmd.args(["login", "git.corp.test", "--token", "abc"])
         .env("GOCRED_KEYRING_SERVICE", &svc);

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    run_with_stdin, stderr_str, stdout_str, unique_name, GitServer, Sandbox, SecretService,
+    run_with_stdin, stderr_str, stdout_str, unique_name, GitServer, KeyringService, Sandbox,
+    SecretService,
 };
 
 const USER: &str = "alice";
@@ -38,6 +39,8 @@ struct World {
     ss: Option<SecretService>,
     env: Env,
     module: &'static str,
+    /// Removes the kernel-keyring entries of this world's service when it is dropped.
+    _keys: KeyringService,
 }
 
 impl World {
@@ -52,11 +55,11 @@ impl World {
         let s = Sandbox::new();
         let server = GitServer::start(&[(USER, TOKEN), (PROXY_USER, PROXY_PW)]);
         let ss = (backend == "secret-service").then(SecretService::start);
-        let service = unique_name("gocred-doctor");
+        let service = KeyringService::new("gocred-doctor");
         let mut env = s.envs();
         env.extend(server.env());
         env.push(("GOCRED_KEYRING".into(), backend.into()));
-        env.push(("GOCRED_KEYRING_SERVICE".into(), service.clone()));
+        env.push(("GOCRED_KEYRING_SERVICE".into(), service.to_string()));
         if let Some(ss) = &ss {
             env.extend(ss.env());
         }
@@ -73,6 +76,7 @@ impl World {
             ss,
             env,
             module,
+            _keys: service,
         };
         w.s.consumer(&[(module, "v1.0.0")]);
         w.ok(

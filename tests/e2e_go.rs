@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, Output};
 
 use support::{
-    run_with_stdin, stderr_str, stdout_str, unique_name, GitServer, Sandbox, SecretService,
+    run_with_stdin, stderr_str, stdout_str, GitServer, KeyringService, Sandbox, SecretService,
 };
 
 const USER: &str = "alice";
@@ -19,7 +19,7 @@ struct World {
     server: GitServer,
     ss: Option<SecretService>,
     backend: &'static str,
-    service: String,
+    service: KeyringService,
 }
 
 impl World {
@@ -32,7 +32,7 @@ impl World {
             server,
             ss,
             backend,
-            service: unique_name("gocred-e2e"),
+            service: KeyringService::new("gocred-e2e"),
         };
         // Scoped to the private host only, as `init` will do.
         w.s.git_config("credential.https://git.corp.test.helper", "gocred");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::{
-    gocred_bin, run_with_stdin, stderr_str, stdout_str, unique_name, GitServer, GoUserAuth,
+    gocred_bin, run_with_stdin, stderr_str, stdout_str, GitServer, GoUserAuth, KeyringService,
     Sandbox, BEARER_PROXY_HOST,
 };
 
@@ -21,7 +21,7 @@ struct World {
     s: Sandbox,
     server: GitServer,
     env: Vec<(String, String)>,
-    keyring_service: Option<String>,
+    keyring_service: Option<KeyringService>,
 }
 
 impl World {
@@ -70,7 +70,7 @@ impl World {
 
     /// Stores TOKEN for git.corp.test in the kernel user keyring (a service of its own).
     fn login_keyutils(&mut self, user: &str) {
-        let service = unique_name("gocred-goauth");
+        let service = KeyringService::new("gocred-goauth");
         self.set("GOCRED_KEYRING", "keyutils");
         self.set("GOCRED_KEYRING_SERVICE", &service);
         self.keyring_service = Some(service);

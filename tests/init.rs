@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::{
-    run_with_stdin, stderr_str, stdout_str, unique_name, ClientGaps, GitServer, Sandbox, SshServer,
+    run_with_stdin, stderr_str, stdout_str, ClientGaps, GitServer, KeyringService, Sandbox,
+    SshServer,
 };
 
 const USER: &str = "alice";
@@ -21,7 +22,7 @@ const TOKEN: &str = "glpat-init-0123456789";
 struct Laptop {
     s: Sandbox,
     server: GitServer,
-    service: String,
+    service: KeyringService,
     /// Extra environment for every command (GIT_SSH_COMMAND, hostile GOPRIVATE …).
     extra: Vec<(String, String)>,
 }
@@ -31,7 +32,7 @@ impl Laptop {
         let l = Laptop {
             s: Sandbox::new(),
             server: GitServer::start(&[(USER, TOKEN)]),
-            service: unique_name("gocred-init"),
+            service: KeyringService::new("gocred-init"),
             extra: Vec::new(),
         };
         l.s.consumer_main("git.corp.test/lax/lib", "v1.0.0");
@@ -673,6 +674,60 @@ fn a_person_at_a_terminal_is_asked() {
         stdout_str(&out)
     );
     same_files(&before, &l.snapshot());
+}
+
+#[test]
+fn a_terminal_tells_what_is_in_place_from_what_will_change() {
+    // The rule is already in the config; git's helper and Go's GOAUTH are not wired yet. The
+    // person must see the rule under "already in place:" and the wiring under its own heading.
+    let l = Laptop::new();
+    l.go_env_w(&["GOPRIVATE=git.corp.test"]);
+    l.s.write_config(
+        "[[rule]]\npattern = \"git.corp.test\"\nsource = \"env\"\nvariable = \"GOCRED_T\"\n",
+    );
+    let mut c = l.s.command(support::require_tool("script"));
+    c.args(["-qec", &format!("{} init", gocred_path()), "/dev/null"]);
+    l.env(&mut c);
+    let out = run_with_stdin(&mut c, b"y\n");
+    ok(&out, "gocred init on a terminal");
+    let said = stdout_str(&out).replace('\r', "");
+    let lines: Vec<&str> = said.lines().collect();
+    let at = |heading: &str| {
+        lines
+            .iter()
+            .position(|l| *l == heading)
+            .unwrap_or_else(|| panic!("no `{heading}` heading:\n{said}"))
+    };
+    let (in_place, will) = (at("already in place:"), at("will change:"));
+    assert!(in_place < will, "{said}");
+    let kept: Vec<&str> = lines[in_place + 1..will].to_vec();
+    assert!(
+        !kept.is_empty() && kept.iter().all(|l| l.starts_with("  = ")),
+        "only `=` lines under already in place:\n{said}"
+    );
+    assert!(
+        kept.iter().any(|l| l.contains("rule `git.corp.test`")),
+        "{said}"
+    );
+    let changes: Vec<&&str> = lines[will + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("  + "))
+        .collect();
+    assert!(
+        !changes.is_empty(),
+        "no `+` line under will change:\n{said}"
+    );
+    // The question comes right after the list; what follows it is the report of the run.
+    let confirm = format!("Make these {} change(s)? [y/N]", changes.len());
+    assert!(
+        lines[will + 1 + changes.len()].starts_with(&confirm),
+        "missing `{confirm}` after the list:\n{said}"
+    );
+    assert!(
+        lines[..will].iter().all(|l| !l.starts_with("  + ")),
+        "a `+` line before will change:\n{said}"
+    );
+    assert!(said.contains("change(s) made"), "{said}");
 }
 
 #[test]

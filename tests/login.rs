@@ -7,12 +7,13 @@ mod support;
 use std::process::{Command, Output};
 
 use support::{
-    keyctl, run_with_stdin, stderr_str, stdout_str, unique_name, Sandbox, SecretService,
+    keyctl, run_with_stdin, stderr_str, stdout_str, unique_name, KeyringService, Sandbox,
+    SecretService,
 };
 
 struct Setup {
     s: Sandbox,
-    service: String,
+    service: KeyringService,
     backend: &'static str,
     ss: Option<SecretService>,
 }
@@ -21,7 +22,7 @@ impl Setup {
     fn keyutils() -> Setup {
         Setup {
             s: Sandbox::new(),
-            service: unique_name("gocred-test"),
+            service: KeyringService::new("gocred-test"),
             backend: "keyutils",
             ss: None,
         }
@@ -30,7 +31,7 @@ impl Setup {
     fn secret_service() -> Setup {
         Setup {
             s: Sandbox::new(),
-            service: unique_name("gocred-test"),
+            service: KeyringService::new("gocred-test"),
             backend: "secret-service",
             ss: Some(SecretService::start()),
         }

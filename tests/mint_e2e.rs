@@ -8,7 +8,7 @@ mod support;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use support::{stderr_str, stdout_str, unique_name, GitServer, GithubApi, Sandbox};
+use support::{stderr_str, stdout_str, GitServer, GithubApi, KeyringService, Sandbox};
 
 const LIFETIME: u64 = 8;
 const MARGIN: u64 = 4;
@@ -48,7 +48,7 @@ fn go_mod_download_from_two_owners_and_a_new_token_after_expiry() {
     server.add_module("other", "tool", "v1.0.0", &[("tool.go", &lib("tool"))]);
 
     let s = Sandbox::new();
-    let service = unique_name("gocred-e2e-mint");
+    let service = KeyringService::new("gocred-e2e-mint");
     s.git_config("credential.https://git.corp.test.helper", "gocred");
     s.git_config("credential.https://git.corp.test.useHttpPath", "true");
     let mut login = s.gocred();
@@ -156,7 +156,10 @@ fn without_the_app_key_git_fails_cleanly() {
     let mut c = s.git();
     c.args(["ls-remote", "https://git.corp.test/acme/lib.git"])
         .env("GOCRED_KEYRING", "keyutils")
-        .env("GOCRED_KEYRING_SERVICE", unique_name("gocred-e2e-nokey"));
+        .env(
+            "GOCRED_KEYRING_SERVICE",
+            KeyringService::new("gocred-e2e-nokey"),
+        );
     server.apply(&mut c);
     let out: Output = c.output().unwrap();
     assert!(!out.status.success());

@@ -8,14 +8,14 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{run_with_stdin, stderr_str, stdout_str, unique_name, Fault, GithubApi, Sandbox};
+use support::{run_with_stdin, stderr_str, stdout_str, Fault, GithubApi, KeyringService, Sandbox};
 
 const HOST: &str = "github.corp.test";
 
 struct World {
     s: Sandbox,
     api: GithubApi,
-    service: String,
+    service: KeyringService,
 }
 
 impl World {
@@ -33,7 +33,7 @@ impl World {
         let w = World {
             s: Sandbox::new(),
             api,
-            service: unique_name("gocred-mint"),
+            service: KeyringService::new("gocred-mint"),
         };
         w.config(rule_extra);
         w
@@ -215,7 +215,7 @@ fn a_pattern_naming_one_owner_needs_no_path() {
     let w = World {
         s: Sandbox::new(),
         api,
-        service: unique_name("gocred-mint"),
+        service: KeyringService::new("gocred-mint"),
     };
     w.s.write_config(&format!(
         "[[rule]]\npattern = \"{HOST}/acme/*\"\nsource = \"github-app\"\napp_id = {}\napi_url = \"{}\"\nrepositories = [\"lib\"]\n",

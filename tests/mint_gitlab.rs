@@ -6,7 +6,7 @@ mod support;
 use std::process::Output;
 
 use support::gitlab_api::MANAGER;
-use support::{run_with_stdin, stderr_str, stdout_str, unique_name, GitlabApi, Sandbox};
+use support::{run_with_stdin, stderr_str, stdout_str, GitlabApi, KeyringService, Sandbox};
 
 const HOST: &str = "gitlab.corp.test";
 
@@ -48,7 +48,7 @@ fn get_req() -> Vec<u8> {
 #[test]
 fn job_token_goes_only_to_the_jobs_own_gitlab() {
     let s = Sandbox::new();
-    let svc = unique_name("gocred-gl");
+    let svc = KeyringService::new("gocred-gl");
     s.write_config(&format!(
         "[[rule]]\npattern = \"{HOST}\"\nsource = \"gitlab\"\n"
     ));
@@ -105,7 +105,7 @@ fn job_token_goes_only_to_the_jobs_own_gitlab() {
 fn project_tokens_are_created_cached_rotated_and_revoked() {
     let api = GitlabApi::start();
     let s = Sandbox::new();
-    let svc = unique_name("gocred-gl");
+    let svc = KeyringService::new("gocred-gl");
     let login = login(&s, &svc, &api, MANAGER);
     assert!(login.status.success(), "{}", stderr_str(&login));
     let first = gocred(&s, &svc, &[], &["get"], &get_req());
@@ -161,7 +161,7 @@ fn project_tokens_are_created_cached_rotated_and_revoked() {
 fn a_refused_manager_token_says_what_to_do() {
     let api = GitlabApi::start();
     let s = Sandbox::new();
-    let svc = unique_name("gocred-gl");
+    let svc = KeyringService::new("gocred-gl");
     let login = login(&s, &svc, &api, "glpat-wrong-token");
     assert!(login.status.success());
     let out = gocred(&s, &svc, &[], &["get"], &get_req());

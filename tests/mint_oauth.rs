@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use support::{
-    run_with_stdin, stderr_str, stdout_str, unique_name, OauthServer, Sandbox, OAUTH_CLIENT_ID,
+    run_with_stdin, stderr_str, stdout_str, KeyringService, OauthServer, Sandbox, OAUTH_CLIENT_ID,
 };
 
 const HOST: &str = "oauth.corp.test";
@@ -18,7 +18,7 @@ const HOST: &str = "oauth.corp.test";
 struct World {
     s: Sandbox,
     server: OauthServer,
-    service: String,
+    service: KeyringService,
 }
 
 impl World {
@@ -30,7 +30,7 @@ impl World {
         World {
             s: Sandbox::new(),
             server: OauthServer::start_with(3600, extra),
-            service: unique_name("gocred-oauth"),
+            service: KeyringService::new("gocred-oauth"),
         }
     }
 

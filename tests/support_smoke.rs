@@ -8,7 +8,7 @@ use std::process::Command;
 
 use support::{
     assert_success, group_alive, inline_credential_helper, keyctl, run_ok, stderr_str, stdout_str,
-    unique_name, GitServer, Sandbox, SecretService,
+    unique_name, GitServer, KeyringService, Sandbox, SecretService,
 };
 
 fn ls_remote(sb: &Sandbox, server: &GitServer, helper: &str, url: &str) -> std::process::Output {
@@ -304,17 +304,22 @@ fn secret_service_store_lookup_lock() {
 
 #[test]
 fn keyctl_user_keyring() {
-    let desc = unique_name("gocred-smoke");
+    let svc = KeyringService::new("gocred-smoke");
+    let desc = format!("{svc}:smoke");
     let out = keyctl(&["add", "user", &desc, "kernel-secret", "@u"]);
     assert_success(&out, "keyctl add");
     let id = stdout_str(&out).trim().to_string();
     let printed = keyctl(&["print", &id]);
     let found = keyctl(&["search", "@u", "user", &desc]);
-    let _ = keyctl(&["unlink", &id, "@u"]);
     assert_success(&printed, "keyctl print");
     assert_eq!(stdout_str(&printed).trim(), "kernel-secret");
     assert_success(&found, "keyctl search");
     assert_eq!(stdout_str(&found).trim(), id);
+    assert_eq!(svc.user_keys(), vec![(id, desc.clone())]);
+
+    // The guard takes what was stored under its service out of the keyring.
+    drop(svc);
+    assert!(!keyctl(&["search", "@u", "user", &desc]).status.success());
 }
 
 #[test]

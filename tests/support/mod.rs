@@ -1,14 +1,15 @@
 //! Shared harness for gocred's integration tests (`mod support;` in a test file).
 //!
 //! Everything runs on 127.0.0.1 with random ports and temp dirs, so any number of test
-//! binaries can run in parallel. See `/work/shared/reference/test-environment.md` for the
-//! measured facts this is built on.
+//! binaries can run in parallel.
 //!
 //! * [`Sandbox`]: a throw-away HOME and a clean environment for the processes under test.
 //! * [`GitServer`]: nginx + fcgiwrap + `git http-backend` over HTTPS for `git.corp.test`
 //!   (plus a static GOPROXY directory for `proxy.corp.test`), reached through a CONNECT proxy.
 //! * [`SecretService`]: a private D-Bus session bus with an unlocked gnome-keyring.
-//! * [`keyctl`]: the kernel keyring tool.
+//! * [`keyctl`]: the kernel keyring tool; [`KeyringService`]: a `GOCRED_KEYRING_SERVICE` name
+//!   whose kernel-keyring entries are removed when it is dropped (every test that stores a key
+//!   uses one).
 //! * [`SshServer`]: a real sshd on 127.0.0.1 for `git.corp.test` with its own keys.
 //!
 //! Server processes are supervised by a watchdog shell (see `proc.rs`): they are killed when
@@ -25,6 +26,7 @@ pub mod gitlab_api;
 pub mod go_netrc;
 pub mod go_probe;
 mod go_userauth;
+mod keyring_service;
 mod oauth_server;
 mod proc;
 pub mod release;
@@ -39,6 +41,7 @@ pub use git_server::{
 pub use github_api::{Fault, GithubApi};
 pub use gitlab_api::GitlabApi;
 pub use go_userauth::{GoParse, GoUserAuth};
+pub use keyring_service::{user_keys_with_prefix, KeyringService};
 pub use oauth_server::{OauthServer, OauthStats, CLIENT_ID as OAUTH_CLIENT_ID};
 pub use proc::{group_alive, Daemon};
 pub use sandbox::Sandbox;

@@ -3,7 +3,9 @@
 //! scripted browser that plays the person approving (or denying) a device code.
 //!
 //! `install/test-deps.sh` installs the pinned `oidc-provider` into
-//! `$HOME/.cache/gocred-test/oidc` (override: `GOCRED_TEST_OIDC_DIR`).
+//! `$HOME/.cache/gocred-test/oidc` (override: `GOCRED_TEST_OIDC_DIR`), and a Node new enough for
+//! it when the system's is not (Debian 12 ships 18; oidc-provider 9 needs 20.18): `install/test.sh`
+//! exports that node as `GOCRED_TEST_NODE`, else `node` on PATH is used.
 
 use std::ffi::OsString;
 use std::net::TcpStream;
@@ -44,6 +46,20 @@ fn oidc_dir() -> PathBuf {
     PathBuf::from(home).join(".cache/gocred-test/oidc")
 }
 
+/// The node that runs the server: `$GOCRED_TEST_NODE`, else `node` on PATH.
+fn node_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GOCRED_TEST_NODE").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "GOCRED_TEST_NODE={} is not a file; run install/test-deps.sh",
+            p.display()
+        );
+        return p;
+    }
+    require_tool("node")
+}
+
 impl OauthServer {
     /// Starts the server; access tokens live `access_ttl` seconds.
     pub fn start(access_ttl: u64) -> OauthServer {
@@ -80,7 +96,7 @@ impl OauthServer {
                 ("NODE_ENV".to_string(), "test".to_string()),
             ];
             env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            let argv: Vec<OsString> = vec![require_tool("node").into(), script.clone().into()];
+            let argv: Vec<OsString> = vec![node_bin().into(), script.clone().into()];
             let daemon = Daemon::spawn(
                 "oidc-provider",
                 &argv,

@@ -147,6 +147,8 @@ pub fn run(
         );
     }
     if ask.interactive() && !args.yes {
+        // Its own heading: right after "already in place:" the list would read as more of it.
+        let _ = writeln!(err, "will change:");
         for c in &plan.changes {
             let _ = writeln!(err, "  + {}", describe(c, &inp));
         }
