@@ -17,7 +17,6 @@ use crate::settings::{Env, Settings};
 use crate::sources::{self, Context, Target};
 use crate::store::lease::{sha256_hex, Lease, LeaseDir, LeaseToken};
 
-
 /// One credential handed to the job.
 pub struct Issued {
     pub host: String,
