@@ -22,7 +22,9 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{run_with_stdin, stderr_str, stdout_str, unique_name, Fault, GithubApi, Sandbox};
+use support::{
+    run_with_stdin, stderr_str, stdout_str, unique_name, Fault, GithubApi, KeyringService, Sandbox,
+};
 
 const HOST: &str = "github.corp.test";
 /// The rule's `timeout_secs` in these tests: small, so the bounds below stay short.
@@ -161,7 +163,7 @@ fn assert_no_leak(out: &Output, secrets: &[String], what: &str) {
 struct App {
     s: Sandbox,
     api: GithubApi,
-    service: String,
+    service: KeyringService,
 }
 
 impl App {
@@ -177,7 +179,7 @@ impl App {
         let a = App {
             s: Sandbox::new(),
             api,
-            service: unique_name("gocred-faults"),
+            service: KeyringService::new("gocred-faults"),
         };
         let out = a.gocred(
             &[
