@@ -11,6 +11,7 @@
 //! the minting flows, a raw TCP server in this file for what no HTTP library will do on purpose
 //! (trickle, never answer, echo a credential in an error), gnome-keyring on a private D-Bus, a
 //! tmpfs mounted by the test (root only), and the real kernel keyring.
+#![allow(clippy::print_stderr)] // skip notices and the SIGKILL tally go to the test log
 
 mod support;
 

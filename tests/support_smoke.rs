@@ -500,10 +500,7 @@ fn the_secret_canary_catches_every_form_and_allows_the_answer() {
             "",
             &format!("Basic {}", b64.encode(format!("alice:{secret}"))),
         ),
-        out(
-            "",
-            &format!("{}", b64.encode(format!("x-access-token:{secret}"))),
-        ),
+        out("", &b64.encode(format!("x-access-token:{secret}"))),
         out(&format!("username=alice\nnote={secret}\n"), ""),
         out(&format!("{{\"token\": \"{secret}\"}}\n"), ""),
     ];

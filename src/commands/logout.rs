@@ -26,7 +26,7 @@ pub fn run(args: LogoutArgs, settings: &Settings, err: &mut dyn Write) -> Result
     let ctx = Context::new(settings);
     let minted = super::logout_mint::revoke(settings, &ctx, &args.pattern, err);
     let deleted = match ctx.keyring() {
-        Ok(k) => crate::sources::forget_all(&k, &args.pattern)?,
+        Ok(k) => crate::sources::forget_all(k, &args.pattern)?,
         Err(e) if !had_pat_rule => {
             let _ = e;
             false
