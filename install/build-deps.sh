@@ -19,6 +19,7 @@ fail() {
 }
 
 if [ "${1:-}" = --list ]; then
+  # shellcheck disable=SC2086 # one package name a line: word splitting is the point
   printf '%s\n' $PKGS
   exit 0
 fi

@@ -71,7 +71,7 @@ mounted=()
 cleanup() {
   local status=$? pid i
   # Whatever the run left behind inside the chroot (a test daemon) would keep it busy.
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+  for p in /proc/[0-9]*; do pid="${p#/proc/}"
     [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$root" ] && kill -9 "$pid" 2>/dev/null || true
   done
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
