@@ -70,14 +70,14 @@ pub fn credential(user: &str, password: &str) {
 }
 
 fn secret_env_name(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
+    let upper = name.to_ascii_uppercase();
+    // gocred's own settings (`GOCRED_CONFIG`, `GOCRED_TRACE`…) are not secrets by their
+    // prefix; what follows it still counts (`GOCRED_CI_TOKEN`).
+    let n = upper.strip_prefix("GOCRED_").unwrap_or(&upper);
     ["TOK", "SECRET", "PASS", "PAT", "KEY", "CRED"]
         .iter()
         .any(|w| n.contains(w))
-        && !matches!(
-            n.as_str(),
-            "PATH" | "GOCRED_KEYRING" | "GOCRED_KEYRING_SERVICE"
-        )
+        && !matches!(n, "PATH" | "KEYRING" | "KEYRING_SERVICE")
 }
 
 /// What a command is about to be given: secrets on stdin (`login`), in a credential request
