@@ -41,7 +41,7 @@ pub fn ask(
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "{} is served by pid {} (uid {}), not by the gocred that started this job{}; \
+                "{} is served by pid {} (uid {}), not by the gocred it should be{}; \
                  not asking it",
                 path.display(),
                 server.pid,
