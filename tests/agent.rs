@@ -595,3 +595,316 @@ fn go_mod_download_in_an_exec_sandbox_through_the_agent() {
     assert_eq!(mints.len(), 1, "{mints:?}");
     assert!(mints[0].revoked || home.api.revoked().len() == 1);
 }
+
+#[allow(clippy::print_stderr)]
+fn skip(why: &str) {
+    eprintln!("skipped: {why}");
+}
+
+fn is_root() -> bool {
+    unsafe_uid() == "0"
+}
+
+/// A throwaway local user for the far side, removed (with its processes' user entry) on drop.
+struct FarUser {
+    name: String,
+    home: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FarUser {
+    fn create() -> FarUser {
+        let dir = tempfile::Builder::new()
+            .prefix("gocred-far-")
+            .tempdir()
+            .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let name = format!("gcfar{}", std::process::id() % 100_000);
+        let home = dir.path().join("home");
+        let _ = Command::new("userdel").arg("-f").arg(&name).output();
+        support::run_ok(
+            Command::new("useradd")
+                .args(["-M", "-p", "*", "-s", "/bin/sh", "-d"])
+                .arg(&home)
+                .arg(&name),
+        );
+        support::mkdir(&home);
+        FarUser {
+            name,
+            home,
+            _dir: dir,
+        }
+    }
+
+    /// Makes everything under HOME the user's.
+    fn chown_home(&self) {
+        support::run_ok(
+            Command::new("chown")
+                .arg("-R")
+                .arg(format!("{0}:{0}", self.name))
+                .arg(&self.home),
+        );
+    }
+
+    /// `setpriv` to the user with only `env` (a login environment of its own), running `argv`.
+    fn run(&self, env: &[(&str, &str)], argv: &[&str], stdin: &[u8]) -> Output {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid",
+            &self.name,
+            "--regid",
+            &self.name,
+            "--init-groups",
+            "--",
+        ])
+        .arg("env")
+        .arg("-i")
+        .arg(format!("HOME={}", self.home.display()))
+        .arg("PATH=/usr/bin:/bin")
+        .args(env.iter().map(|(k, v)| format!("{k}={v}")))
+        .args(argv)
+        .current_dir(&self.home);
+        run_with_stdin(&mut c, stdin)
+    }
+}
+
+impl Drop for FarUser {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-u", &self.name])
+            .output();
+        let _ = Command::new("userdel").arg("-f").arg(&self.name).output();
+    }
+}
+
+/// Go's GOROOT copied once per test run to a place every user can read (the tests' Go lives
+/// under root's home, which others cannot enter).
+fn shared_goroot() -> PathBuf {
+    let dst = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gocred-test-cache/goroot");
+    if !dst.join("bin/go").exists() {
+        let src = support::go_bin_dir().parent().unwrap().to_path_buf();
+        let tmp = dst.with_extension(format!("partial-{}", std::process::id()));
+        support::run_ok(Command::new("cp").arg("-a").arg(&src).arg(&tmp));
+        support::run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&tmp));
+        if std::fs::rename(&tmp, &dst).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+    }
+    dst
+}
+
+/// Every file under `dir` whose bytes contain one of `needles`.
+fn files_containing(dir: &Path, needles: &[String]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(md) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.is_file() {
+                let bytes = std::fs::read(&p).unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes);
+                if needles.iter().any(|n| text.contains(n.as_str())) {
+                    found.push(p);
+                }
+            }
+        }
+    }
+    found
+}
+
+const PROXY_PW: &str = "proxy_pw_0123456789abcdef";
+
+/// The far side's environment for Go and git against the test servers (no credential in it).
+fn far_go_env(far_home: &Path, goroot: &Path, server: &GitServer, bundle: &Path) -> String {
+    let h = far_home.display();
+    let mut vars = vec![
+        format!("PATH={}/bin:/usr/bin:/bin", goroot.display()),
+        format!("HOME={h}"),
+        format!("GOMODCACHE={h}/gomodcache"),
+        format!("GOCACHE={h}/.cache/go-build"),
+        "GOTOOLCHAIN=local".into(),
+        "GOSUMDB=off".into(),
+        "GOFLAGS=-modcacherw".into(),
+        "GOPRIVATE=git.corp.test".into(),
+        format!("SSL_CERT_FILE={}", bundle.display()),
+        format!("GIT_SSL_CAINFO={}", bundle.display()),
+    ];
+    for (k, v) in server.env() {
+        if k.to_ascii_lowercase().contains("proxy") {
+            vars.push(format!("{k}={v}"));
+        }
+    }
+    vars.iter()
+        .map(|v| format!("export {};", support::sh_quote(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn ssh_to_another_user_downloads_private_modules_through_the_forwarded_socket() {
+    if !is_root() {
+        skip("gocred ssh to a second local user needs root (useradd, setpriv)");
+        return;
+    }
+    let home = Home::new();
+    let cfg = std::fs::read_to_string(&home.s.config_path).unwrap();
+    home.s.write_config(&format!(
+        "{cfg}\n[[rule]]\npattern = \"proxy.corp.test\"\nsource = \"env\"\nvariable = \"PROXY_PW\"\nusername = \"proxyuser\"\n"
+    ));
+    support::canary::credential("proxyuser", PROXY_PW);
+    let server = GitServer::start_with_token_check(home.api.port());
+    server.set_users(&[("proxyuser", PROXY_PW)]);
+    let lib =
+        |n: &str| format!("package {n}\n\nfunc Hello() string {{ return \"hello from {n}\" }}\n");
+    server.add_module("acme", "lib", "v1.0.0", &[("lib.go", &lib("lib"))]);
+    server.add_module("acme", "tool", "v1.0.0", &[("tool.go", &lib("tool"))]);
+    server.publish_to_goproxy("acme", "tool", "v1.0.0");
+
+    let far = FarUser::create();
+    let sshd = support::SshServer::start_allowing(&[&far.name]);
+    let client_pub = std::fs::read_to_string(sshd.root().join("client_ed25519.pub")).unwrap();
+    support::write_file(&far.home.join(".ssh/authorized_keys"), client_pub);
+    let bundle = far.home.join("ca.pem");
+    std::fs::copy(server.ca_bundle(), &bundle).unwrap();
+    support::write_file(
+        &far.home.join("consumer/go.mod"),
+        "module example.test/consumer\n\ngo 1.22\n",
+    );
+    far.chown_home();
+    let goroot = shared_goroot();
+    let script = format!(
+        "{env} cd \"$HOME/consumer\" && echo \"$GOCRED_AGENT\" > \"$HOME/agent-path\" && \
+         GOPROXY=off go mod download git.corp.test/acme/lib@v1.0.0 && \
+         GONOPROXY=none GOPROXY=https://proxy.corp.test go mod download git.corp.test/acme/tool@v1.0.0 && \
+         env > \"$HOME/env.txt\"",
+        env = far_go_env(&far.home, &goroot, &server, &bundle),
+    );
+    let gocred = support::gocred_bin();
+    let mut c = home.cmd();
+    c.env("PROXY_PW", PROXY_PW)
+        .args([
+            "ssh",
+            "--allow",
+            "git.corp.test/acme/*",
+            "--allow",
+            "proxy.corp.test",
+            "--allow-long-lived",
+            "--remote-gocred",
+            gocred.to_str().unwrap(),
+            "-c",
+            &script,
+            "-F",
+        ])
+        .arg(sshd.client_config(support::ClientGaps::default()))
+        .arg(format!("{}@git.corp.test", far.name));
+    let out = run_with_stdin(&mut c, b"");
+    support::assert_success(&out, "gocred ssh");
+    let err = stderr_str(&out);
+    assert!(err.contains("revoked 1 token(s)"), "{err}");
+    for m in ["lib@v1.0.0/lib.go", "tool@v1.0.0/tool.go"] {
+        assert!(
+            far.home
+                .join("gomodcache/git.corp.test/acme")
+                .join(m)
+                .exists(),
+            "{m} not downloaded"
+        );
+    }
+    // git went through the agent with the session token, Go through GOAUTH to the proxy.
+    let mints = home.api.mints();
+    assert_eq!(mints.len(), 1, "{mints:?}");
+    assert!(home.api.revoked().iter().any(|m| m.token == mints[0].token));
+    assert!(server
+        .access_entries()
+        .iter()
+        .any(|e| e.host == "proxy.corp.test"
+            && e.status == 200
+            && e.user.as_deref() == Some("proxyuser")));
+    let audit = home.audit();
+    assert!(audit.contains(" host=proxy.corp.test "), "{audit}");
+    // Nothing of it stays on the far side.
+    let needles = vec![mints[0].token.clone(), PROXY_PW.to_string()];
+    assert_eq!(files_containing(&far.home, &needles), Vec::<PathBuf>::new());
+    let env = std::fs::read_to_string(far.home.join("env.txt")).unwrap();
+    assert!(env.contains("GOCRED_AGENT=/tmp/gocred-agent-"), "{env}");
+    // After the session, `get` there fails clearly.
+    let sock = std::fs::read_to_string(far.home.join("agent-path")).unwrap();
+    let out = far.run(
+        &[("GOCRED_AGENT", sock.trim_end())],
+        &[gocred.to_str().unwrap(), "get"],
+        b"protocol=https\nhost=git.corp.test\npath=acme/lib.git\n\n",
+    );
+    assert!(!out.status.success());
+    assert_eq!(stdout_str(&out), "");
+    assert!(
+        stderr_str(&out).contains("gocred agent at"),
+        "{}",
+        stderr_str(&out)
+    );
+}
+
+#[test]
+fn a_mount_namespace_that_sees_only_the_socket_runs_go_mod_download() {
+    if !is_root() {
+        skip("unshare -m needs root");
+        return;
+    }
+    let home = Home::new();
+    let server = GitServer::start_with_token_check(home.api.port());
+    let lib = "package lib\n\nfunc Hello() string { return \"hello from acme\" }\n";
+    server.add_module("acme", "lib", "v1.0.0", &[("lib.go", lib)]);
+    home.s.consumer(&[]);
+    let ctr = home.s.root().join("ctr");
+    support::mkdir_private(&ctr);
+    // Inside: the socket bind-mounted alone at ctr/agent.sock, then the config, cache (audit
+    // log, state), runtime dir (the real socket) and the whole home's gocred state hidden.
+    let script = format!(
+        "touch {c}/agent.sock && mount --bind \"$GOCRED_AGENT\" {c}/agent.sock && \
+         mount -t tmpfs tmpfs \"$XDG_RUNTIME_DIR\" && mount -t tmpfs tmpfs \"$XDG_CONFIG_HOME\" && \
+         mount -t tmpfs tmpfs \"$XDG_CACHE_HOME\" && \
+         test ! -e \"$GOCRED_CONFIG\" && \
+         GOCRED_AGENT={c}/agent.sock GOCRED_KEYRING=none GOCACHE={c}/gocache go mod download git.corp.test/acme/lib@v1.0.0",
+        c = ctr.display()
+    );
+    let mut c = home.cmd();
+    c.args(["exec", "--agent", "--allow", "git.corp.test/acme/lib", "--"])
+        .args([
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .current_dir(home.s.path("consumer"))
+        .env(
+            "PATH",
+            format!(
+                "{}:/usr/bin:/bin:/usr/sbin:/sbin",
+                support::go_bin_dir().display()
+            ),
+        )
+        .env("GOPRIVATE", "git.corp.test");
+    server.apply(&mut c);
+    let out = c.output().unwrap();
+    support::assert_success(&out, "go mod download in a mount namespace");
+    assert!(home
+        .s
+        .gomodcache()
+        .join("git.corp.test/acme/lib@v1.0.0/lib.go")
+        .exists());
+    let mints = home.api.mints();
+    assert_eq!(mints.len(), 1);
+    assert_eq!(mints[0].repositories, vec!["lib".to_string()]);
+    assert!(home.api.revoked().iter().any(|m| m.token == mints[0].token));
+}
