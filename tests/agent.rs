@@ -908,3 +908,32 @@ fn a_mount_namespace_that_sees_only_the_socket_runs_go_mod_download() {
     assert_eq!(mints[0].repositories, vec!["lib".to_string()]);
     assert!(home.api.revoked().iter().any(|m| m.token == mints[0].token));
 }
+
+#[test]
+fn doctor_on_the_far_side_checks_the_socket_the_agent_and_the_allow_list() {
+    let home = Home::new();
+    let agent = home.agent(&["--allow", "git.corp.test/acme/*"]);
+    let far = Far::new(&agent.socket);
+    let doctor = |module: &str| -> Vec<serde_json::Value> {
+        let out = run_with_stdin(far.cmd().args(["doctor", "--json", module]), b"");
+        serde_json::from_str(&stdout_str(&out)).unwrap()
+    };
+    let status = |all: &[serde_json::Value], id: &str| -> String {
+        all.iter()
+            .find(|f| f["id"] == id)
+            .map(|f| format!("{} {}", f["status"].as_str().unwrap(), f["message"]))
+            .unwrap_or_else(|| format!("no {id} in {all:?}"))
+    };
+    let all = doctor("git.corp.test/acme/lib");
+    assert!(status(&all, "agent.socket").starts_with("ok"), "{all:?}");
+    assert!(status(&all, "agent.ping").starts_with("ok"), "{all:?}");
+    assert!(status(&all, "agent.allow").starts_with("ok"), "{all:?}");
+    assert!(status(&all, "agent.get").starts_with("ok"), "{all:?}");
+    assert!(all.iter().all(|f| f["id"] != "cred.rule"), "{all:?}");
+    let all = doctor("git.corp.test/other/lib");
+    assert!(status(&all, "agent.allow").starts_with("fail"), "{all:?}");
+    let out = agent.stop();
+    drop(out);
+    let all = doctor("git.corp.test/acme/lib");
+    assert!(status(&all, "agent.socket").starts_with("fail"), "{all:?}");
+}
