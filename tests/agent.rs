@@ -297,7 +297,7 @@ fn the_far_side_gets_a_session_token_with_nothing_but_gocred_agent() {
     assert_eq!(refused.len(), 1, "{audit}");
     assert!(refused[0].contains(" host=git.corp.test "), "{audit}");
     assert!(
-        refused[0].contains(&format!(" uid={} ", unsafe_uid())),
+        refused[0].contains(&format!(" uid={} ", my_uid())),
         "{audit}"
     );
 
@@ -323,7 +323,7 @@ fn the_far_side_gets_a_session_token_with_nothing_but_gocred_agent() {
 }
 
 /// This process's uid (`id -u`).
-fn unsafe_uid() -> String {
+fn my_uid() -> String {
     let out = support::run_ok(Command::new("id").arg("-u"));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -602,7 +602,7 @@ fn skip(why: &str) {
 }
 
 fn is_root() -> bool {
-    unsafe_uid() == "0"
+    my_uid() == "0"
 }
 
 /// A throwaway local user for the far side, removed (with its processes' user entry) on drop.
