@@ -46,6 +46,17 @@ pub enum Command {
     Uninit(uninit::UninitArgs),
     /// CI jobs: scoped, short-lived credentials that are wiped when the job ends.
     Ci(ci::CiArgs),
+    /// Serve this machine's credentials over a Unix socket to a far side, in one narrowed,
+    /// expiring session (`gocred agent status`: the live sessions).
+    #[cfg(unix)]
+    Agent(crate::commands::agent::AgentArgs),
+    /// ssh to HOST with an agent session forwarded: git and Go there get narrowed, short-lived
+    /// credentials for that shell only.
+    #[cfg(unix)]
+    Ssh(crate::commands::ssh::SshArgs),
+    /// Run CMD (a sandbox, a coding agent) with its own narrowed agent session.
+    #[cfg(unix)]
+    Exec(crate::commands::exec::ExecArgs),
     /// Check every link from `go get` to TARGET's repository and say how to fix a broken one.
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script for bash, zsh, fish or powershell.
@@ -117,6 +128,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init(a) => init::run_on_terminal(a, &settings()?, &mut out, &mut err),
         Command::Uninit(a) => uninit::run(a, &settings()?, &mut out, &mut err),
         Command::Ci(a) => ci::run(a, settings, stdin(), &mut out, &mut err),
+        #[cfg(unix)]
+        Command::Agent(a) => crate::commands::agent::run(a, settings, &mut out, &mut err),
+        #[cfg(unix)]
+        Command::Ssh(a) => crate::commands::ssh::run(a, settings, &mut err),
+        #[cfg(unix)]
+        Command::Exec(a) => crate::commands::exec::run(a, settings, &mut err),
         Command::Doctor(a) => doctor::run(a, Env::from_process(), &mut out),
         Command::Completions(a) => docs::completions(a, &mut out),
         Command::Man(a) => docs::man(a, &mut out),

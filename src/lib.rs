@@ -24,9 +24,11 @@
 //! checks of `transport = "ssh"` rules; [`netrc`] models Go's and curl's netrc readers for
 //! `gocred ci`. [`proc`] runs outside programs (a `command` source, ssh, go, git) with a deadline
 //! and bounded output. [`agent_socket`] serves credential requests over a Unix socket with peer
-//! checks (`ci exec`'s in-memory agent). Minting sources (github-app, oauth, gitlab) take their compiled settings from
+//! checks (`ci exec`'s in-memory agent, and [`agent`]: `gocred agent`, its sessions and client mode). Minting sources (github-app, oauth, gitlab) take their compiled settings from
 //! [`rules_mint`], talk HTTPS through [`http`], and keep tokens in `store::cache`.
 
+#[cfg(unix)]
+pub mod agent;
 #[cfg(unix)]
 pub mod agent_socket;
 pub mod cli;

@@ -41,14 +41,16 @@ pub fn ask(
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "{} is served by pid {} (uid {}), not by the gocred that started this job{}; \
-                 not asking it",
+                "{} is served by pid {} (uid {}), not by {}; not asking it",
                 path.display(),
                 server.pid,
                 server.uid,
                 match expect.pid {
-                    Some(p) => format!(" (pid {p}, uid {})", expect.uid),
-                    None => String::new(),
+                    Some(p) => format!(
+                        "the gocred that started this job (pid {p}, uid {})",
+                        expect.uid
+                    ),
+                    None => format!("a gocred of yours (uid {})", expect.uid),
                 }
             ),
         ));

@@ -1,7 +1,7 @@
 //! Credential requests over a Unix socket: a concurrent server with peer checks, and its client.
 //!
-//! Used by `gocred ci exec` (the job's tokens served from memory to CMD's git and Go) and meant
-//! for any later agent that serves requests the same way. What this module guarantees, whatever
+//! Used by `gocred ci exec` (the job's tokens served from memory to CMD's git and Go) and by
+//! `gocred agent` / `ssh` / `exec --agent` (`crate::agent`: sessions for a far side). What this module guarantees, whatever
 //! the handler: the peer is checked from the kernel's credentials on every connection before a
 //! byte is read ([`peer`]); connections are served concurrently, with caps in total and per peer
 //! pid and one deadline for the whole exchange ([`server`]); stopping never touches the socket
@@ -10,7 +10,7 @@
 //!
 //! Framing: a request is text ending with an empty line (`\n\n`), or at the client's EOF; the
 //! reply is everything the server writes before it closes. One exchange per connection. What the
-//! lines mean is up to the handler (see docs/ci-socket.md for `ci exec`'s).
+//! lines mean is up to the handler (docs/ci-socket.md for `ci exec`'s, docs/agent.md for the agent's).
 
 pub mod client;
 pub mod peer;

@@ -29,6 +29,10 @@ pub fn run(
     load: impl FnOnce() -> Result<Settings>,
 ) -> Result<()> {
     let req = read_request(input)?;
+    #[cfg(unix)]
+    if let Some(agent) = crate::agent::client_from_env()? {
+        return agent.forward_credential(op, &req, out, err);
+    }
     let settings = load()?;
     let rule = match route(&settings, &req, err)? {
         Some(r) => r,

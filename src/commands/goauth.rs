@@ -44,6 +44,10 @@ pub fn run(
     err: &mut dyn Write,
     load: impl FnOnce() -> Result<Settings>,
 ) -> Result<()> {
+    #[cfg(unix)]
+    if let Some(agent) = crate::agent::client_from_env()? {
+        return agent.goauth(args.url.as_deref(), stdin, out);
+    }
     let Some(raw) = args.url else {
         return first_call(&load()?, out, err);
     };

@@ -1,9 +1,13 @@
 //! One file per command, each with its own Args struct and one `run` function.
 
+#[cfg(unix)]
+pub mod agent;
 pub mod ci;
 pub mod credential;
 pub mod docs;
 pub mod doctor;
+#[cfg(unix)]
+pub mod exec;
 pub mod explain;
 pub mod goauth;
 pub mod init;
@@ -11,6 +15,8 @@ pub mod login;
 pub mod login_mint;
 pub mod logout;
 pub mod logout_mint;
+#[cfg(unix)]
+pub mod ssh;
 pub mod token;
 pub mod uninit;
 

@@ -19,6 +19,10 @@ pub struct TokenArgs {
 
 pub fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> Result<()> {
     let t = resolve_target(&args.target)?;
+    #[cfg(unix)]
+    if let Some(agent) = crate::agent::client_from_env()? {
+        return agent.token(&t.origin, t.path.as_deref(), out);
+    }
     let rule = match settings.rules.select(&t.origin, t.path.as_deref()) {
         Selection::Rule(r) => r,
         Selection::None => {

@@ -12,6 +12,8 @@
 //! deadline for the whole exchange, 15 s for tools), and a host that failed once is not tried
 //! again by later checks, so an unreachable host costs its timeout once.
 
+#[cfg(unix)]
+pub mod agent;
 pub mod cred;
 pub mod git_checks;
 pub mod git_helpers;
@@ -137,8 +139,14 @@ pub fn run_checks(d: &mut Doctor) -> Report {
     go_tools::run(d, &mut r);
     // 2–3. The hosts Go talks to, then what the go-get page or the proxy says.
     goget::run(d, &mut r);
-    // 4. gocred's own credential for the repository host.
-    cred::run(d, &mut r);
+    // 4. gocred's own credential for the repository host (from the agent on a far side).
+    #[cfg(unix)]
+    let far_side = agent::run(d, &mut r);
+    #[cfg(not(unix))]
+    let far_side = false;
+    if !far_side {
+        cred::run(d, &mut r);
+    }
     // 5. git: version, helper chain, rewrites, and .netrc (read before any helper).
     git_checks::run(d, &mut r);
     netrc::run(d, &mut r);

@@ -39,6 +39,12 @@ pub struct SshServer {
 
 impl SshServer {
     pub fn start() -> SshServer {
+        Self::start_allowing(&[])
+    }
+
+    /// [`SshServer::start`], also letting `extra` local users log in, with the keys in their own
+    /// `~/.ssh/authorized_keys` (a far side that is another user: `gocred ssh` tests).
+    pub fn start_allowing(extra: &[&str]) -> SshServer {
         let dir = super::temp_dir("gocred-sshd-");
         let root = dir.path().to_path_buf();
         // sshd's privilege separation directory (reference §6).
@@ -68,7 +74,11 @@ impl SshServer {
         );
         write_file(&root.join("empty_known_hosts"), "");
         mkdir(&root.join("logs"));
-        let user = current_user();
+        let mut user = current_user();
+        for u in extra {
+            user.push(' ');
+            user.push_str(u);
+        }
         let sshd = require_tool("sshd");
         let mut last = String::new();
         for _ in 0..8 {
@@ -78,7 +88,7 @@ impl SshServer {
                 &config,
                 format!(
                     "Port {port}\nListenAddress 127.0.0.1\nHostKey {r}/host_ed25519\n\
-                     PidFile {r}/sshd.pid\nAuthorizedKeysFile {r}/authorized_keys\nUsePAM no\n\
+                     PidFile {r}/sshd.pid\nAuthorizedKeysFile {r}/authorized_keys .ssh/authorized_keys\nUsePAM no\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                      PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nStrictModes no\n\
                      UseDNS no\nLogLevel VERBOSE\nAllowUsers {user}\n",
