@@ -11,7 +11,7 @@
 //! `macdef` skips lines up to one starting with `\n` or `\r`. The first login+password found for
 //! the host wins.
 //!
-//! `tests/netrc_models.rs` checks this model against the real curl 7.88.1 binary.
+//! `tests/it/netrc_models.rs` checks this model against the real curl 7.88.1 binary.
 
 /// What curl finds for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]

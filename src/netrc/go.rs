@@ -8,7 +8,7 @@
 //! eats its partner. Keywords are case-sensitive. At lookup time the first entry whose `machine`
 //! equals the request's `host[:port]` byte for byte wins.
 //!
-//! `tests/netrc_models.rs` runs this model and a verbatim copy of Go's function on the same inputs.
+//! `tests/it/netrc_models.rs` runs this model and a verbatim copy of Go's function on the same inputs.
 
 /// One entry as Go reads it (raw bytes: Go does not require UTF-8).
 #[derive(Clone, PartialEq, Eq)]
