@@ -386,7 +386,7 @@ mod tests {
         Patterns::parse(globs).matches(target)
     }
 
-    /// Every row of the edge-case table in spec §2.2.
+    /// Every row of the edge-case table in docs/protocols/go-modules.md.
     #[test]
     fn spec_table() {
         let rows: &[(&str, &str, bool)] = &[

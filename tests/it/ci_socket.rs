@@ -182,7 +182,7 @@ fn wait_for(path: &Path, what: &str) {
 const LS_REMOTE: &str = "git ls-remote https://git.corp.test/team/lib.git >/dev/null";
 
 // ---------------------------------------------------------------------------------------------
-// Finding 12: the socket path removed or moved while CMD runs.
+// The socket path removed or moved while CMD runs.
 
 #[test]
 fn removing_or_moving_the_socket_or_its_directory_mid_command_still_wipes_and_revokes() {
@@ -244,7 +244,7 @@ fn sigterm_after_the_command_has_ended_ends_gocred_and_the_next_run_revokes() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Finding 13: slow and idle peers inside CMD's tree.
+// Slow and idle peers inside CMD's tree.
 
 #[test]
 fn a_slow_peer_and_two_hundred_idle_connections_do_not_stall_git_or_the_wipe() {
@@ -311,7 +311,7 @@ fn a_request_begun_while_the_command_ran_gets_nothing_after_it_ended() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Finding 14: who may ask, and whom the helper asks.
+// Who may ask, and whom the helper asks.
 
 /// `printf 'protocol=https\nhost=HOST\n\n' | gocred ci helper get`, as git would run it.
 fn helper_get(job: &Job, host: &str, env: &[(&str, String)]) -> Output {
@@ -545,7 +545,7 @@ fn port_rules_are_served_for_their_port_only() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Finding 6: a netrc entry and plain http.
+// A netrc entry and plain http.
 
 /// A plain-http "proxy" on 127.0.0.1 that answers every request 401 (asking for Basic) and
 /// records what it was sent.

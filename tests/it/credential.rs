@@ -1,6 +1,6 @@
 //! `gocred get|store|erase` driven as a real process, alone and through real `git credential`.
-//! Hostile inputs: one test per class of reference/spec.md §3.4 that applies to the helper; each
-//! asserts that nothing reaches stdout (git's channel) and that stderr says why.
+//! Hostile inputs: one test per row of the table in docs/protocols/git-credential.md ("What gocred
+//! accepts"); each asserts that nothing reaches stdout (git's channel) and that stderr says why.
 
 use std::process::Output;
 
@@ -59,7 +59,7 @@ fn answers_a_covered_host() {
         stdout_str(&out),
         format!("username=ci-bot\npassword={TOKEN}\n")
     );
-    // Case and the default port are normalised (spec §3.4 vector 7).
+    // Case and the default port are normalised (hostile input 7).
     for host in ["GIT.Corp.Test", "git.corp.test:443"] {
         let out = get(&s, format!("protocol=https\nhost={host}\n\n").as_bytes());
         assert_eq!(
@@ -105,7 +105,7 @@ fn private_host_without_rule_hints_what_to_run() {
 
 #[test]
 fn duplicate_keys_are_refused() {
-    // §3.4 vector 1.
+    // Hostile input 1.
     let out = get(
         &sandbox(),
         b"protocol=https\nhost=git.corp.test\nhost=evil.example\n\n",
@@ -115,7 +115,7 @@ fn duplicate_keys_are_refused() {
 
 #[test]
 fn carriage_return_injection_is_refused() {
-    // §3.4 vector 2 (CVE-2025-23040 shape) and CRLF framing.
+    // Hostile input 2 (CVE-2025-23040 shape) and CRLF framing.
     let out = get(
         &sandbox(),
         b"protocol=https\nhost=git.corp.test\nusername=\rprotocol=https\rhost=github.com\r\n\n",
@@ -127,7 +127,7 @@ fn carriage_return_injection_is_refused() {
 
 #[test]
 fn lf_split_username_cannot_add_a_host() {
-    // §3.4 vector 3 (Git LFS CVE-2024-53263 shape): the injected lines become duplicates.
+    // Hostile input 3 (Git LFS CVE-2024-53263 shape): the injected lines become duplicates.
     let out = get(
         &sandbox(),
         b"protocol=http\nhost=localhost:13337\nusername=\nhost=git.corp.test\nprotocol=https\n\n",
@@ -137,7 +137,7 @@ fn lf_split_username_cannot_add_a_host() {
 
 #[test]
 fn nul_is_refused() {
-    // §3.4 vector 4.
+    // Hostile input 4.
     let out = get(
         &sandbox(),
         b"protocol=https\nhost=git.corp.test\x00.evil.example\n\n",
@@ -147,7 +147,7 @@ fn nul_is_refused() {
 
 #[test]
 fn missing_or_empty_host_and_protocol_are_refused() {
-    // §3.4 vector 5 (CVE-2020-11008 shapes).
+    // Hostile input 5 (CVE-2020-11008 shapes).
     for (input, needle) in [
         (&b"protocol=https\nhost=\n\n"[..], "no host"),
         (b"protocol=https\n\n", "no host"),
@@ -164,7 +164,7 @@ fn missing_or_empty_host_and_protocol_are_refused() {
 
 #[test]
 fn plain_http_needs_an_explicit_opt_in() {
-    // §3.4 vector 6.
+    // Hostile input 6.
     let out = get(&sandbox(), b"protocol=http\nhost=git.corp.test\n\n");
     assert_refused(&out, "not https", "http");
     let s = Sandbox::new();
@@ -179,7 +179,7 @@ fn plain_http_needs_an_explicit_opt_in() {
 
 #[test]
 fn look_alike_hosts_are_refused() {
-    // §3.4 vector 7: malformed or confusable forms are refused outright.
+    // Hostile input 7: malformed or confusable forms are refused outright.
     for host in [
         "git.corp.test:",
         "git.corp.test.",
@@ -198,7 +198,7 @@ fn look_alike_hosts_are_refused() {
 
 #[test]
 fn escape_sequences_in_host_are_refused_and_not_echoed() {
-    // §3.4 vector 8.
+    // Hostile input 8.
     let out = get(
         &sandbox(),
         b"protocol=https\nhost=victim.example.com\x1b[2K\x1b[1Agit.corp.test\n\n",
@@ -212,7 +212,7 @@ fn escape_sequences_in_host_are_refused_and_not_echoed() {
 
 #[test]
 fn long_header_is_not_split() {
-    // §3.4 vector 9 (t/lib-credential.sh "not confused by long header").
+    // Hostile input 9 (t/lib-credential.sh "not confused by long header").
     let input = format!(
         "protocol=https\nhost=badguy.example.com\nwwwauth[]=basic realm={}host=git.corp.test\n\n",
         "a".repeat(1000)
@@ -228,7 +228,7 @@ fn long_header_is_not_split() {
 
 #[test]
 fn url_reset_is_refused() {
-    // §3.4 vector 10, both orders.
+    // Hostile input 10, both orders.
     let out = get(
         &sandbox(),
         b"protocol=https\nhost=git.corp.test\nurl=https://evil.example/\n\n",
@@ -243,7 +243,7 @@ fn url_reset_is_refused() {
 
 #[test]
 fn oversized_and_invalid_utf8_input_is_refused() {
-    // §3.4 vector 11.
+    // Hostile input 11.
     let long = format!(
         "protocol=https\nhost=git.corp.test\nx={}\n\n",
         "a".repeat(70_000)
@@ -271,7 +271,7 @@ fn oversized_and_invalid_utf8_input_is_refused() {
 
 #[test]
 fn path_traversal_is_refused() {
-    // §3.4 vector 12.
+    // Hostile input 12.
     for path in [
         "org/repo/../../other/secret.git",
         "org%2frepo",
@@ -289,7 +289,7 @@ fn path_traversal_is_refused() {
 
 #[test]
 fn caller_supplied_credential_and_foreign_state_are_ignored() {
-    // §3.4 vectors 13 and 14: input data, not instructions.
+    // Hostile inputs 13 and 14: input data, not instructions.
     let out = get(
         &sandbox(),
         b"capability[]=authtype\nauthtype=Bearer\ncredential=attacker\nstate[]=otherhelper:x\nprotocol=https\nhost=git.corp.test\n\n",

@@ -408,7 +408,7 @@ fn hostile_urls_get_no_output_and_a_clear_error() {
     );
 }
 
-/// Finding 9 as the review wrote it: `team/lib` first, the host second. Go's lookup for the
+/// A path rule before its host's rule: `team/lib` first, the host second. Go's lookup for the
 /// go-get page of `team/lib` cuts at the last `/` and must still land on `team/lib`'s token.
 #[test]
 fn a_nested_rule_keeps_its_go_get_page_and_git_url() {
@@ -639,7 +639,7 @@ fn go_cred(go: &GoParse, url: &str) -> Option<String> {
     })
 }
 
-/// Finding 9 in general: on generated layouts (nested paths, host-wide and wildcard hosts,
+/// Path and host rules in general: on generated layouts (nested paths, host-wide and wildcard hosts,
 /// owner prefixes, glob elements, several owners per host, a proxy host, ssh rules and rules
 /// whose source fails), Go's own lookup over `gocred goauth`'s answer attaches to every URL Go
 /// requests either nothing or exactly the credential `get` would give — after the first call,

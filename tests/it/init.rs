@@ -400,7 +400,7 @@ fn without_a_terminal_init_needs_yes_and_the_right_number_of_tokens() {
 #[test]
 fn hostile_hosts_never_reach_git_config() {
     let l = Laptop::new();
-    // A GOPRIVATE pattern shaped to inject a helper through a config key (spec R3.9).
+    // A GOPRIVATE pattern shaped to inject a helper through a config key (src/gitconfig/keys.rs).
     l.go_env_w(&["GOPRIVATE=github.com:443.helper=!cmd"]);
     let out = l.gocred(&["init", "--yes"], b"");
     assert_success(&out, "init with a hostile GOPRIVATE pattern");
@@ -455,7 +455,7 @@ fn hostile_hosts_never_reach_git_config() {
         stderr_str(&out)
     );
 
-    // A rule whose host passes the credential parser but not R3.9 (`_`) is refused for git.
+    // A rule whose host passes the credential parser but not git config's key pattern (`_`) is refused for git.
     l.s.write_config(
         "[[rule]]\npattern = \"git_x.corp.test\"\nsource = \"env\"\nvariable = \"T\"\n",
     );

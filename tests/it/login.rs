@@ -371,7 +371,7 @@ fn token_prints_only_the_token() {
     assert!(!out.status.success() && stdout_str(&out).is_empty());
 }
 
-/// Finding 10: what git confirmed for one host on a wildcard rule (or one repository on a path
+/// What git confirmed for one host on a wildcard rule (or one repository on a path
 /// rule) stays bound to it; another host under the same rule never gets it, and logout
 /// removes every bound entry (checked in the kernel keyring itself).
 #[test]

@@ -6,8 +6,8 @@
 //!   reads each file with `--netrc-file`, connects to a loopback listener under the host name
 //!   asked about, and `-v` shows the `Authorization` header it built from the file.
 //!
-//! The corpus is the spec §2.6–2.7 cases, hostile shapes (§3.4 item 18), the edges of curl's line
-//! buffer, and gocred's own blocks on top of those files.
+//! The corpus is the cases of docs/protocols/netrc.md, hostile shapes (keywords, quotes, NUL, CR, long lines), the
+//! edges of curl's line buffer, and gocred's own blocks on top of those files.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

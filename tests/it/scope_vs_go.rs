@@ -4,7 +4,7 @@
 //! `module.MatchPrefixPatterns`, extracted from the installed GOROOT
 //! (`src/cmd/vendor/golang.org/x/mod/module/module.go`), plus the standard
 //! library's `path.Match`. It feeds the program a few thousand cases (the
-//! spec §2.2 table, hand-picked edge cases, deterministic pseudo-random
+//! docs/protocols/go-modules.md table, hand-picked edge cases, deterministic pseudo-random
 //! cases) and requires our `Patterns::matches` and `path_match` to give the
 //! same answer as Go on every one.
 //!
@@ -134,7 +134,7 @@ fn hex(s: &str) -> String {
         })
 }
 
-/// Spec §2.2 edge-case table (globs, target).
+/// The edge-case table of docs/protocols/go-modules.md (globs, target).
 const SPEC_TABLE: &[(&str, &str)] = &[
     ("*.corp.com", "git.corp.com/x/y"),
     ("*.corp.com", "corp.com/x"),
@@ -455,7 +455,7 @@ fn extraction_stops_at_column_zero_brace() {
     );
 }
 
-/// Finding 11: `gocred explain MODULE` says what Go does with the module path *as written* —
+/// `gocred explain MODULE` says what Go does with the module path *as written* —
 /// case, `//`, trailing `/`, dots, `.git`, ports, `@version` — judged by Go's own
 /// `MatchPrefixPatterns` for GOPRIVATE, GONOPROXY and GONOSUMDB, on the real binary.
 #[test]

@@ -1,6 +1,6 @@
 //! A stand-in for GitHub's REST API, version 2022-11-28, for the GitHub App endpoints gocred
 //! calls. GitHub cannot run here, so this follows the published API and checks what GitHub
-//! checks (spec §4.1–4.4):
+//! checks (docs/protocols/github-api.md):
 //!
 //! * `Authorization: Bearer <JWT>`: RS256 signature against the App's public key, `iat` not in
 //!   the future (60 s skew allowed), `exp` in the future and at most 10 minutes after `iat`,
@@ -167,7 +167,7 @@ impl GithubApi {
         self.lock().lifetime = secs;
     }
 
-    /// GitHub's stateless installation tokens: ~520 characters with dots (spec R4.3).
+    /// GitHub's stateless installation tokens: ~520 characters with dots.
     pub fn set_stateless_tokens(&self, on: bool) {
         self.lock().stateless = on;
     }

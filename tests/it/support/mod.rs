@@ -240,7 +240,7 @@ pub fn stderr_str(out: &Output) -> String {
 }
 
 /// Runs the kernel keyring tool `keyctl` with `args`. Use `@u` (the user keyring): processes
-/// here have no shared session keyring, so `@s` is per process (reference gotcha 10). `@u` is
+/// here have no shared session keyring, so `@s` is per process. `@u` is
 /// shared by every test running as this user: use [`unique_name`] for key descriptions.
 pub fn keyctl(args: &[&str]) -> Output {
     let keyctl = require_tool("keyctl");

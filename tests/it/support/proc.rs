@@ -8,7 +8,7 @@
 //!
 //! The daemon becomes the leader of its own process group (and session), so everything it
 //! forks (fcgiwrap's `-c` workers, git http-backend, ...) can be killed as one group; a SIGTERM
-//! to fcgiwrap's master alone leaves its workers running (reference gotcha 8). The watchdog
+//! to fcgiwrap's master alone leaves its workers running. The watchdog
 //! blocks reading its stdin, a pipe whose write end only the test process holds. When the
 //! [`Daemon`] is dropped, or the test process dies in any way (panic, abort, SIGKILL, Ctrl-C),
 //! the pipe closes and the watchdog SIGKILLs the whole group and reaps the daemon.

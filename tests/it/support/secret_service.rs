@@ -125,7 +125,7 @@ impl SecretService {
             address,
             _dir: dir,
         };
-        // `--unlock` returns before the daemon owns the name (reference §5): wait for the
+        // `--unlock` returns before the daemon owns the name (gnome-keyring-daemon): wait for the
         // name, then for the login collection to exist unlocked.
         let ready = wait_until(Duration::from_secs(15), Duration::from_millis(10), || {
             !service.keyring.is_alive()

@@ -1,4 +1,4 @@
-//! A real OpenSSH server on 127.0.0.1 for `git.corp.test` (reference §6): its own config, host
+//! A real OpenSSH server on 127.0.0.1 for `git.corp.test`: its own config, host
 //! key, client key and authorized_keys in a temp dir, supervised like the other daemons.
 //!
 //! A test that plays a user setting up ssh from scratch brings its own client config and adds
@@ -8,7 +8,7 @@
 //! `git.corp.test` to 127.0.0.1 and the port, pins the host key under `HostKeyAlias
 //! git.corp.test` and never prompts (`BatchMode yes`). Repositories are addressed in the scp
 //! form without a user (`git.corp.test:/abs/path/repo.git`), which works as the current user
-//! (root here) with no `git` account (reference §6).
+//! (root here) with no `git` account.
 
 use std::ffi::OsString;
 use std::net::{TcpListener, TcpStream};
@@ -41,7 +41,7 @@ impl SshServer {
     pub fn start() -> SshServer {
         let dir = super::temp_dir("gocred-sshd-");
         let root = dir.path().to_path_buf();
-        // sshd's privilege separation directory (reference §6).
+        // sshd's privilege separation directory: it refuses to start without it.
         if let Err(e) = std::fs::create_dir_all("/run/sshd") {
             panic!("mkdir /run/sshd: {e} (sshd needs it; the tests run as root)");
         }
