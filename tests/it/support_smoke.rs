@@ -355,8 +355,11 @@ fn servers_die_with_a_killed_test_process() {
     if std::env::var_os("GOCRED_SMOKE_CHILD").is_some() {
         return;
     }
+    // The test's full name in this crate: `support_smoke::child_holds_servers`.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_holds_servers", "--ignored", "--nocapture"])
+        .args(["--exact", &format!("{module}::child_holds_servers")])
+        .args(["--ignored", "--nocapture"])
         .env("GOCRED_SMOKE_CHILD", "1")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
