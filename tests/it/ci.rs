@@ -21,18 +21,16 @@ use gocred::netrc::{block, curl, go};
 const ORIGINAL: &[u8] =
     b"machine other.example login me password mine\r\n# my own note\nmacdef init\ncd /\n\n";
 
+/// One CI job: a sandbox whose every command gets GOPRIVATE and the job's variables.
 struct Job {
     s: Sandbox,
-    env: Vec<(String, String)>,
 }
 
 impl Job {
     fn new() -> Job {
-        let s = Sandbox::new();
-        Job {
-            s,
-            env: vec![("GOPRIVATE".into(), "git.corp.test".into())],
-        }
+        let mut s = Sandbox::new();
+        s.set_env("GOPRIVATE", "git.corp.test");
+        Job { s }
     }
 
     /// An `env` rule: the token CI injects.
@@ -40,7 +38,7 @@ impl Job {
         self.s.write_config(
             "[[rule]]\npattern = \"git.corp.test\"\nsource = \"env\"\nvariable = \"CORP_TOKEN\"\nusername = \"ci-bot\"\n",
         );
-        self.env.push(("CORP_TOKEN".into(), token.into()));
+        self.s.set_env("CORP_TOKEN", token);
         self
     }
 
@@ -50,28 +48,26 @@ impl Job {
             "[[rule]]\npattern = \"git.corp.test\"\nsource = \"github-oidc\"\nsts_url = \"{b}\"\napi_url = \"{b}\"\nscope = \"{SCOPE}\"\nidentity = \"{IDENTITY}\"\naudience = \"{AUDIENCE}\"\n",
             b = sts.base
         ));
-        self.env.extend(sts.actions_env());
-        self.env.extend([
-            ("GITHUB_ACTIONS".into(), "true".into()),
-            ("GITHUB_RUN_ID".into(), "4242".into()),
-            ("GITHUB_JOB".into(), "build".into()),
-        ]);
+        for (k, v) in sts.actions_env() {
+            self.s.set_env(k, v);
+        }
+        self.s.set_env("GITHUB_ACTIONS", "true");
+        self.s.set_env("GITHUB_RUN_ID", "4242");
+        self.s.set_env("GITHUB_JOB", "build");
         self
     }
 
     fn with(mut self, k: &str, v: &str) -> Job {
-        self.env.push((k.into(), v.into()));
+        self.s.set_env(k, v);
         self
     }
 
-    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = self.s.command(program);
-        c.envs(self.env.iter().map(|(k, v)| (k, v)));
-        c
-    }
-
     fn gocred(&self, args: &[&str]) -> Output {
-        self.cmd(support::gocred_bin()).args(args).output().unwrap()
+        self.s
+            .command(support::gocred_bin())
+            .args(args)
+            .output()
+            .unwrap()
     }
 
     fn netrc(&self) -> PathBuf {
@@ -136,7 +132,7 @@ fn consumer(job: &Job) -> PathBuf {
 }
 
 fn go_download(job: &Job, server: &GitServer, modcache: &Path) -> Output {
-    let mut c = job.cmd(support::go_bin_dir().join("go"));
+    let mut c = job.s.command(support::go_bin_dir().join("go"));
     c.args(["mod", "download", "git.corp.test/team/lib@v1.0.0"])
         .current_dir(consumer(job))
         .env("GOMODCACHE", modcache);
@@ -267,7 +263,7 @@ fn ci_exec_runs_go_with_an_env_token_and_passes_the_status_through() {
     let server = GitServer::start(&[("ci-bot", TOKEN)]);
     let job = Job::new().env_rule(TOKEN);
     job.write_original();
-    let mut c = job.cmd(support::gocred_bin());
+    let mut c = job.s.command(support::gocred_bin());
     c.args([
         "ci",
         "exec",
@@ -316,7 +312,7 @@ fn no_file_mode_serves_git_from_memory() {
          printf '%s\\n' \"$GOAUTH\" \"$GIT_CONFIG_COUNT\" \"$GIT_CONFIG_VALUE_3\" > {}",
         report.display()
     );
-    let mut c = job.cmd(support::gocred_bin());
+    let mut c = job.s.command(support::gocred_bin());
     c.args(["ci", "exec", "--no-file", "--", "sh", "-c", &script]);
     server.apply(&mut c);
     let out = c.output().unwrap();
@@ -346,7 +342,7 @@ fn masks_come_from_ci_commands_only_never_from_get() {
     let job = Job::new()
         .env_rule("tok-mask-1")
         .with("GITHUB_ACTIONS", "true");
-    let mut get = job.cmd(support::gocred_bin());
+    let mut get = job.s.command(support::gocred_bin());
     get.arg("get");
     let out = support::run_with_stdin(&mut get, b"protocol=https\nhost=git.corp.test\n\n");
     assert_success(&out, "get");
@@ -395,7 +391,8 @@ fn thirty_two_parallel_pairs_and_a_user_appending() {
         stop = stop.display()
     );
     let mut appender = job
-        .cmd("sh")
+        .s
+        .command("sh")
         .args(["-c", &appender_script])
         .stdout(Stdio::piped())
         .spawn()
@@ -430,7 +427,8 @@ fn thirty_two_parallel_pairs_and_a_user_appending() {
                     vec!["ci", "wipe", "--lease", &lease],
                 ] {
                     let out = job
-                        .cmd(support::gocred_bin())
+                        .s
+                        .command(support::gocred_bin())
                         .args(&args)
                         .env("CORP_TOKEN", &token)
                         .output()
@@ -544,7 +542,7 @@ fn oidc_job() -> (TokenService, Job) {
 }
 
 fn spawn_exec(job: &Job, cmd: &[&str], extra: &[(&str, &str)]) -> Child {
-    let mut c = job.cmd(support::gocred_bin());
+    let mut c = job.s.command(support::gocred_bin());
     c.args(["ci", "exec", "--netrc", "--"])
         .args(cmd)
         .stdout(Stdio::piped())
@@ -617,7 +615,7 @@ fn signals_ignored_by_the_parent_stay_ignored_for_the_command() {
             "{trap} exec '{}' ci exec -- grep SigIgn /proc/self/status",
             support::gocred_bin().display()
         );
-        let out = job.cmd("sh").args(["-c", &script]).output().unwrap();
+        let out = job.s.command("sh").args(["-c", &script]).output().unwrap();
         assert_success(&out, "ci exec");
         let hex = stdout_str(&out)
             .trim()
@@ -741,7 +739,8 @@ fn refused(job: &Job, needle: &str) -> String {
         vec!["ci", "exec", "--netrc", "--", "touch", "ran"],
     ] {
         let mut child = job
-            .cmd(support::gocred_bin())
+            .s
+            .command(support::gocred_bin())
             .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -881,7 +880,8 @@ fn a_lease_left_by_an_ended_job_is_cleaned_up_but_a_running_jobs_is_not() {
     };
     // One job still runs (its worker waits on stdin), one has ended.
     let mut running = job
-        .cmd(&worker)
+        .s
+        .command(&worker)
         .args(["-c", &script("running", "read _")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -893,7 +893,8 @@ fn a_lease_left_by_an_ended_job_is_cleaned_up_but_a_running_jobs_is_not() {
         .unwrap();
     assert_eq!(line, "ready\n");
     assert_success(
-        &job.cmd(&worker)
+        &job.s
+            .command(&worker)
             .args(["-c", &script("ended", "true")])
             .output()
             .unwrap(),
@@ -978,15 +979,9 @@ fn gitlab_id_token_variable_is_exchanged() {
 fn oidc_refusals_are_clear() {
     let sts = TokenService::start();
     // No `id-token: write`: no request URL.
-    let job = Job::new().oidc_rule(&sts);
-    let job = Job {
-        env: job
-            .env
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("ACTIONS_ID_TOKEN"))
-            .collect(),
-        ..job
-    };
+    let mut job = Job::new().oidc_rule(&sts);
+    job.s.unset_env("ACTIONS_ID_TOKEN_REQUEST_URL");
+    job.s.unset_env("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
     let err = failed_with(
         &job.gocred(&["ci", "netrc"]),
         "ACTIONS_ID_TOKEN_REQUEST_URL",

@@ -15,36 +15,33 @@ use crate::support::{
     GithubApi, GitlabApi, KeyringService, OauthServer, Sandbox, OAUTH_CLIENT_ID,
 };
 
-/// One CI job's world: a sandbox, its keyring service, GOPRIVATE and extra CI variables.
+/// One CI job's world: a sandbox whose every command gets GOPRIVATE, the kernel keyring under
+/// the job's own service name, and the CI variables set with `with`.
 struct Job {
     s: Sandbox,
-    service: KeyringService,
-    env: Vec<(String, String)>,
+    _service: KeyringService,
     /// Rules signed in to the keyring: logged out when the job is dropped.
     logins: Vec<String>,
 }
 
 impl Job {
     fn new(goprivate: &str) -> Job {
+        let service = KeyringService::new("gocred-cimint");
+        let mut s = Sandbox::new();
+        s.set_env("GOPRIVATE", goprivate);
+        for (k, v) in service.env() {
+            s.set_env(k, v);
+        }
         Job {
-            s: Sandbox::new(),
-            service: KeyringService::new("gocred-cimint"),
-            env: vec![("GOPRIVATE".into(), goprivate.into())],
+            s,
+            _service: service,
             logins: Vec::new(),
         }
     }
 
     fn with(mut self, k: &str, v: &str) -> Job {
-        self.env.push((k.into(), v.into()));
+        self.s.set_env(k, v);
         self
-    }
-
-    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = self.s.command(program);
-        c.envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("GOCRED_KEYRING", "keyutils")
-            .env("GOCRED_KEYRING_SERVICE", &self.service);
-        c
     }
 
     /// `gocred login ARGS` with `stdin`; the rule (`args[1]`) is logged out on drop.
@@ -60,7 +57,7 @@ impl Job {
     }
 
     fn gocred_in(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut c = self.cmd(support::gocred_bin());
+        let mut c = self.s.command(support::gocred_bin());
         c.args(args);
         run_with_stdin(&mut c, stdin)
     }
@@ -85,7 +82,7 @@ impl Job {
             "module example.test/consumer\n\ngo 1.22\n",
         )
         .unwrap();
-        let mut c = self.cmd(support::go_bin_dir().join("go"));
+        let mut c = self.s.command(support::go_bin_dir().join("go"));
         c.args(["mod", "download", module])
             .current_dir(&dir)
             .env("GOMODCACHE", self.s.root().join(cache));
@@ -243,7 +240,7 @@ fn github_app_job_token_is_its_own_works_with_go_and_is_revoked_at_wipe() {
 }
 
 fn spawn_exec(job: &Job, cmd: &[&str]) -> std::process::Child {
-    let mut c = job.cmd(support::gocred_bin());
+    let mut c = job.s.command(support::gocred_bin());
     c.args(["ci", "exec", "--netrc", "--"])
         .args(cmd)
         .stdout(Stdio::piped())
@@ -327,7 +324,7 @@ const OAUTH_HOST: &str = "oauth.corp.test";
 /// Signs the job's keyring in through the device flow (the "person" approves).
 fn oauth_login(job: &mut Job, server: &OauthServer) {
     use std::io::{BufRead, BufReader};
-    let mut c = job.cmd(support::gocred_bin());
+    let mut c = job.s.command(support::gocred_bin());
     c.args([
         "login",
         OAUTH_HOST,

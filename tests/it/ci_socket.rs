@@ -78,7 +78,6 @@ struct Job {
     s: Sandbox,
     sts: TokenService,
     _server: GitServer,
-    env: Vec<(String, String)>,
 }
 
 impl Job {
@@ -88,32 +87,26 @@ impl Job {
         let sts = TokenService::start();
         sts.expect_tokens(&[TOKEN]);
         let server = GitServer::start(&[("x-access-token", TOKEN)]);
-        let s = Sandbox::new();
+        let mut s = Sandbox::new();
         s.write_config(&format!(
             "[[rule]]\npattern = \"{pattern}\"\nsource = \"github-oidc\"\nsts_url = \"{b}\"\napi_url = \"{b}\"\nscope = \"{SCOPE}\"\nidentity = \"{IDENTITY}\"\naudience = \"{AUDIENCE}\"\n",
             b = sts.base
         ));
         std::fs::write(s.root().join("agent.pl"), PEER).unwrap();
-        let mut env = vec![("GOPRIVATE".to_string(), goprivate.to_string())];
-        env.extend(sts.actions_env());
-        env.extend(server.env());
+        s.set_env("GOPRIVATE", goprivate);
+        for (k, v) in sts.actions_env().into_iter().chain(server.env()) {
+            s.set_env(k, v);
+        }
         Job {
             s,
             sts,
             _server: server,
-            env,
         }
-    }
-
-    fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = self.s.command(program);
-        c.envs(self.env.iter().map(|(k, v)| (k, v)));
-        c
     }
 
     /// `gocred ci exec [flags] -- sh -c SCRIPT`, started.
     fn spawn(&self, flags: &[&str], script: &str, extra: &[(&str, &str)]) -> Child {
-        let mut c = self.cmd(support::gocred_bin());
+        let mut c = self.s.command(support::gocred_bin());
         c.args(["ci", "exec"])
             .args(flags)
             .args(["--", "sh", "-c", script])
@@ -235,7 +228,8 @@ fn sigterm_after_the_command_has_ended_ends_gocred_and_the_next_run_revokes() {
     assert!(job.sts.revoked().is_empty(), "killed before its wipe");
     // The lease is stale by pid: the next run revokes.
     let wipe = job
-        .cmd(support::gocred_bin())
+        .s
+        .command(support::gocred_bin())
         .args(["ci", "wipe"])
         .output()
         .unwrap();
@@ -315,7 +309,7 @@ fn a_request_begun_while_the_command_ran_gets_nothing_after_it_ended() {
 
 /// `printf 'protocol=https\nhost=HOST\n\n' | gocred ci helper get`, as git would run it.
 fn helper_get(job: &Job, host: &str, env: &[(&str, String)]) -> Output {
-    let mut c = job.cmd(support::gocred_bin());
+    let mut c = job.s.command(support::gocred_bin());
     c.args(["ci", "helper", "get"]);
     for (k, v) in env {
         c.env(k, v);
@@ -349,7 +343,8 @@ fn a_same_user_process_outside_the_command_tree_gets_nothing() {
     assert_eq!(stdout_str(&out), "", "an outsider got an answer");
     // A raw client too: the connection is closed before a byte is read.
     let raw = job
-        .cmd("perl")
+        .s
+        .command("perl")
         .arg(job.file("agent.pl"))
         .arg(&sock)
         .args(["ask", "git.corp.test"])
@@ -638,19 +633,22 @@ fn plain_http_never_carries_the_token_in_either_exec_mode_but_a_bare_netrc_would
     // What README warns about: a bare `ci netrc` entry, and git outside `ci exec`.
     job.sts.expect_tokens(&[TOKEN]);
     let netrc = job
-        .cmd(support::gocred_bin())
+        .s
+        .command(support::gocred_bin())
         .args(["ci", "netrc"])
         .output()
         .unwrap();
     support::assert_success(&netrc, "ci netrc");
     let _ = job
-        .cmd("git")
+        .s
+        .command("git")
         .args(http_git.split(' ').skip(1))
         .envs(env)
         .output();
     let exposed = rec.saw_token();
     let wipe = job
-        .cmd(support::gocred_bin())
+        .s
+        .command(support::gocred_bin())
         .args(["ci", "wipe"])
         .output()
         .unwrap();

@@ -14,53 +14,45 @@ use crate::support::{
 const USER: &str = "alice";
 const TOKEN: &str = "glpat-e2e-0123456789";
 
+/// A sandbox whose every command reaches the git server and the keyring under test.
 struct World {
     s: Sandbox,
     server: GitServer,
-    ss: Option<SecretService>,
-    backend: &'static str,
-    service: KeyringService,
+    _ss: Option<SecretService>,
+    _service: KeyringService,
 }
 
 impl World {
     fn new(backend: &'static str) -> World {
-        let s = Sandbox::new();
+        let mut s = Sandbox::new();
         let server = GitServer::start(&[(USER, TOKEN)]);
         let ss = (backend == "secret-service").then(SecretService::start);
-        let w = World {
+        let service = KeyringService::new("gocred-e2e");
+        s.set_env("GOPRIVATE", "git.corp.test");
+        s.set_env("GOCRED_KEYRING", backend);
+        s.set_env("GOCRED_KEYRING_SERVICE", service.to_string());
+        let ss_env = ss.as_ref().map(SecretService::env).unwrap_or_default();
+        for (k, v) in server.env().into_iter().chain(ss_env) {
+            s.set_env(k, v);
+        }
+        // Scoped to the private host only, as `init` will do.
+        s.git_config("credential.https://git.corp.test.helper", "gocred");
+        s.consumer_main("git.corp.test/lax/lib", "v1.0.0");
+        World {
             s,
             server,
-            ss,
-            backend,
-            service: KeyringService::new("gocred-e2e"),
-        };
-        // Scoped to the private host only, as `init` will do.
-        w.s.git_config("credential.https://git.corp.test.helper", "gocred");
-        w.s.consumer_main("git.corp.test/lax/lib", "v1.0.0");
-        w
-    }
-
-    fn env(&self, c: &mut Command) {
-        c.env("GOPRIVATE", "git.corp.test")
-            .env("GOCRED_KEYRING", self.backend)
-            .env("GOCRED_KEYRING_SERVICE", &self.service);
-        self.server.apply(c);
-        if let Some(ss) = &self.ss {
-            ss.apply(c);
+            _ss: ss,
+            _service: service,
         }
     }
 
     fn gocred(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut c = self.s.gocred();
-        c.args(args);
-        self.env(&mut c);
-        run_with_stdin(&mut c, stdin)
+        run_with_stdin(self.s.gocred().args(args), stdin)
     }
 
     fn go(&self, args: &[&str]) -> Output {
         let mut c = self.s.go();
         c.args(args).current_dir(self.s.path("consumer"));
-        self.env(&mut c);
         c.output().expect("run go")
     }
 
@@ -205,7 +197,6 @@ fn git_clone_stores_a_prompted_credential_for_a_pat_rule() {
         "https://git.corp.test/lax/lib.git",
     ])
     .arg(w.s.path("clone1"));
-    w.env(&mut c);
     assert_success(&c.output().unwrap(), "git clone with the stand-in prompt");
     // Now gocred alone answers.
     assert_success(

@@ -209,9 +209,8 @@ impl App {
 
     fn gocred(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut c = self.s.gocred();
-        c.env("GOCRED_KEYRING", "keyutils")
-            .env("GOCRED_KEYRING_SERVICE", &self.service)
-            .args(args);
+        self.service.apply(&mut c);
+        c.args(args);
         run_with_stdin(&mut c, stdin)
     }
 

@@ -16,46 +16,36 @@ use crate::support::{
 const TOKEN: &str = "glpat-goauth-0123456789";
 const PROXY_TOKEN: &str = "proxy-token-9876543210";
 
+/// A sandbox whose every command reaches the git server (proxy, CA) and gets the variables
+/// set with `w.s.set_env`.
 struct World {
     s: Sandbox,
     server: GitServer,
-    env: Vec<(String, String)>,
     keyring_service: Option<KeyringService>,
 }
 
 impl World {
     fn new(users: &[(&str, &str)]) -> World {
-        let w = World {
-            s: Sandbox::new(),
-            server: GitServer::start(users),
-            env: Vec::new(),
+        let mut s = Sandbox::new();
+        let server = GitServer::start(users);
+        for (k, v) in server.env() {
+            s.set_env(k, v);
+        }
+        s.consumer_main("git.corp.test/team/lib", "v1.0.0");
+        World {
+            s,
+            server,
             keyring_service: None,
-        };
-        w.s.consumer_main("git.corp.test/team/lib", "v1.0.0");
-        w
-    }
-
-    fn set(&mut self, key: &str, value: &str) {
-        self.env.retain(|(k, _)| k != key);
-        self.env.push((key.into(), value.into()));
-    }
-
-    fn apply(&self, c: &mut Command) {
-        self.server.apply(c);
-        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        }
     }
 
     fn gocred(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut c = self.s.gocred();
-        c.args(args);
-        self.apply(&mut c);
-        run_with_stdin(&mut c, stdin)
+        run_with_stdin(self.s.gocred().args(args), stdin)
     }
 
     fn go(&self, args: &[&str]) -> Output {
         let mut c = self.s.go();
         c.args(args).current_dir(self.s.path("consumer"));
-        self.apply(&mut c);
         c.output().expect("run go")
     }
 
@@ -70,8 +60,9 @@ impl World {
     /// Stores TOKEN for git.corp.test in the kernel user keyring (a service of its own).
     fn login_keyutils(&mut self, user: &str) {
         let service = KeyringService::new("gocred-goauth");
-        self.set("GOCRED_KEYRING", "keyutils");
-        self.set("GOCRED_KEYRING_SERVICE", &service);
+        for (k, v) in service.env() {
+            self.s.set_env(k, v);
+        }
         self.keyring_service = Some(service);
         let out = self.gocred(
             &["login", "git.corp.test", "--username", user],
@@ -167,7 +158,7 @@ fn assert_basic(parse: &support::GoParse, url: &str, user_token: &str) {
 #[test]
 fn go_get_page_that_needs_auth_works_with_goauth_and_the_git_helper() {
     let mut w = World::new(&[("alice", TOKEN)]);
-    w.set("GOPRIVATE", "git.corp.test");
+    w.s.set_env("GOPRIVATE", "git.corp.test");
     w.login_keyutils("alice");
     w.s.git_config("credential.https://git.corp.test.helper", "gocred");
 
@@ -179,7 +170,7 @@ fn go_get_page_that_needs_auth_works_with_goauth_and_the_git_helper() {
     assert!(!w.server.access_log().contains("/info/refs"), "git ran");
 
     let before = w.server.access_entries().len();
-    w.set("GOAUTH", &goauth_value());
+    w.s.set_env("GOAUTH", goauth_value());
     assert_success(
         &w.go(&["mod", "download", "git.corp.test/team/lib@v1.0.0"]),
         "go mod download",
@@ -209,11 +200,11 @@ fn wildcard_rule_is_answered_on_gos_retry_call() {
     w.s.write_config(
         "[[rule]]\npattern = \"*.corp.test\"\nsource = \"env\"\nvariable = \"WILD_TOKEN\"\nusername = \"wild\"\n",
     );
-    w.set("WILD_TOKEN", TOKEN);
-    w.set("GOPRIVATE", "git.corp.test");
+    w.s.set_env("WILD_TOKEN", TOKEN);
+    w.s.set_env("GOPRIVATE", "git.corp.test");
     w.s.git_config("credential.https://git.corp.test.helper", "gocred");
     let rec = recorder(w.s.root());
-    w.set("GOAUTH", &format!("{} goauth", rec.display()));
+    w.s.set_env("GOAUTH", format!("{} goauth", rec.display()));
 
     assert_success(
         &w.go(&["mod", "download", "git.corp.test/team/lib@v1.0.0"]),
@@ -323,11 +314,11 @@ fn private_goproxy_with_basic_auth_and_only_goauth() {
     w.s.write_config(
         "[[rule]]\npattern = \"proxy.corp.test\"\nsource = \"env\"\nvariable = \"PROXY_TOKEN\"\nusername = \"proxyuser\"\n",
     );
-    w.set("PROXY_TOKEN", PROXY_TOKEN);
-    w.set("GOPROXY", "https://proxy.corp.test");
-    w.set("GOPRIVATE", "git.corp.test");
-    w.set("GONOSUMDB", "git.corp.test");
-    w.set("GOAUTH", &goauth_value());
+    w.s.set_env("PROXY_TOKEN", PROXY_TOKEN);
+    w.s.set_env("GOPROXY", "https://proxy.corp.test");
+    w.s.set_env("GOPRIVATE", "git.corp.test");
+    w.s.set_env("GONOSUMDB", "git.corp.test");
+    w.s.set_env("GOAUTH", goauth_value());
 
     // The trap: GOPRIVATE implies GONOPROXY, the proxy is never asked. explain says so.
     let explain = |w: &World| -> serde_json::Value {
@@ -371,7 +362,7 @@ fn private_goproxy_with_basic_auth_and_only_goauth() {
         .iter()
         .all(|e| e.host == "git.corp.test"));
 
-    w.set("GONOPROXY", "none");
+    w.s.set_env("GONOPROXY", "none");
     assert_eq!(explain(&w)["proxy_bypassed"], false);
     let before = w.server.access_entries().len();
     download_get_tidy(&w);
@@ -413,12 +404,12 @@ fn private_goproxy_with_bearer_auth() {
         format!("[[rule]]\npattern = \"{BEARER_PROXY_HOST}\"\nsource = \"env\"\nvariable = \"PROXY_TOKEN\"\nauth = \"{auth}\"\n")
     };
     let token = w.server.bearer_token().to_string();
-    w.set("PROXY_TOKEN", &token);
-    w.set("GOPROXY", &format!("https://{BEARER_PROXY_HOST}"));
-    w.set("GOPRIVATE", "git.corp.test");
-    w.set("GONOPROXY", "none");
-    w.set("GONOSUMDB", "git.corp.test");
-    w.set("GOAUTH", &goauth_value());
+    w.s.set_env("PROXY_TOKEN", &token);
+    w.s.set_env("GOPROXY", format!("https://{BEARER_PROXY_HOST}"));
+    w.s.set_env("GOPRIVATE", "git.corp.test");
+    w.s.set_env("GONOPROXY", "none");
+    w.s.set_env("GONOSUMDB", "git.corp.test");
+    w.s.set_env("GOAUTH", goauth_value());
 
     // The server checks the scheme: the same token as Basic is refused.
     w.s.write_config(&rule("basic"));

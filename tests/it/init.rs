@@ -39,8 +39,7 @@ impl Laptop {
     }
 
     fn env(&self, c: &mut Command) {
-        c.env("GOCRED_KEYRING", "keyutils")
-            .env("GOCRED_KEYRING_SERVICE", &self.service);
+        self.service.apply(c);
         self.server.apply(c);
         c.envs(self.extra.iter().map(|(k, v)| (k, v)));
     }

@@ -50,8 +50,7 @@ impl World {
 
     fn cmd(&self) -> Command {
         let mut c = self.s.gocred();
-        c.env("GOCRED_KEYRING", "keyutils")
-            .env("GOCRED_KEYRING_SERVICE", &self.service);
+        self.service.apply(&mut c);
         c
     }
 

@@ -26,6 +26,20 @@ impl KeyringService {
         }
     }
 
+    /// `GOCRED_KEYRING=keyutils` and `GOCRED_KEYRING_SERVICE=<name>`: gocred stores in the kernel
+    /// keyring, under this service (for `Sandbox::set_env`).
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("GOCRED_KEYRING".into(), "keyutils".into()),
+            ("GOCRED_KEYRING_SERVICE".into(), self.name.clone()),
+        ]
+    }
+
+    /// `cmd.envs(self.env())`.
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.envs(self.env());
+    }
+
     /// `(key id, description)` of the user-keyring keys stored under this service.
     pub fn user_keys(&self) -> Vec<(String, String)> {
         user_keys_with_prefix(&format!("{}:", self.name))

@@ -25,6 +25,8 @@ pub struct Sandbox {
     /// `$home/.config/gocred/config.toml`, also exported as `GOCRED_CONFIG`.
     pub config_path: PathBuf,
     root: PathBuf,
+    /// Variables set with [`Sandbox::set_env`], on top of the sandbox's own.
+    extra: Vec<(String, String)>,
     _dir: TempDir,
 }
 
@@ -57,6 +59,7 @@ impl Sandbox {
             config_path: home.join(".config/gocred/config.toml"),
             home,
             root,
+            extra: Vec::new(),
             _dir: dir,
         }
     }
@@ -81,7 +84,21 @@ impl Sandbox {
         self.home.join(rel)
     }
 
-    /// The complete environment of [`Sandbox::command`].
+    /// Sets `key=value` for every command made from now on (GOPRIVATE, a CI job's variables, a
+    /// keyring service), replacing an earlier value of `key`.
+    pub fn set_env(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let key = key.into();
+        self.extra.retain(|(k, _)| *k != key);
+        self.extra.push((key, value.into()));
+    }
+
+    /// Undoes [`Sandbox::set_env`] for `key`.
+    pub fn unset_env(&mut self, key: &str) {
+        self.extra.retain(|(k, _)| k != key);
+    }
+
+    /// The complete environment of [`Sandbox::command`]: the sandbox's own, then what
+    /// [`Sandbox::set_env`] set.
     pub fn envs(&self) -> Vec<(String, String)> {
         let host_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
         let path = format!(
@@ -118,6 +135,10 @@ impl Sandbox {
             ("GOMODCACHE".into(), s(&self.gomodcache())),
             ("GOENV".into(), s(&self.home.join(".config/go/env"))),
         ];
+        for (key, value) in &self.extra {
+            v.retain(|(k, _)| k != key);
+            v.push((key.clone(), value.clone()));
+        }
         v.sort();
         v
     }
