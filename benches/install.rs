@@ -10,7 +10,9 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-#[path = "../tests/support/mod.rs"]
+// The integration tests' harness; a bench uses a small part of it.
+#[path = "../tests/it/support/mod.rs"]
+#[allow(unused)]
 mod support;
 
 mod common;

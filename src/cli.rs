@@ -141,7 +141,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A helper "must silently ignore unknown operations" (gitcredentials, spec R1.2). A person who
+/// A helper "must silently ignore unknown operations" (gitcredentials; docs/protocols/git-credential.md). A person who
 /// mistyped a command still deserves a word, so one line goes to stderr, which git shows.
 fn unknown_operation(args: &[String], err: &mut dyn Write) -> Result<()> {
     let op = args.first().map(String::as_str).unwrap_or("");

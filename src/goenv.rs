@@ -167,7 +167,7 @@ pub fn goauth_value(ours: &str, current: Option<&str>) -> Option<String> {
 }
 
 /// The GONOSUMDB value that also covers `goprivate`, or `None` when it already does (an empty
-/// GONOSUMDB falls back to GOPRIVATE, spec R2.2).
+/// GONOSUMDB falls back to GOPRIVATE, docs/protocols/go-modules.md).
 pub fn gonosumdb_value(goprivate: &str, current: Option<&str>) -> Option<String> {
     let current = current.filter(|v| !v.is_empty())?;
     let sumdb = crate::scope::Patterns::parse(current);

@@ -4,9 +4,9 @@
 //! never asked. Go walks GOPROXY like `proxyList` in go:cmd/go/internal/modfetch/proxy.go:
 //! entries split at `,` or `|`, trimmed, `off` and `direct` end the list, a scheme-less entry
 //! with a `.`, `:` or `/` gets `https://`. A module that GONOPROXY matches — and an empty
-//! GONOPROXY falls back to GOPRIVATE (spec R2.2) — only ever uses `direct`: the proxies are
-//! skipped ("disabled by GOPRIVATE/GONOPROXY", test-environment §4 p0). `GONOPROXY=none` keeps
-//! GOPRIVATE's other effects and lets the proxy serve it (p7). Pure code.
+//! GONOPROXY falls back to GOPRIVATE (docs/protocols/go-modules.md) — only ever uses `direct`: the proxies are
+//! skipped ("disabled by GOPRIVATE/GONOPROXY"). `GONOPROXY=none` keeps GOPRIVATE's other effects
+//! and lets the proxy serve it. Pure code.
 
 use crate::protocol::{Origin, Scheme};
 use crate::rules::{Rules, Selection};

@@ -27,8 +27,14 @@ pub use server_text::clean;
 use server_text::error_fields;
 
 pub mod deadline;
+mod endpoint;
+mod error;
 pub mod redact;
 mod server_text;
+
+pub use endpoint::{check_endpoint, check_url, is_loopback};
+pub use error::{describe_error, HttpError};
+use error::{describe_transport, io_kind, timed_out};
 
 /// The longest `Retry-After` we wait out, summed over retries, before giving up.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
@@ -38,44 +44,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bodies larger than this are refused unread: a token answer is a few KiB.
 const MAX_BODY: usize = 1024 * 1024;
-
-/// A URL that may receive a secret: `https://…`, or `http://` on loopback only; no user name or
-/// password in it (reqwest would send them as a second, unasked-for credential). A query is
-/// allowed: request URLs handed to us (`ACTIONS_ID_TOKEN_REQUEST_URL`) carry one.
-pub fn check_url(raw: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        // Not quoted back: the password is one.
-        return Err("must not carry a user name or password".into());
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        _ => Err(format!(
-            "`{raw}` must be https: only https:// (or plain http:// to a loopback address) may \
-             receive a secret"
-        )),
-    }
-}
-
-/// A configured base URL (`api_url`, `sts_url`, …): [`check_url`], and no query or fragment, so
-/// paths can be appended to it.
-pub fn check_endpoint(raw: &str, what: &str) -> Result<reqwest::Url, String> {
-    let url = check_url(raw).map_err(|e| format!("{what} {e}"))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{what} `{raw}` must not have a query or fragment"));
-    }
-    Ok(url)
-}
-
-pub fn is_loopback(url: &reqwest::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
 
 /// A client whose every request must be complete within `timeout`.
 pub fn client(timeout: Duration) -> Result<Client, String> {
@@ -304,38 +272,6 @@ impl Answer {
     }
 }
 
-/// What went wrong talking to a server, without any response body.
-#[derive(Debug)]
-pub enum HttpError {
-    /// No answer (DNS, refused, TLS, timeout).
-    Unreachable(String),
-    /// An HTTP error status; `message` is the server's own one-line explanation, if any.
-    Status {
-        status: u16,
-        message: Option<String>,
-        /// `error` field of an OAuth error body (RFC 6749 §5.2), e.g. `invalid_grant`.
-        oauth_error: Option<String>,
-        retry_after: Option<u64>,
-    },
-    /// A 2xx whose body is not what the API documents.
-    Garbage(String),
-}
-
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HttpError::Unreachable(m) => write!(f, "{m}"),
-            HttpError::Status {
-                status, message, ..
-            } => match message {
-                Some(m) => write!(f, "HTTP {status}: {m}"),
-                None => write!(f, "HTTP {status}"),
-            },
-            HttpError::Garbage(m) => write!(f, "unexpected answer: {m}"),
-        }
-    }
-}
-
 /// The body of a response, read within `deadline`, refused when larger than 1 MiB.
 fn read_body(resp: Response, deadline: &Deadline) -> Result<Zeroizing<Vec<u8>>, HttpError> {
     use std::io::Read;
@@ -357,81 +293,9 @@ fn read_body(resp: Response, deadline: &Deadline) -> Result<Zeroizing<Vec<u8>>, 
     Ok(body)
 }
 
-fn timed_out(e: &std::io::Error) -> HttpError {
-    HttpError::Unreachable(format!("no answer in time ({e})"))
-}
-
-fn io_kind(e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::TimedOut || e.to_string().contains("timed out") {
-        "timed out".into()
-    } else {
-        format!("{:?}", e.kind())
-    }
-}
-
-fn describe_transport(e: reqwest::Error) -> HttpError {
-    HttpError::Unreachable(describe_error(&e))
-}
-
-/// A transport error: what failed, the URL without its query, and the operating system's reason
-/// (`Connection refused`, a TLS verdict). reqwest's other inner texts may quote the server, so
-/// only an `io::Error` at the bottom of the chain is shown.
-pub fn describe_error(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "no answer in time (timed out)"
-    } else if e.is_connect() {
-        "cannot connect"
-    } else if e.is_redirect() {
-        "refused a redirect"
-    } else {
-        "request failed"
-    };
-    let mut cause = None;
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        cause = s
-            .downcast_ref::<std::io::Error>()
-            .map(|io| clean(&io.to_string()));
-        src = s.source();
-    }
-    let cause = cause.filter(|c| !c.is_empty() && !e.is_timeout());
-    match (e.url(), cause) {
-        (Some(u), Some(c)) => format!("{what} ({}: {c})", strip_query(u)),
-        (Some(u), None) => format!("{what} ({})", strip_query(u)),
-        (None, Some(c)) => format!("{what} ({c})"),
-        (None, None) => what.to_string(),
-    }
-}
-
-fn strip_query(u: &reqwest::Url) -> String {
-    let mut u = u.clone();
-    u.set_query(None);
-    u.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_must_be_https_or_loopback() {
-        assert!(check_url("http://127.0.0.1:8080/x?audience=a").is_ok());
-        assert!(check_endpoint("https://api.github.com", "api_url").is_ok());
-        assert!(check_endpoint("http://127.0.0.1:8080/api", "api_url").is_ok());
-        assert!(check_endpoint("http://localhost:1/", "api_url").is_ok());
-        assert!(check_endpoint("http://[::1]:1/", "api_url").is_ok());
-        for bad in [
-            "http://api.github.com",
-            "http://127.0.0.1.evil.example/",
-            "http://localhost.evil.example/",
-            "ftp://127.0.0.1/",
-            "https://u:p@api.github.com",
-            "https://api.github.com/?x=1",
-            "api.github.com",
-        ] {
-            assert!(check_endpoint(bad, "api_url").is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn transport_errors_name_the_url_and_the_os_reason_only() {

@@ -78,7 +78,7 @@ fn version(d: &mut Doctor, r: &mut Report) {
     }
 }
 
-/// Versions with the January 2025 credential fixes (spec R1.5).
+/// Versions with the January 2025 credential fixes (docs/protocols/git-credential.md, "Versions that matter").
 fn has_cr_fix(v: GitVersion) -> bool {
     let GitVersion(maj, min, patch) = v;
     maj > 2

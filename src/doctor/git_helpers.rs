@@ -1,6 +1,6 @@
 //! `git.helpers`: the credential helpers git runs for the repository URL, in git's order (every
-//! matching `credential.<url>.helper` in config order; an empty value resets the list, spec
-//! R1.4). A helper that answers before gocred is run on its own and its answer probed against
+//! matching `credential.<url>.helper` in config order; an empty value resets the list,
+//! docs/protocols/git-credential.md). A helper that answers before gocred is run on its own and its answer probed against
 //! the server — a `store` holding a stale token is the classic. The fix puts an empty reset and
 //! gocred in a section of their own at the end of the global config.
 

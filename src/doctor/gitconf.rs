@@ -1,7 +1,7 @@
 //! What git's configuration says, asked of git itself (`git config`, so includes, scopes and
 //! `GIT_CONFIG_*` count exactly as they will for the fetch), plus the pieces git does not print
 //! directly: the credential helper chain for one URL (every matching `credential.<url>.helper`
-//! in config order, an empty value resetting the list; spec R1.4, R1.18) and the insteadOf
+//! in config order, an empty value resetting the list; docs/protocols/git-credential.md) and the insteadOf
 //! rewrite that applies to a URL (the longest matching prefix wins).
 
 use std::collections::HashMap;
@@ -138,7 +138,7 @@ impl Helper {
         }
     }
 
-    /// How git will run it (R1.1), for messages.
+    /// How git will run it (docs/protocols/git-credential.md), for messages.
     pub fn command(&self) -> String {
         let v = self.value();
         if let Some(s) = v.strip_prefix('!') {

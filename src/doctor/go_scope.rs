@@ -1,6 +1,6 @@
 //! `go.goprivate`, `go.gonosumdb`, `go.gonoproxy`, `go.goproxy`: does Go know the module is
 //! private, will it keep it away from the public checksum database and proxy, and which route
-//! (proxy list or direct) will it take? Go's rules: spec R2.1–R2.2 and
+//! (proxy list or direct) will it take? Go's rules: docs/protocols/go-modules.md and
 //! go:cmd/go/internal/modfetch/{proxy.go,repo.go}.
 
 use super::report::{Finding, Report, Slot};

@@ -1,5 +1,5 @@
 //! `go.goflags`, `go.goinsecure`, `go.goauth`, `go.gotoolchain`: the rest of Go's settings that
-//! change how (or whether) a private module is fetched (spec R2.3, R2.4, R2.6, R2.13).
+//! change how (or whether) a private module is fetched (docs/protocols/go-modules.md).
 
 use std::path::{Path, PathBuf};
 

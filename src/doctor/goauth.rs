@@ -1,5 +1,5 @@
 //! The credentials Go itself attaches to its own HTTPS requests (the `?go-get=1` page, a
-//! GOPROXY), computed the way go:cmd/go/internal/auth does (spec §2.4–2.6).
+//! GOPROXY), computed the way go:cmd/go/internal/auth does (docs/protocols/goauth.md, docs/protocols/netrc.md).
 //!
 //! Go never asks git's credential helpers unless GOAUTH says `git <dir>`; it sends `netrc`
 //! and command credentials up front, and re-runs GOAUTH with the URL only after a 4xx. Doctor

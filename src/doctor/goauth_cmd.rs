@@ -1,6 +1,6 @@
 //! A GOAUTH user command, run as Go runs it (go:cmd/go/internal/auth/userauth.go): argv split
 //! with Go's quoting rules, no shell; the request URL appended and the response head on stdin
-//! after a 4xx; its output parsed with Go's exact grammar (spec R2.15) — any error voids the
+//! after a 4xx; its output parsed with Go's exact grammar (docs/protocols/goauth.md) — any error voids the
 //! whole output. Header values are secrets from the moment they are read.
 
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! `https://<module>?go-get=1` fetched without credentials (`goget.page`), then as Go fetches it
 //! with its GOAUTH credentials (`goget.auth`), and the repository root it declares
 //! (`goget.reporoot`), including the GitLab-subgroup trap: an anonymous 200 naming a root that is
-//! too short, so Go never retries with credentials (spec R2.10).
+//! too short, so Go never retries with credentials (docs/protocols/go-modules.md).
 
 use super::gofetch;
 use super::goimport;

@@ -1,6 +1,6 @@
 //! `netrc.shadow` and `netrc.perms`: a `~/.netrc` entry is used by git (libcurl) before any
 //! credential helper and by Go (GOAUTH=netrc, the default) up front — so a stale one shadows
-//! gocred; and a netrc with a password must be readable by its owner only (spec R2.17, R3.10).
+//! gocred; and a netrc with a password must be readable by its owner only (docs/protocols/netrc.md).
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,5 @@
 //! The fuzzing properties: one function per target, shared by the cargo-fuzz targets in `fuzz/`
-//! and by `tests/fuzz_corpus.rs`, which replays every committed seed on the stable toolchain.
+//! and by `tests/it/fuzz_corpus.rs`, which replays every committed seed on the stable toolchain.
 //!
 //! Each function takes the raw fuzzer input, runs the codec or parser on it and panics when a
 //! property fails; a clean refusal of bad input is never a failure. Keeping the properties here,

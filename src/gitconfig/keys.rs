@@ -1,6 +1,6 @@
 //! The git config keys and values gocred writes, checked before git sees them.
 //!
-//! Spec R3.9: a host goes into a key only if it matches
+//! A host goes into a key only if it matches
 //! `^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$`, because
 //! `git -c` and hand-built keys split at the first `=` (`github.com:443.helper=!cmd` would add a
 //! helper). Values never hold CR, LF, NUL or other control characters (CVE-2025-48384).
@@ -30,7 +30,7 @@ pub fn section_of(key: &str) -> (String, String) {
     }
 }
 
-/// Spec R3.9: `^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$`,
+/// The module docs' pattern: `^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$`,
 /// plus a port in 1..=65535. Checked on the exact string that goes into a key.
 pub fn is_valid_host(host: &str) -> bool {
     let (name, port) = match host.split_once(':') {

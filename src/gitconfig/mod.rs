@@ -1,7 +1,7 @@
 //! Talks to `git config`: git edits its own files, gocred only says what to add or remove.
 //!
 //! Used by `init` / `uninit` (helper per private host, `useHttpPath`, SSH `insteadOf` rewrites)
-//! and by `explain`. Every key is built from a host checked against spec R3.9's pattern, and key
+//! and by `explain`. Every key is built from a host checked against `keys::is_valid_host`, and key
 //! and value always travel as separate argv entries to `git config --file <global file>` — never
 //! through `git -c`, which splits at the first `=` so that a host like
 //! `github.com:443.helper=!cmd` would inject a helper. Values never hold CR, LF or NUL
@@ -71,7 +71,7 @@ pub enum Unset {
 #[derive(Debug, Clone)]
 pub struct GitConfig {
     program: PathBuf,
-    /// The file `git config --global` writes (spec: git's own choice, see [`global_file`]).
+    /// The file `git config --global` writes (git's own choice, see [`global_file`]).
     pub global: PathBuf,
 }
 

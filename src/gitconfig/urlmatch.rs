@@ -1,9 +1,9 @@
 //! Which `credential.<url>.helper` entries git applies to a host, and in which order.
 //!
 //! Pure code over [`Entry`] lists. Git collects helpers from every matching `credential.<url>`
-//! section in config order and an empty `helper =` clears what came before (spec R1.4); a
+//! section in config order and an empty `helper =` clears what came before (docs/protocols/git-credential.md); a
 //! `<url>` matches by scheme, host (lower-cased, `*` = exactly one label), port, path prefix on
-//! `/` boundaries, and must have no user name when the request has none (R1.18). `init` uses
+//! `/` boundaries, and must have no user name when the request has none. `init` uses
 //! this to say which of the user's helpers git asks before gocred, and whether a reset after
 //! gocred's entry would silence it; `doctor` matches full request URLs ([`url_matches`]) for
 //! `credential.<url>.*` and `http.<url>.*` keys.

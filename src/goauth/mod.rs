@@ -1,4 +1,4 @@
-//! Go's GOAUTH command protocol (reference/spec.md §2.4, R2.13–R2.16): a pure codec.
+//! Go's GOAUTH command protocol (docs/protocols/goauth.md): a pure codec.
 //!
 //! The first box on Go's side of the flow. `go` runs `gocred goauth` once with no argument and
 //! an empty stdin, and again with a request URL and the 4xx response on stdin after a refusal.

@@ -1,5 +1,5 @@
 //! Reads what Go writes to a GOAUTH command's stdin on the retry call: the 4xx response's status
-//! line and headers, then a blank line (`writeResponseToStdin`, spec R2.14).
+//! line and headers, then a blank line (`writeResponseToStdin`, docs/protocols/goauth.md).
 //!
 //! Every byte of it comes from the server that just refused Go, so it is hostile until checked.
 //! Nothing in it chooses a credential: the URL on the command line and the rules do that. It

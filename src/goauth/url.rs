@@ -2,7 +2,7 @@
 //!
 //! Go keys its credential cache by the URL line minus `https://` minus one trailing `/`, and
 //! looks a request up by cutting the request URL (query included) at its last `/` until a key
-//! matches — byte for byte (spec R2.16). So a prefix is only useful when it is written exactly as
+//! matches — byte for byte (docs/protocols/goauth.md). So a prefix is only useful when it is written exactly as
 //! Go writes request URLs: lower-case host, no `:443`, path elements as they appear. A
 //! [`UrlPrefix`] can only be that. A [`RequestUrl`] is the one URL Go handed us, kept verbatim
 //! and accepted only from a character set that `url.ParseRequestURI(..).String()` gives back

@@ -1,4 +1,4 @@
-//! Renders a GOAUTH answer: `{ URLLine+ "\n" HeaderLine+ "\n" }` (spec R2.15).
+//! Renders a GOAUTH answer: `{ URLLine+ "\n" HeaderLine+ "\n" }` (docs/protocols/goauth.md).
 //!
 //! A [`CredentialSet`] cannot be empty on either side: a set without URLs does not parse, and a
 //! set without headers makes Go *delete* what it cached for those prefixes. A [`Response`]

@@ -7,7 +7,7 @@
 //! …the user's file, byte for byte…
 //! ```
 //!
-//! Marker lines start with `#` in column 0 and hold no netrc keyword in any case (R3.12): curl
+//! Marker lines start with `#` in column 0 and hold no netrc keyword in any case: curl
 //! reads them as comments, and Go, which has no comments, pairs their words harmlessly (no word is
 //! a keyword, so nothing is set and parsing never stops). The block goes at the very top: both
 //! readers take the first match, and it precedes any `default` (where Go stops) or `macdef`. Each

@@ -1,5 +1,5 @@
 //! libcurl 7.88's `.netrc` reader (what git 2.47 on Debian 12 uses), modelled on
-//! curl:lib/netrc.c and lib/curl_get_line.c at curl-7_88_1 (spec §2.7).
+//! curl:lib/netrc.c and lib/curl_get_line.c at curl-7_88_1 (docs/protocols/netrc.md).
 //!
 //! curl does not build a list: it looks up one host. Lines come from a 4096-byte `fgets` buffer;
 //! a longer line is skipped whole, and so is a line holding a NUL byte together with the line
@@ -11,7 +11,7 @@
 //! `macdef` skips lines up to one starting with `\n` or `\r`. The first login+password found for
 //! the host wins.
 //!
-//! `tests/netrc_models.rs` checks this model against the real curl 7.88.1 binary.
+//! `tests/it/netrc_models.rs` checks this model against the real curl 7.88.1 binary.
 
 /// What curl finds for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]

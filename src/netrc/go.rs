@@ -1,4 +1,4 @@
-//! Go's `.netrc` reader, modelled on go:cmd/go/internal/auth/netrc.go `parseNetrc` (spec §2.6).
+//! Go's `.netrc` reader, modelled on go:cmd/go/internal/auth/netrc.go `parseNetrc` (docs/protocols/netrc.md).
 //!
 //! Go splits the file on `\n`, each line with `strings.Fields` (Unicode whitespace; an invalid
 //! UTF-8 byte is not whitespace), and consumes the words in pairs *within a line*. `machine`
@@ -8,7 +8,7 @@
 //! eats its partner. Keywords are case-sensitive. At lookup time the first entry whose `machine`
 //! equals the request's `host[:port]` byte for byte wins.
 //!
-//! `tests/netrc_models.rs` runs this model and a verbatim copy of Go's function on the same inputs.
+//! `tests/it/netrc_models.rs` runs this model and a verbatim copy of Go's function on the same inputs.
 
 /// One entry as Go reads it (raw bytes: Go does not require UTF-8).
 #[derive(Clone, PartialEq, Eq)]
@@ -153,7 +153,7 @@ mod tests {
         vec![(m.into(), l.into(), pw.into())]
     }
 
-    // The spec §2.6 table, verified there against the real function.
+    // The cases of docs/protocols/netrc.md, also run through Go's own function by tests/it/netrc_models.rs.
     #[test]
     fn spec_table() {
         assert_eq!(p("machine a login u password p"), one("a", "u", "p"));

@@ -1,13 +1,13 @@
 //! `.netrc`: what Go and git read from it, and the managed block `gocred ci` writes into it.
 //!
 //! Pure code, used by `gocred ci netrc|wipe|exec` (the file I/O lives in
-//! `store::netrc_file`). Two readers matter and they disagree on almost everything (spec §2.6–2.7):
+//! `store::netrc_file`). Two readers matter and they disagree on almost everything (docs/protocols/netrc.md):
 //! Go's `parseNetrc` ([`go`]) and libcurl 7.88, which git uses ([`curl`]). Both are modelled closely
 //! enough that every file gocred writes is checked against both before it reaches the disk: our
 //! entries must read back as written in each, and the user's own entries must read exactly as they
 //! did before. [`block`] holds the marker lines and the insert/remove edits.
 //!
-//! An entry line is written in the one form both read identically (R2.18):
+//! An entry line is written in the one form both read identically:
 //! `machine <host> login <user> password <secret>` on one line, lower-case keywords, a bare host
 //! without port, and no word that is a keyword, contains whitespace or a control character, or
 //! starts with `"` or `#`.

@@ -1,7 +1,7 @@
 //! Git's credential protocol: plain data plus a small hand-written codec.
 //!
 //! First box of the `get`/`store`/`erase` flow. [`read_request`] takes the whole of git's stdin,
-//! validates it (reference/spec.md §1.2, §3.3) and returns a [`Request`]; [`write_response`] renders
+//! validates it (docs/protocols/git-credential.md) and returns a [`Request`]; [`write_response`] renders
 //! the answer. Nothing here reads config or talks to a keyring; nothing here prints. Entry points
 //! take `impl BufRead` / `impl Write` so most tests need no process.
 

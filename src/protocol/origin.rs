@@ -1,7 +1,7 @@
 //! Where a credential would go: scheme, host, port — validated and normalised.
 //!
-//! Git does not normalise the host it sends (spec R1.20): `GitHub.COM:443` arrives as is. We compare
-//! lower-cased ASCII hosts exactly with the default port made explicit (R3.4), and refuse what could
+//! Git does not normalise the host it sends (docs/protocols/git-credential.md): `GitHub.COM:443` arrives as is. We compare
+//! lower-cased ASCII hosts exactly with the default port made explicit, and refuse what could
 //! be a look-alike or an injection: non-ASCII (IDN confusables; punycode `xn--` is fine), a trailing
 //! dot, an empty or non-numeric port, userinfo, slashes, control characters.
 

@@ -1,4 +1,4 @@
-//! Reads and validates one request from git (spec §1.2, R3.1–R3.5).
+//! Reads and validates one request from git (docs/protocols/git-credential.md).
 //!
 //! The whole input is read first (bounded), then checked; a request that is not entirely clean is
 //! refused as a whole. Stricter than git's own reader on purpose: CRLF, duplicate scalar keys and
@@ -164,7 +164,7 @@ fn accept(raw: &mut Raw, key: &[u8], value: &[u8], key_str: &str) -> Result<(), 
             }
         }
         // `authtype`/`credential` from a caller are input data we do not use; `quit`/`continue`
-        // are helper outputs. Unknown keys are ignored (R1.6) after the byte checks above.
+        // are helper outputs. Unknown keys are ignored, as git's helpers must, after the byte checks above.
         _ => {}
     }
     Ok(())
@@ -207,7 +207,7 @@ fn finish(mut raw: Raw, seen: &HashSet<&'static str>) -> Result<Request, Protoco
     })
 }
 
-/// Validates `path` (R3.5): no `.`/`..`/empty segments, no encoded separators or dots, no
+/// Validates `path`: no `.`/`..`/empty segments, no encoded separators or dots, no
 /// backslash. Query and fragment are cut (Go's `GOAUTH=git` sends `?go-get=1` in the path).
 /// Returns `None` for an empty path.
 pub fn normalise_path(p: &str) -> Result<Option<String>, ProtocolError> {

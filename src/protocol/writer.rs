@@ -1,4 +1,4 @@
-//! Renders our answer to git (spec R1.8, R1.9, R3.6).
+//! Renders our answer to git (docs/protocols/git-credential.md, "Output").
 //!
 //! Only `username`, `password`, `password_expiry_utc` and, when git announced the `authtype`
 //! capability, `ephemeral` are ever written: we never override `protocol`/`host`/`path`/`url`.

@@ -15,7 +15,7 @@ use crate::goenv;
 use crate::rules::Rule;
 
 /// The `credential.<url>.helper` value: the absolute path of this gocred. git runs helper values
-/// through the shell (spec R1.1), so the path must not need quoting.
+/// through the shell (docs/protocols/git-credential.md), so the path must not need quoting.
 pub fn helper_value(exe: &std::path::Path) -> Result<String> {
     let p = exe.to_str().unwrap_or("");
     if !exe.is_absolute()
