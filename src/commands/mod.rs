@@ -8,9 +8,7 @@ pub mod explain;
 pub mod goauth;
 pub mod init;
 pub mod login;
-pub mod login_mint;
 pub mod logout;
-pub mod logout_mint;
 pub mod token;
 pub mod uninit;
 

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::github_app::GithubAppSpec;
 use crate::http::{self, Client, HttpError, Request};
-use crate::rules_mint::GithubAppSpec;
 use crate::secret::{secret, ExposeSecret, SecretString};
-use crate::sources::now_secs;
+use crate::state::now_secs;
 
 pub const API_VERSION: &str = "2022-11-28";
 pub const ACCEPT: &str = "application/vnd.github+json";

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::oauth::OauthSpec;
 use super::oauth_grant::{self, GrantError, Tokens};
 use crate::error::{Error, Result};
 use crate::http::{self, Field, HttpError};
-use crate::rules_mint::OauthSpec;
 use crate::secret::{secret, SecretString};
 
 #[derive(Deserialize)]

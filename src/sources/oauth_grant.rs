@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::oauth::OauthSpec;
 use crate::http::{self, Client, Field, HttpError};
-use crate::rules_mint::OauthSpec;
 use crate::secret::{secret, SecretString};
 
 /// A successful token response.

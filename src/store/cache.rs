@@ -14,7 +14,7 @@ use super::lock::{fingerprint, ScopeLock, LOCK_WAIT};
 use super::Keyring;
 use crate::error::{Error, Result};
 use crate::secret::{same_secret, secret, ExposeSecret, SecretString};
-use crate::sources::now_secs;
+use crate::state::usable;
 
 /// A minted token as cached.
 #[derive(Debug)]
@@ -64,13 +64,6 @@ impl CachedToken {
     pub fn is_fresh(&self, margin: u64) -> bool {
         usable(Some(self.expires_at), margin)
     }
-}
-
-/// The one freshness rule: a token is handed out (by `get`, `goauth`, `token`, `ci`), reused from
-/// the cache, and passed by `doctor` only while it has more than `margin` seconds left
-/// (`[cache] margin_secs`): git or Go must be able to finish with it. `None`: no known expiry.
-pub fn usable(expires_at: Option<u64>, margin: u64) -> bool {
-    expires_at.is_none_or(|exp| exp > now_secs().saturating_add(margin))
 }
 
 /// The cache over one keyring, with the reuse margin and the lock directory.
@@ -179,6 +172,7 @@ impl TokenCache<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::now_secs;
 
     #[test]
     fn wire_round_trip_and_junk() {

@@ -21,9 +21,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::netrc::FileBytes;
-use crate::settings::Env;
 
 /// Netrc files larger than this are refused (neither reader has a limit; this is a sanity cap).
 const MAX_SIZE: u64 = 16 << 20;
