@@ -83,7 +83,7 @@ impl Error {
         }
     }
 
-    /// 2 for usage errors, 1 for everything the user can act on (design §2).
+    /// 2 for usage errors, 1 for everything the user can act on
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,

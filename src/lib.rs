@@ -57,3 +57,6 @@ pub mod sources;
 pub mod ssh;
 pub mod state;
 pub mod store;
+
+#[cfg(test)]
+mod layering_test;

@@ -57,7 +57,7 @@ pub struct CommandOutput {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonOutput {
-    token: String,
+    token: SecretString,
     #[serde(default)]
     expires_at: Option<serde_json::Value>,
     #[serde(default)]
@@ -149,7 +149,7 @@ pub fn parse_output(out: Option<SecretString>) -> std::result::Result<CommandOut
             // serde_json messages quote unknown field names, never values.
             format!("printed JSON that is not {{\"token\", \"expires_at\", \"username\"}} (line {}, column {})", e.line(), e.column())
         })?;
-        let token = secret(j.token);
+        let token = j.token;
         crate::secret::check_token(&token)
             .map_err(|p| format!("printed an unusable token: {p}"))?;
         let expires_at = j.expires_at.map(parse_expiry).transpose()?;

@@ -118,7 +118,7 @@ pub(super) fn fail(t: &Query, message: impl Into<String>, hint: Option<String>) 
 #[derive(Deserialize)]
 pub(super) struct AccessToken {
     pub(super) id: u64,
-    token: String,
+    token: SecretString,
     expires_at: String,
 }
 
@@ -245,7 +245,7 @@ impl GitlabSource {
         })?;
         Ok(CachedToken {
             username: TOKEN_USER.into(),
-            token: secret(tok.token),
+            token: tok.token,
             expires_at,
             handle: Some(tok.id.to_string()),
         })

@@ -147,11 +147,19 @@ pub fn account(pattern: &str) -> String {
 #[derive(Serialize, Deserialize)]
 struct Root {
     v: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_exposed"
+    )]
+    refresh_token: Option<SecretString>,
     /// Only when the server issued no refresh token: a long-lived access token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    access_token: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_exposed"
+    )]
+    access_token: Option<SecretString>,
 }
 
 impl Root {
@@ -196,7 +204,7 @@ impl OauthSource {
     fn refresh(&self, ctx: &Context, pattern: &str) -> Result<CachedToken> {
         // Read again under the lock: another process may have rotated it a moment ago.
         let root = read_root(ctx, pattern)?;
-        let Some(rt) = root.refresh_token.map(secret) else {
+        let Some(rt) = root.refresh_token else {
             return Err(fail(
                 pattern,
                 "the access token expired and there is no refresh token",
@@ -221,7 +229,7 @@ impl OauthSource {
         if let Some(new_rt) = &tokens.refresh {
             let root = Root {
                 v: 1,
-                refresh_token: Some(new_rt.expose_secret().to_string()),
+                refresh_token: Some(new_rt.clone()),
                 access_token: None,
             };
             ctx.keyring()?.set(&account(pattern), &root.encode())?;
@@ -247,7 +255,7 @@ impl Source for OauthSource {
                 if let (None, Some(access)) = (&root.refresh_token, root.access_token) {
                     return Ok(Credential {
                         username: username_for(&t.rule, Some(self.spec.username.clone())),
-                        secret: secret(access),
+                        secret: access,
                         expires_at: None,
                         ephemeral: false,
                     });
@@ -340,13 +348,13 @@ fn device_login(
     let root = match &tokens.refresh {
         Some(rt) => Root {
             v: 1,
-            refresh_token: Some(rt.expose_secret().to_string()),
+            refresh_token: Some(rt.clone()),
             access_token: None,
         },
         None => Root {
             v: 1,
             refresh_token: None,
-            access_token: Some(tokens.access.expose_secret().to_string()),
+            access_token: Some(tokens.access.clone()),
         },
     };
     if tokens.refresh.is_some() {
@@ -388,7 +396,7 @@ fn revoke_grant(ctx: &Context, pattern: &str, spec: &OauthSpec) -> Result<usize>
     };
     if let Ok(root) = read_root(ctx, pattern) {
         if let Some(rt) = root.refresh_token {
-            revoke(&secret(rt), "refresh_token")?;
+            revoke(&rt, "refresh_token")?;
         }
     }
     for acc in super::state_files::issued(ctx, pattern)? {

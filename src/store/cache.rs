@@ -104,7 +104,7 @@ impl TokenCache<'_> {
         self.keyring.delete(account)
     }
 
-    /// Drops the cached token if it is `password` (git reported it rejected, R1.15).
+    /// Drops the cached token if it is `password` (git reported it rejected; docs/git-credential-protocol.md).
     /// `Some(true)` dropped, `Some(false)` a different token is cached, `None` nothing cached.
     pub fn drop_if_same(&self, account: &str, password: &SecretString) -> Result<Option<bool>> {
         let Some(t) = self.read(account)? else {
@@ -147,7 +147,7 @@ impl TokenCache<'_> {
         if let Some(t) = previous.as_ref().filter(|t| t.is_fresh(self.margin)) {
             return Ok(CachedToken {
                 username: t.username.clone(),
-                token: secret(t.token.expose_secret().to_string()),
+                token: t.token.clone(),
                 expires_at: t.expires_at,
                 handle: t.handle.clone(),
             });

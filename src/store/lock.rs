@@ -7,7 +7,7 @@
 //! (double-checked locking). The lock is `flock(2)` (through `fs4`), so the kernel releases it
 //! when the holder exits or is killed: a crashed mint never wedges later processes.
 //!
-//! Lock files live in a private directory ([`state_dir`], checked by [`private_dir`]): 0700, ours, and reached only through directories nobody else can change. A
+//! Lock files live in a private directory (`state::state_dir`, checked by [`private_dir`]): 0700, ours, and reached only through directories nobody else can change. A
 //! file name is a hash of the scope, so nothing about the request leaks into the file system.
 
 use std::fs::{File, OpenOptions};
@@ -73,8 +73,6 @@ impl Drop for ScopeLock {
         let _ = fs4::FileExt::unlock(&self.file);
     }
 }
-
-pub use crate::state::state_dir;
 
 /// Creates (0700, one component at a time) and checks a directory only this user can use, on a
 /// path only this user or root can change (`fsutil::trust::private_dir`): others could plant lock

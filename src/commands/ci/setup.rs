@@ -69,10 +69,7 @@ pub fn issue_one(
         rule: rule.pattern.clone(),
         sha256: sha256_hex(cred.secret.expose_secret().as_bytes()),
         expires_at: cred.expires_at,
-        token: ci
-            .revoke
-            .is_some()
-            .then(|| crate::secret::secret(cred.secret.expose_secret().to_string())),
+        token: ci.revoke.is_some().then(|| cred.secret.clone()),
         revoke: ci.revoke,
     });
     ld.save(lease)?;

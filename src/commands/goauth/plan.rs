@@ -266,7 +266,7 @@ pub fn check(rules: &[Rule], origin: &Origin, keys: &[(String, usize)]) -> Resul
 }
 
 /// Whether a GOINSECURE glob could match a module on `host`: Go then fetches it without checking
-/// TLS and still attaches GOAUTH credentials (spec R2.3), so no credential is given for the host.
+/// TLS and still attaches GOAUTH credentials (docs/goauth.md), so no credential is given for the host.
 pub fn insecure_host(goinsecure: &str, host: &str) -> Option<String> {
     goinsecure
         .split(',')
