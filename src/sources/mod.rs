@@ -9,18 +9,18 @@
 
 mod command;
 mod env;
-pub mod github_api;
-pub mod github_app;
+mod github_api;
+mod github_app;
 mod github_oidc;
-pub mod gitlab;
+mod gitlab;
 mod gitlab_ci;
-pub mod keys;
-pub mod oauth;
+mod keys;
+mod oauth;
 mod oauth_device;
 mod oauth_grant;
 mod pat;
-pub mod revoke;
-pub mod state_files;
+mod revoke;
+mod state_files;
 
 use std::cell::OnceCell;
 use std::io::Write;
@@ -73,7 +73,7 @@ impl SourceSpec {
         }
     }
 
-    /// The keys `kind` takes beyond [`keys::COMMON`]: each kind's one table.
+    /// The keys `kind` takes beyond `keys::COMMON` (every rule's): each kind's one table.
     pub fn keys(kind: SourceKind) -> &'static [&'static str] {
         match kind {
             SourceKind::Pat => pat::KEYS,
