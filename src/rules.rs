@@ -2,7 +2,7 @@
 //!
 //! Sits between Scope and Source in the flow. A rule's pattern is GOPRIVATE syntax over module
 //! paths, but a GOPRIVATE glob is not a safe host allow-list (`*corp.com` matches `evilcorp.com`,
-//! docs/goauth.md). So a rule's *host* is matched the way a credential must be: lower-case, exact, port
+//! docs/protocols/goauth.md). So a rule's *host* is matched the way a credential must be: lower-case, exact, port
 //! explicit, and `*` only as a whole leftmost label with git's one-label semantics. Only the path
 //! part of the pattern uses Go's element-wise glob matching, and only when git sent a path.
 
@@ -243,7 +243,7 @@ impl Rules {
         }
     }
 
-    /// Refuses plain http unless the selected rule opted in for its host (git-credential-protocol.md).
+    /// Refuses plain http unless the selected rule opted in for its host (docs/protocols/git-credential-protocol.md).
     pub fn check_scheme(rule: &Rule, origin: &Origin) -> std::result::Result<(), ProtocolError> {
         match origin.scheme {
             Scheme::Https => Ok(()),

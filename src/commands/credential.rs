@@ -1,8 +1,8 @@
-//! `gocred get|store|erase`: git's credential helper (docs/git-credential-protocol.md).
+//! `gocred get|store|erase`: git's credential helper (docs/protocols/git-credential-protocol.md).
 //!
 //! Reads the whole request first, refuses anything unclean, then routes: Settings → Rule → Source.
 //! Stdout belongs to git and receives bytes only when the answer is complete and certain (git uses
-//! a helper's output even when it exits non-zero, docs/git-credential-protocol.md). Everything for the person goes to
+//! a helper's output even when it exits non-zero, docs/protocols/git-credential-protocol.md). Everything for the person goes to
 //! stderr, one line each, with host names already validated.
 
 use std::io::{BufRead, Write};

@@ -1,4 +1,4 @@
-//! `gocred goauth [URL]`: Go's GOAUTH command (docs/goauth.md).
+//! `gocred goauth [URL]`: Go's GOAUTH command (docs/protocols/goauth.md).
 //!
 //! Go runs it once per process with no argument, before its first HTTPS request: we answer a
 //! credential set for every prefix the rules can serve (host-level `https://host/`, or an owner

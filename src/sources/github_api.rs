@@ -1,4 +1,4 @@
-//! The GitHub REST calls of the `github-app` source (API version 2022-11-28, docs/github-api.md).
+//! The GitHub REST calls of the `github-app` source (API version 2022-11-28, docs/protocols/github-api.md).
 //!
 //! Called by `github_app` only while it holds the scope's lock: sign a JWT with the App's key,
 //! find the installation for an owner, create a down-scoped installation token, or revoke one.
@@ -46,7 +46,7 @@ struct Claims<'a> {
 }
 
 /// A signed App JWT: `iat` back-dated 60 s for clock skew, `exp` 9 minutes ahead (GitHub
-/// refuses more than 10 minutes after `iat`), `iss` the client ID or App ID (docs/github-api.md).
+/// refuses more than 10 minutes after `iat`), `iss` the client ID or App ID (docs/protocols/github-api.md).
 pub fn app_jwt(issuer: &str, key_pem: &SecretString) -> Result<SecretString, ApiError> {
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose_secret().as_bytes())
         .map_err(|_| ApiError::BadKey)?;
@@ -136,7 +136,7 @@ impl<'a> Api<'a> {
     }
 
     /// `POST /app/installations/{id}/access_tokens`, down-scoped to the rule's repositories and
-    /// permissions (docs/github-api.md). Returns the token and its expiry (Unix seconds).
+    /// permissions (docs/protocols/github-api.md). Returns the token and its expiry (Unix seconds).
     pub fn create_token(&self, installation: u64) -> Result<(SecretString, u64), ApiError> {
         let url = self.url(&[
             "app",
@@ -172,7 +172,7 @@ impl<'a> Api<'a> {
     }
 }
 
-/// `DELETE /installation/token` authenticated with the token itself; 204 = revoked (docs/github-api.md).
+/// `DELETE /installation/token` authenticated with the token itself; 204 = revoked (docs/protocols/github-api.md).
 /// A 401 means it is already dead, which is what we wanted.
 pub fn revoke(spec: &GithubAppSpec, token: &SecretString) -> Result<(), HttpError> {
     let client =

@@ -5,7 +5,7 @@
 //! `credential.useHttpPath`, else from the rule's pattern when it names one owner), the owner to
 //! its installation (asked once through the API, then remembered in the state directory: an ID,
 //! no secret), and a token is minted for the rule's repositories and permissions, cached until
-//! near expiry, and handed to git as `x-access-token` with `password_expiry_utc` (github-api.md).
+//! near expiry, and handed to git as `x-access-token` with `password_expiry_utc` (docs/protocols/github-api.md).
 //! One App serves several owners; each owner gets its own installation and token.
 
 use std::collections::BTreeMap;
@@ -33,7 +33,7 @@ pub const KEYS: &[&str] = &[
     "permissions",
 ];
 
-/// `source = "github-app"`, compiled (github-api.md).
+/// `source = "github-app"`, compiled (docs/protocols/github-api.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GithubAppSpec {
     /// JWT `iss`: the client ID, else the App ID as a string.

@@ -1,5 +1,5 @@
 //! `github-oidc`: no stored secret at all. The CI's OIDC identity token is exchanged at an
-//! octo-sts-style service for a short-lived GitHub installation token (docs/github-api.md).
+//! octo-sts-style service for a short-lived GitHub installation token (docs/protocols/github-api.md).
 //!
 //! 1. The identity token (a JWT): on GitHub Actions, `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`
 //!    with `Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` answers `{"value": "<JWT>"}`

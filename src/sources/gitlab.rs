@@ -1,5 +1,5 @@
 //! `gitlab`: the CI job token inside GitLab CI, or project/group access tokens created and
-//! rotated through the API (gitlab-api.md).
+//! rotated through the API (docs/protocols/gitlab-api.md).
 //!
 //! Job-token mode hands `CI_JOB_TOKEN` to git as `gitlab-ci-token`, and only to the GitLab
 //! instance that runs the job (`CI_SERVER_URL`): the job token must not travel to another host.
@@ -33,7 +33,7 @@ pub const KEYS: &[&str] = &[
     "access_level",
 ];
 
-/// `source = "gitlab"`, compiled (gitlab-api.md).
+/// `source = "gitlab"`, compiled (docs/protocols/gitlab-api.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitlabSpec {
     pub mode: GitlabMode,

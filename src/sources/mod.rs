@@ -172,7 +172,7 @@ pub enum Stored {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Erased {
     Dropped,
-    /// The rejected password is not the one we hold: keep ours (git-credential-protocol.md).
+    /// The rejected password is not the one we hold: keep ours (docs/protocols/git-credential-protocol.md).
     Different,
     NothingHeld,
     /// The source cannot forget (env, command); the message says what the user should change.

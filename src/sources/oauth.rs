@@ -5,7 +5,7 @@
 //! the refresh token again (another process may have rotated it), refreshes, and writes the
 //! rotated refresh token back to the keyring **before** the new access token is cached or
 //! handed out: GitHub and GitLab refresh tokens are single-use, and losing a rotated one locks
-//! the user out (oauth.md). A server that issues no refresh token (classic GitHub OAuth Apps)
+//! the user out (docs/protocols/oauth.md). A server that issues no refresh token (classic GitHub OAuth Apps)
 //! gives a long-lived access token, which is then kept as the root secret itself.
 
 use std::io::Write;
@@ -43,7 +43,7 @@ pub struct OauthSpec {
     pub token_url: String,
     pub revoke_url: Option<String>,
     pub scopes: Vec<String>,
-    /// The git username the forge expects with an OAuth token (oauth.md).
+    /// The git username the forge expects with an OAuth token (docs/protocols/oauth.md).
     pub username: String,
     pub timeout_secs: u64,
 }
@@ -281,7 +281,7 @@ impl Source for OauthSource {
     /// the refresh token of its grant (RFC 7009 §2.1 allows it; GitLab revokes the pair,
     /// oidc-provider every token of the grant), so each wipe would sign the runner out
     /// (tests/ci_mint.rs shows it). And a refresh invalidates the previous access token on
-    /// GitHub and GitLab (oauth.md), which may be the one another running job holds; the
+    /// GitHub and GitLab (docs/protocols/oauth.md), which may be the one another running job holds; the
     /// shared cache refreshes once for all of them.
     fn get_for_ci(&self, ctx: &Context, t: &Query) -> Result<CiCredential> {
         Ok(CiCredential {

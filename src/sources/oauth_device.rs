@@ -1,6 +1,6 @@
 //! RFC 8628 device authorization at `gocred login --source oauth`: show a code, wait, get tokens.
 //!
-//! Runs only at login, on a person's terminal; never on git's protocol channel (docs/oauth.md). Every
+//! Runs only at login, on a person's terminal; never on git's protocol channel (docs/protocols/oauth.md). Every
 //! string the server sends for display (`verification_uri`, `user_code`, error text) is stripped
 //! of control characters before it reaches the terminal, and the verification URI must be https
 //! on the host of the device endpoint (plain http only when that endpoint is a loopback test
@@ -128,7 +128,7 @@ fn poll(
     result
 }
 
-/// The URI the user is sent to: https on the device endpoint's host (docs/oauth.md); shown cleaned.
+/// The URI the user is sent to: https on the device endpoint's host (docs/protocols/oauth.md); shown cleaned.
 pub fn check_verification_uri(raw: &str, device_url: &str) -> Result<String> {
     let bad = |why: &str| {
         fail(format!(

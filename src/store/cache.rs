@@ -104,7 +104,7 @@ impl TokenCache<'_> {
         self.keyring.delete(account)
     }
 
-    /// Drops the cached token if it is `password` (git reported it rejected; docs/git-credential-protocol.md).
+    /// Drops the cached token if it is `password` (git reported it rejected; docs/protocols/git-credential-protocol.md).
     /// `Some(true)` dropped, `Some(false)` a different token is cached, `None` nothing cached.
     pub fn drop_if_same(&self, account: &str, password: &SecretString) -> Result<Option<bool>> {
         let Some(t) = self.read(account)? else {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Revocation {
     /// A GitHub installation token (GitHub App, Actions, octo-sts): `DELETE {api_url}/installation/token`
-    /// authenticated with the token itself answers 204 (docs/github-api.md).
+    /// authenticated with the token itself answers 204 (docs/protocols/github-api.md).
     GithubInstallationToken { api_url: String },
     /// A GitLab project or group access token created for one CI job: `DELETE
     /// {api_url}/personal_access_tokens/self` authenticated with the token itself answers 204
