@@ -1,4 +1,4 @@
-//! The config file model: ordered rules, first match wins (design §3).
+//! The config file model: ordered rules, first match wins (docs/architecture.md).
 //!
 //! Read by `settings`, compiled into [`crate::rules::Rules`]. Secrets never live here: a rule names
 //! a keyring entry (implicitly, by its pattern) or an environment variable. Unknown keys and
@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -24,81 +24,126 @@ pub struct ConfigFile {
     pub cache: CacheSpec,
 }
 
-/// One `[[rule]]` table.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+/// One `[[rule]]` table: every key any rule may set. Which keys a rule of a given source takes
+/// is each kind's `KEYS` table (`sources/<kind>.rs`); which keys a rule sets is
+/// [`RuleSpec::set_keys`], read off this struct's own serialisation (unset keys are skipped).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// GOPRIVATE syntax: `git.corp.example`, `*.corp.example`, `github.com/acme/*`.
     pub pattern: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceKind>,
     /// Git username sent with the token. Defaults per source (`pat`: the one stored at login).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// The git host this rule serves when it is not the pattern's first element (vanity paths).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Release the credential over plain `http://` to this exact host (never the default).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_http: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Transport::is_https")]
     pub transport: Transport,
     /// `env` source: the variable holding the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub variable: Option<String>,
     /// `command` source: argv (no shell), the token is its stdout.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// `command` source: seconds before the command is killed (default 30); minting sources:
     /// seconds before an API request is abandoned (default 30).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
     /// `goauth`: the header Go sends, `basic` (default) or `bearer`. Git always gets
     /// username/password.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<HttpAuth>,
     /// `transport = "ssh"`: where git fetches over ssh (`git@host:` by default;
     /// `ssh://git@host:2222/` or `host:/srv/git/` also work). `gocred init` writes the rewrite.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ssh_base: Option<String>,
     /// `github-oidc`: base URL of the octo-sts-style exchange (default `https://octo-sts.dev`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sts_url: Option<String>,
     /// `github-oidc`: `owner/repo` or `org` the token is for (where the trust policy lives).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// `github-oidc`: the trust policy's name (`.github/chainguard/<identity>.sts.yaml`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
     /// `github-oidc`: audience of the CI identity token (default: the exchange's host).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     /// `github-oidc` on GitLab: the CI variable holding the identity token (`id_tokens:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token_variable: Option<String>,
     /// `github-app`: the App's numeric ID (or give `client_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_id: Option<u64>,
     /// `github-app`: the App's client ID (GitHub's recommended JWT issuer); `oauth`: the OAuth
     /// client ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// `github-app` / `gitlab` / `github-oidc`: REST API base (`https://api.github.com`,
     /// `https://HOST/api/v3` for GitHub Enterprise Server, `https://HOST/api/v4` for GitLab);
     /// `github-oidc` revokes its tokens there.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub api_url: Option<String>,
     /// `github-app`: repository names (no owner) the token is limited to.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub repositories: Option<Vec<String>>,
     /// `github-app`: permissions the token is limited to (default `{ contents = "read" }`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<std::collections::BTreeMap<String, String>>,
     /// `oauth`: `github`, `gitlab`, `gitea`, `forgejo` or `generic`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// `oauth`: the server's base URL for a self-hosted GitLab/Gitea/Forgejo.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// `oauth`: RFC 8628 device authorization endpoint (overrides the preset).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub device_url: Option<String>,
     /// `oauth`: token endpoint (overrides the preset).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
     /// `oauth`: RFC 7009 revocation endpoint (overrides the preset).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub revoke_url: Option<String>,
     /// `oauth` / `gitlab`: scopes to ask for.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     /// `gitlab`: project (ID or `group/name`) whose access token is created and rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// `gitlab`: group (ID or path) whose access token is created and rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// `gitlab`: full days a created access token lives at least (default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_days: Option<u32>,
     /// `gitlab`: role of a created access token (default 20 = reporter, enough to read code).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_level: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+impl RuleSpec {
+    /// The rule as a TOML table holding only the keys it sets, in the file model's order.
+    pub fn to_toml(&self) -> toml::Table {
+        match toml::Value::try_from(self) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => unreachable!("a rule's keys are strings, small integers, lists and a map"),
+        }
+    }
+
+    /// The keys this rule sets.
+    pub fn set_keys(&self) -> Vec<String> {
+        self.to_toml().keys().cloned().collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
     Pat,
@@ -137,7 +182,7 @@ impl SourceKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     #[default]
@@ -146,6 +191,10 @@ pub enum Transport {
 }
 
 impl Transport {
+    pub fn is_https(&self) -> bool {
+        *self == Transport::Https
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Https => "https",
@@ -156,7 +205,7 @@ impl Transport {
 
 /// How `goauth` hands the token to Go: `Authorization: Basic base64(user:token)` or
 /// `Authorization: Bearer token` (private GOPROXYs such as Artifactory take either).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum HttpAuth {
     #[default]
@@ -299,93 +348,30 @@ pub mod edit {
         })
     }
 
+    /// The rule as `login` writes it: only the keys it sets, lists and maps inline.
     fn to_table(spec: &RuleSpec) -> Table {
         let mut t = Table::new();
-        t.insert("pattern", value(&spec.pattern));
-        if let Some(s) = spec.source {
-            t.insert("source", value(s.as_str()));
+        for (k, v) in spec.to_toml() {
+            t.insert(&k, value(to_edit(v)));
         }
-        if let Some(u) = &spec.username {
-            t.insert("username", value(u));
-        }
-        if let Some(h) = &spec.host {
-            t.insert("host", value(h));
-        }
-        if spec.allow_http {
-            t.insert("allow_http", value(true));
-        }
-        if spec.transport != Transport::Https {
-            t.insert("transport", value(spec.transport.as_str()));
-        }
-        if let Some(v) = &spec.variable {
-            t.insert("variable", value(v));
-        }
-        if let Some(c) = &spec.command {
-            t.insert("command", value(c.iter().collect::<Array>()));
-        }
-        if let Some(s) = spec.timeout_secs {
-            t.insert("timeout_secs", value(s as i64));
-        }
-        if let Some(a) = spec.auth {
-            t.insert("auth", value(a.as_str()));
-        }
-        if let Some(b) = &spec.ssh_base {
-            t.insert("ssh_base", value(b));
-        }
-        for (key, v) in [
-            ("sts_url", &spec.sts_url),
-            ("scope", &spec.scope),
-            ("identity", &spec.identity),
-            ("audience", &spec.audience),
-            ("id_token_variable", &spec.id_token_variable),
-        ] {
-            if let Some(v) = v {
-                t.insert(key, value(v));
-            }
-        }
-        mint_keys(&mut t, spec);
         t
     }
 
-    /// The minting sources' keys, in a stable order.
-    fn mint_keys(t: &mut Table, spec: &RuleSpec) {
-        let strs = |v: &Vec<String>| v.iter().collect::<Array>();
-        if let Some(v) = spec.app_id {
-            t.insert("app_id", value(v as i64));
-        }
-        for (k, v) in [
-            ("client_id", &spec.client_id),
-            ("api_url", &spec.api_url),
-            ("provider", &spec.provider),
-            ("base_url", &spec.base_url),
-            ("device_url", &spec.device_url),
-            ("token_url", &spec.token_url),
-            ("revoke_url", &spec.revoke_url),
-            ("project", &spec.project),
-            ("group", &spec.group),
-        ] {
-            if let Some(v) = v {
-                t.insert(k, value(v));
+    fn to_edit(v: toml::Value) -> toml_edit::Value {
+        match v {
+            toml::Value::String(s) => s.into(),
+            toml::Value::Integer(i) => i.into(),
+            toml::Value::Float(f) => f.into(),
+            toml::Value::Boolean(b) => b.into(),
+            toml::Value::Datetime(d) => d.to_string().into(),
+            toml::Value::Array(a) => a.into_iter().map(to_edit).collect::<Array>().into(),
+            toml::Value::Table(t) => {
+                let mut inline = toml_edit::InlineTable::new();
+                for (k, v) in t {
+                    inline.insert(&k, to_edit(v));
+                }
+                inline.into()
             }
-        }
-        if let Some(v) = &spec.repositories {
-            t.insert("repositories", value(strs(v)));
-        }
-        if let Some(v) = &spec.scopes {
-            t.insert("scopes", value(strs(v)));
-        }
-        if let Some(p) = &spec.permissions {
-            let mut inline = toml_edit::InlineTable::new();
-            for (k, v) in p {
-                inline.insert(k, v.into());
-            }
-            t.insert("permissions", value(inline));
-        }
-        if let Some(v) = spec.token_days {
-            t.insert("token_days", value(i64::from(v)));
-        }
-        if let Some(v) = spec.access_level {
-            t.insert("access_level", value(i64::from(v)));
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! Sits at the end of every flow: commands return `Result<_, Error>`, `main` prints the message once
 //! and the hint (what to do next) on its own line, then exits with [`Error::exit_code`]. "Not mine,
-//! let the next helper try" is *not* an error: sources say that with `sources::Lookup::NotMine`.
+//! let the next helper try" is *not* an error: the route says that (`settings::Route::NoRule`).
 //! No variant ever carries a secret: messages are built from names, paths and exit statuses only.
 
 use std::io;
@@ -83,7 +83,7 @@ impl Error {
         }
     }
 
-    /// 2 for usage errors, 1 for everything the user can act on (design §2).
+    /// 2 for usage errors, 1 for everything the user can act on
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,

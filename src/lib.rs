@@ -24,8 +24,12 @@
 //! checks of `transport = "ssh"` rules; [`netrc`] models Go's and curl's netrc readers for
 //! `gocred ci`. [`proc`] runs outside programs (a `command` source, ssh, go, git) with a deadline
 //! and bounded output. [`agent_socket`] serves credential requests over a Unix socket with peer
-//! checks (`ci exec`'s in-memory agent, and [`agent`]: `gocred agent`, its sessions and client mode). Minting sources (github-app, oauth, gitlab) take their compiled settings from
-//! [`rules_mint`], talk HTTPS through [`http`], and keep tokens in `store::cache`.
+//! checks (`ci exec`'s in-memory agent, and [`agent`]: `gocred agent`, its
+//! sessions and client mode). Each source kind lives in one `sources/<kind>.rs` (its
+//! keys, compile, get, login, logout, explain/doctor text); minting kinds (github-app, oauth,
+//! gitlab) talk HTTPS through [`http`] and keep tokens in `store::cache`. [`env`] is the process
+//! environment snapshot and [`state`] the clock, the one freshness rule and the state directory.
+//! Layers and the flow of one `get`: docs/architecture.md.
 
 #[cfg(unix)]
 pub mod agent;
@@ -35,6 +39,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod doctor;
+pub mod env;
 pub mod error;
 pub mod fsutil;
 #[doc(hidden)]
@@ -48,10 +53,13 @@ pub mod netrc;
 pub mod proc;
 pub mod protocol;
 pub mod rules;
-pub mod rules_mint;
 pub mod scope;
 pub mod secret;
 pub mod settings;
 pub mod sources;
 pub mod ssh;
+pub mod state;
 pub mod store;
+
+#[cfg(test)]
+mod layering_test;

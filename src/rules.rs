@@ -2,16 +2,18 @@
 //!
 //! Sits between Scope and Source in the flow. A rule's pattern is GOPRIVATE syntax over module
 //! paths, but a GOPRIVATE glob is not a safe host allow-list (`*corp.com` matches `evilcorp.com`,
-//! spec §2.2). So a rule's *host* is matched the way a credential must be: lower-case, exact, port
+//! docs/protocols/goauth.md). So a rule's *host* is matched the way a credential must be: lower-case, exact, port
 //! explicit, and `*` only as a whole leftmost label with git's one-label semantics. Only the path
 //! part of the pattern uses Go's element-wise glob matching, and only when git sent a path.
 
 use std::path::Path;
 
-use crate::config::{ConfigFile, HttpAuth, RuleSpec, SourceKind, Transport};
+use crate::config::{ConfigFile, HttpAuth, RuleSpec, Transport};
 use crate::error::{Error, Result};
 use crate::protocol::{Origin, ProtocolError, Scheme};
 use crate::scope::path_match;
+pub use crate::sources::SourceSpec;
+use crate::sources::{Query, RuleRef, Source};
 
 /// The host half of a rule, compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,37 +70,6 @@ impl HostPattern {
     }
 }
 
-/// How a rule gets its secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceSpec {
-    Pat,
-    Env {
-        variable: String,
-    },
-    Command {
-        argv: Vec<String>,
-        timeout_secs: u64,
-    },
-    GithubOidc(crate::sources::OidcSpec),
-    GithubApp(crate::rules_mint::GithubAppSpec),
-    Oauth(crate::rules_mint::OauthSpec),
-    Gitlab(crate::rules_mint::GitlabSpec),
-}
-
-impl SourceSpec {
-    pub fn kind(&self) -> SourceKind {
-        match self {
-            SourceSpec::Pat => SourceKind::Pat,
-            SourceSpec::Env { .. } => SourceKind::Env,
-            SourceSpec::Command { .. } => SourceKind::Command,
-            SourceSpec::GithubOidc(_) => SourceKind::GithubOidc,
-            SourceSpec::GithubApp(_) => SourceKind::GithubApp,
-            SourceSpec::Oauth(_) => SourceKind::Oauth,
-            SourceSpec::Gitlab(_) => SourceKind::Gitlab,
-        }
-    }
-}
-
 /// One compiled rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -145,7 +116,7 @@ impl Rule {
             }
             (Transport::Ssh, None) => None,
             (Transport::Https, None) => return Err("missing `source` (pat, env or command)".into()),
-            (Transport::Https, Some(kind)) => Some(compile_source(kind, spec)?),
+            (Transport::Https, Some(kind)) => Some(SourceSpec::compile(kind, spec)?),
         };
         if let Some(u) = &spec.username {
             if u.is_empty() || u.chars().any(|c| c.is_control()) {
@@ -172,6 +143,31 @@ impl Rule {
         })
     }
 
+    /// The source that answers for this rule; `None` for `transport = "ssh"` rules.
+    pub fn source(&self) -> Option<Box<dyn Source>> {
+        self.source.as_ref().map(SourceSpec::source)
+    }
+
+    /// The request as this rule's source sees it.
+    pub fn query<'a>(&self, origin: &'a Origin, path: Option<&'a str>) -> Query<'a> {
+        Query {
+            origin,
+            path,
+            rule: RuleRef {
+                kind: self.kind_name(),
+                pattern: self.pattern.clone(),
+                username: self.username.clone(),
+                path_glob: self.path_glob.clone(),
+                one_host: matches!(self.host, HostPattern::Exact { .. }),
+            },
+        }
+    }
+
+    /// The source kind's name, `ssh` for `transport = "ssh"` rules (for messages).
+    pub fn kind_name(&self) -> &'static str {
+        self.source.as_ref().map_or("ssh", |s| s.kind().as_str())
+    }
+
     /// Does this rule cover `path` (git's `path`, with `useHttpPath`)? Go's prefix-by-element
     /// semantics; a trailing `.git` on the last compared element is ignored (repo vs module path).
     pub(crate) fn covers_path(&self, path: &str) -> bool {
@@ -189,151 +185,6 @@ impl Rule {
         }
         path_match(glob, &prefix).unwrap_or(false)
     }
-}
-
-fn compile_source(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
-    if let Some(k) = crate::rules_mint::foreign_key(kind, spec) {
-        return Err(format!(
-            "`{k}` does not apply to source `{}`",
-            kind.as_str()
-        ));
-    }
-    let only = |allowed: &[&str]| -> std::result::Result<(), String> {
-        let present = [
-            ("variable", spec.variable.is_some()),
-            ("command", spec.command.is_some()),
-            ("timeout_secs", spec.timeout_secs.is_some()),
-            ("sts_url", spec.sts_url.is_some()),
-            ("scope", spec.scope.is_some()),
-            ("identity", spec.identity.is_some()),
-            ("audience", spec.audience.is_some()),
-            ("api_url", spec.api_url.is_some()),
-            ("id_token_variable", spec.id_token_variable.is_some()),
-        ];
-        match present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
-            Some((k, _)) => Err(format!(
-                "`{k}` does not apply to source `{}`",
-                kind.as_str()
-            )),
-            None => Ok(()),
-        }
-    };
-    match kind {
-        SourceKind::Pat => {
-            only(&[])?;
-            Ok(SourceSpec::Pat)
-        }
-        SourceKind::Env => {
-            only(&["variable"])?;
-            let variable = spec
-                .variable
-                .clone()
-                .ok_or("source `env` needs `variable`")?;
-            if variable.is_empty() || variable.contains(['=', '\0']) {
-                return Err(format!(
-                    "`variable = \"{variable}\"` is not an environment variable name"
-                ));
-            }
-            Ok(SourceSpec::Env { variable })
-        }
-        SourceKind::Command => {
-            only(&["command", "timeout_secs"])?;
-            let argv = spec
-                .command
-                .clone()
-                .ok_or("source `command` needs `command = [\"prog\", \"arg\"…]`")?;
-            if argv.first().is_none_or(|p| p.is_empty()) {
-                return Err("`command` must name a program".into());
-            }
-            Ok(SourceSpec::Command {
-                argv,
-                timeout_secs: spec.timeout_secs.unwrap_or(30).max(1),
-            })
-        }
-        SourceKind::GithubOidc => {
-            only(&[
-                "sts_url",
-                "scope",
-                "identity",
-                "audience",
-                "api_url",
-                "id_token_variable",
-            ])?;
-            compile_oidc(spec)
-        }
-        SourceKind::GithubApp => {
-            only(&["timeout_secs", "api_url"])?;
-            crate::rules_mint::github_app(spec).map(SourceSpec::GithubApp)
-        }
-        SourceKind::Oauth => {
-            only(&["timeout_secs"])?;
-            crate::rules_mint::oauth(spec).map(SourceSpec::Oauth)
-        }
-        SourceKind::Gitlab => {
-            only(&["timeout_secs", "api_url"])?;
-            crate::rules_mint::gitlab(spec).map(SourceSpec::Gitlab)
-        }
-    }
-}
-
-/// `github-oidc` keys: the exchange and API URLs must be https (or loopback http), scope and
-/// identity plain names, so nothing odd reaches a query string or a message.
-fn compile_oidc(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
-    use crate::sources::OidcSpec;
-    let name_ok = |s: &str, extra: &[u8]| {
-        !s.is_empty()
-            && s.len() <= 200
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b) || extra.contains(&b))
-    };
-    let scope = spec
-        .scope
-        .clone()
-        .ok_or("source `github-oidc` needs `scope` (\"owner/repo\" or \"org\")")?;
-    if !name_ok(&scope, b"/") || scope.matches('/').count() > 1 || scope.starts_with('/') {
-        return Err(format!(
-            "`scope = \"{scope}\"` must be \"owner/repo\" or \"org\""
-        ));
-    }
-    let identity = spec
-        .identity
-        .clone()
-        .ok_or("source `github-oidc` needs `identity` (the trust policy's name)")?;
-    if !name_ok(&identity, b"") {
-        return Err(format!("`identity = \"{identity}\"` must be a plain name"));
-    }
-    let sts_url = spec
-        .sts_url
-        .clone()
-        .unwrap_or_else(|| crate::sources::DEFAULT_STS_URL.to_string());
-    crate::http::check_endpoint(&sts_url, "`sts_url`")?;
-    let api_url = spec
-        .api_url
-        .clone()
-        .unwrap_or_else(|| crate::sources::DEFAULT_API_URL.to_string());
-    crate::http::check_endpoint(&api_url, "`api_url`")?;
-    let audience = match &spec.audience {
-        Some(a) if a.is_empty() || a.chars().any(|c| c.is_control()) => {
-            return Err("`audience` must be non-empty and free of control characters".into())
-        }
-        Some(a) => a.clone(),
-        None => OidcSpec::default_audience(&sts_url).ok_or("`sts_url` has no host")?,
-    };
-    if let Some(v) = &spec.id_token_variable {
-        if v.is_empty() || v.contains(['=', '\0']) {
-            return Err(format!(
-                "`id_token_variable = \"{v}\"` is not a variable name"
-            ));
-        }
-    }
-    Ok(SourceSpec::GithubOidc(OidcSpec {
-        sts_url,
-        scope,
-        identity,
-        audience,
-        api_url,
-        id_token_variable: spec.id_token_variable.clone(),
-    }))
 }
 
 /// What the rules say about one request.
@@ -392,7 +243,7 @@ impl Rules {
         }
     }
 
-    /// Refuses plain http unless the selected rule opted in for its host (R3.3).
+    /// Refuses plain http unless the selected rule opted in for its host (docs/protocols/git-credential-protocol.md).
     pub fn check_scheme(rule: &Rule, origin: &Origin) -> std::result::Result<(), ProtocolError> {
         match origin.scheme {
             Scheme::Https => Ok(()),

@@ -7,6 +7,18 @@
 
 pub use secrecy::{ExposeSecret, SecretString};
 
+/// For `#[serde(serialize_with)]` on a wire struct that a store keeps (the keyring entry of a
+/// root secret): the one place such a struct exposes its secret.
+pub fn serialize_exposed<S: serde::Serializer>(
+    value: &Option<SecretString>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => ser.serialize_some(v.expose_secret()),
+        None => ser.serialize_none(),
+    }
+}
+
 /// Wraps an owned string; the original allocation moves into the box (no copy left behind).
 pub fn secret(value: String) -> SecretString {
     SecretString::from(value)

@@ -10,62 +10,18 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, KeyringSpec};
 use crate::error::Result;
-use crate::rules::Rules;
+use crate::protocol::Origin as UrlOrigin;
+use crate::rules::{Rule, Rules, Selection};
 use crate::scope::GoScope;
+use crate::sources::{Context, Credential, Query, Source};
 
-/// A snapshot of the process environment (UTF-8 variables only).
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    vars: HashMap<String, String>,
-}
-
-impl Env {
-    pub fn from_process() -> Env {
-        Env {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        }
-    }
-
-    pub fn from_pairs<I: IntoIterator<Item = (S, S)>, S: Into<String>>(pairs: I) -> Env {
-        Env {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    /// The value, if set and non-empty (Go treats empty as unset for these variables).
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// Whether the variable exists at all, even empty.
-    pub fn is_set(&self, key: &str) -> bool {
-        self.vars.contains_key(key)
-    }
-
-    /// The user config dir as Go's `os.UserConfigDir` and `dirs` compute it.
-    pub fn user_config_dir(&self) -> Option<PathBuf> {
-        if cfg!(any(target_os = "macos", windows)) {
-            return dirs::config_dir();
-        }
-        match (self.get("XDG_CONFIG_HOME"), self.get("HOME")) {
-            (Some(x), _) => Some(PathBuf::from(x)),
-            (None, Some(h)) => Some(Path::new(h).join(".config")),
-            _ => None,
-        }
-    }
-}
+pub use crate::env::Env;
+pub use crate::state::{CacheSettings, DEFAULT_MARGIN_SECS};
+pub use crate::store::KeyringSettings;
 
 /// Where a Go variable's value came from (shown by `explain`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub enum VarOrigin {
     Environment,
     GoEnvFile(PathBuf),
     Unset,
@@ -74,7 +30,7 @@ pub enum Origin {
 /// GOPRIVATE / GONOPROXY / GONOSUMDB as `go` would see them.
 #[derive(Debug, Clone)]
 pub struct GoVars {
-    pub values: HashMap<&'static str, (String, Origin)>,
+    pub values: HashMap<&'static str, (String, VarOrigin)>,
     pub env_file: Option<PathBuf>,
 }
 
@@ -96,15 +52,15 @@ impl GoVars {
         let mut values = HashMap::new();
         for &name in names {
             let entry = if let Some(v) = env.get(name) {
-                (v.to_string(), Origin::Environment)
+                (v.to_string(), VarOrigin::Environment)
             } else if let Some(path) = &env_file {
                 let file = file_values.get_or_insert_with(|| read_go_env_file(path));
                 match file.get(name).filter(|v| !v.is_empty()) {
-                    Some(v) => (v.clone(), Origin::GoEnvFile(path.clone())),
-                    None => (String::new(), Origin::Unset),
+                    Some(v) => (v.clone(), VarOrigin::GoEnvFile(path.clone())),
+                    None => (String::new(), VarOrigin::Unset),
                 }
             } else {
-                (String::new(), Origin::Unset)
+                (String::new(), VarOrigin::Unset)
             };
             values.insert(name, entry);
         }
@@ -115,10 +71,10 @@ impl GoVars {
         self.values.get(name).map_or("", |(v, _)| v.as_str())
     }
 
-    pub fn origin(&self, name: &str) -> Origin {
+    pub fn origin(&self, name: &str) -> VarOrigin {
         self.values
             .get(name)
-            .map_or(Origin::Unset, |(_, o)| o.clone())
+            .map_or(VarOrigin::Unset, |(_, o)| o.clone())
     }
 
     pub fn scope(&self) -> GoScope {
@@ -157,28 +113,8 @@ fn read_go_env_file(path: &Path) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-/// Which keyring to use and under which service name.
-#[derive(Debug, Clone)]
-pub struct KeyringSettings {
-    pub backend: String,
-    pub service: String,
-}
-
-/// How minted tokens are cached: reuse margin and the private directory for lock files.
-#[derive(Debug, Clone)]
-pub struct CacheSettings {
-    /// Never hand out (or reuse) a token that expires within this many seconds.
-    pub margin_secs: u64,
-    /// `$XDG_CACHE_HOME/gocred`: lock files and non-secret memory, never a token.
-    pub dir: Option<PathBuf>,
-}
-
-/// Default reuse margin: GitHub/GitLab tokens live an hour or more; five minutes spare covers a
-/// long `go mod download` and clock skew.
-pub const DEFAULT_MARGIN_SECS: u64 = 300;
-
 /// Everything a command needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub env: Env,
     pub go: GoVars,
@@ -203,10 +139,7 @@ impl Settings {
             None => Rules::default(),
         };
         let keyring = resolve_keyring(&env, &file.keyring);
-        let cache = CacheSettings {
-            margin_secs: file.cache.margin_secs.unwrap_or(DEFAULT_MARGIN_SECS),
-            dir: crate::store::lock::state_dir(&env),
-        };
+        let cache = CacheSettings::new(file.cache.margin_secs, &env);
         Ok(Settings {
             env,
             go,
@@ -240,6 +173,35 @@ impl Settings {
         (dir, s)
     }
 
+    /// What the sources read of these settings, with a keyring opened on first use.
+    pub fn context(&self) -> Context<'_> {
+        Context::new(&self.env, &self.keyring, &self.cache)
+    }
+
+    /// Where a request for `origin` (and git's `path`) goes: the first matching rule
+    /// (`Rules::select`), refused over plain http unless it opted in (`Rules::check_scheme`),
+    /// and its source. The one route of `get`, `goauth`, `token` and `doctor`.
+    pub fn route(&self, origin: &UrlOrigin, path: Option<&str>) -> Result<Route<'_>> {
+        Ok(match self.rules.select(origin, path) {
+            Selection::None => Route::NoRule,
+            Selection::Ambiguous(rules) => Route::Ambiguous(rules),
+            Selection::Rule(rule) => {
+                Rules::check_scheme(rule, origin)?;
+                self.routed(rule).map_or(Route::Ssh(rule), Route::Source)
+            }
+        })
+    }
+
+    /// The source of a rule chosen by other means (`goauth`'s first call walks the rules);
+    /// `None` for `transport = "ssh"` rules.
+    pub fn routed<'s>(&'s self, rule: &'s Rule) -> Option<Routed<'s>> {
+        Some(Routed {
+            rule,
+            source: rule.source()?,
+            ctx: self.context(),
+        })
+    }
+
     /// The config path or a clear error when no config dir can be found.
     pub fn require_config_path(&self) -> Result<&Path> {
         self.config_path.as_deref().ok_or_else(|| {
@@ -248,6 +210,57 @@ impl Settings {
                 "set GOCRED_CONFIG=/path/to/config.toml",
             )
         })
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    /// The environment by names only: it holds CI tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("env", &self.env)
+            .field("config_path", &self.config_path)
+            .field("rules", &self.rules.rules.len())
+            .field("keyring", &self.keyring)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one request goes.
+pub enum Route<'s> {
+    /// No rule covers it: answer nothing, let git try its next helper.
+    NoRule,
+    /// No path and several rules share the host: we cannot know which one git means.
+    Ambiguous(Vec<&'s Rule>),
+    /// A `transport = "ssh"` rule: there is no token; git should not ask over https.
+    Ssh(&'s Rule),
+    Source(Routed<'s>),
+}
+
+/// A rule with its source, ready to ask.
+pub struct Routed<'s> {
+    pub rule: &'s Rule,
+    pub source: Box<dyn Source>,
+    pub ctx: Context<'s>,
+}
+
+impl Routed<'_> {
+    /// The request as the source sees it.
+    pub fn query<'a>(&self, origin: &'a UrlOrigin, path: Option<&'a str>) -> Query<'a> {
+        self.rule.query(origin, path)
+    }
+
+    /// The credential to hand out for `q`: the source's, refused inside the configured margin
+    /// (`Credential::check_usable`).
+    pub fn credential(&self, q: &Query) -> Result<Credential> {
+        let cred = self.source.get(&self.ctx, q)?;
+        self.check_fresh(q, &cred)?;
+        Ok(cred)
+    }
+
+    /// The one freshness rule, for a credential from elsewhere (the `ci exec` agent).
+    pub fn check_fresh(&self, q: &Query, cred: &Credential) -> Result<()> {
+        cred.check_usable(q, self.ctx.cache.margin_secs)
     }
 }
 
@@ -289,7 +302,7 @@ mod tests {
 
         let v = GoVars::read(&Env::from_pairs([("GOENV", f)]));
         assert_eq!(v.value("GOPRIVATE"), "file.example");
-        assert_eq!(v.origin("GOPRIVATE"), Origin::GoEnvFile(file.clone()));
+        assert_eq!(v.origin("GOPRIVATE"), VarOrigin::GoEnvFile(file.clone()));
         let s = v.scope();
         assert!(
             s.is_noproxy("file.example/x"),
@@ -302,7 +315,7 @@ mod tests {
             ("GOPRIVATE", "env.example"),
         ]));
         assert_eq!(v.value("GOPRIVATE"), "env.example");
-        assert_eq!(v.origin("GOPRIVATE"), Origin::Environment);
+        assert_eq!(v.origin("GOPRIVATE"), VarOrigin::Environment);
 
         // An empty variable in the environment does not hide the file (Go's cfg.Getenv).
         let v = GoVars::read(&Env::from_pairs([("GOENV", f), ("GOPRIVATE", "")]));
@@ -312,7 +325,7 @@ mod tests {
             ("GOENV", "off"),
             ("HOME", "/nonexistent"),
         ]));
-        assert_eq!(v.origin("GOPRIVATE"), Origin::Unset);
+        assert_eq!(v.origin("GOPRIVATE"), VarOrigin::Unset);
     }
 
     #[test]
@@ -326,9 +339,9 @@ mod tests {
             ("GOAUTH", "/bin/gocred goauth"),
         ]));
         assert_eq!(v.value("GOPROXY"), "https://proxy.corp.example");
-        assert_eq!(v.origin("GOPROXY"), Origin::GoEnvFile(file.clone()));
+        assert_eq!(v.origin("GOPROXY"), VarOrigin::GoEnvFile(file.clone()));
         assert_eq!(v.value("GOAUTH"), "/bin/gocred goauth");
-        assert_eq!(v.origin("GOINSECURE"), Origin::Unset);
+        assert_eq!(v.origin("GOINSECURE"), VarOrigin::Unset);
     }
 
     #[test]

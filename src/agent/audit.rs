@@ -43,7 +43,7 @@ pub struct Entry<'a> {
 
 /// `<state dir>/agent-audit.log`, where the state dir is gocred's (`$XDG_CACHE_HOME/gocred`).
 pub fn default_path(env: &Env) -> Option<PathBuf> {
-    crate::store::lock::state_dir(env).map(|d| d.join(FILE))
+    crate::state::state_dir(env).map(|d| d.join(FILE))
 }
 
 /// A token's fingerprint as the log shows it: `sha256:` and 16 hex digits.

@@ -34,7 +34,7 @@ pub fn dir(env: &Env) -> Result<PathBuf> {
         .get("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .or_else(|| crate::store::lock::state_dir(env).and_then(|d| d.parent().map(Path::to_path_buf)))
+        .or_else(|| crate::state::state_dir(env).and_then(|d| d.parent().map(Path::to_path_buf)))
         .ok_or_else(|| {
             Error::with_hint(
                 "no place for the agent's socket: XDG_RUNTIME_DIR, XDG_CACHE_HOME and HOME are unset",
@@ -77,7 +77,7 @@ pub fn list(dir: &Path) -> Vec<(Entry, bool)> {
         let Ok(e) = serde_json::from_slice::<Entry>(&bytes) else {
             continue;
         };
-        let live = e.holder.is_alive() && e.session_end > crate::sources::now_secs();
+        let live = e.holder.is_alive() && e.session_end > crate::state::now_secs();
         if !e.holder.is_alive() {
             let _ = std::fs::remove_file(&p);
         }

@@ -28,13 +28,12 @@ use super::wire::{Ask, Reply};
 use crate::agent_socket::{Handler, Peer};
 use crate::error::{Error, Result};
 use crate::protocol::Origin;
-use crate::rules::{Rules, Selection, SourceSpec};
-use crate::rules_mint::GithubAppSpec;
+use crate::rules::{Rules, Selection};
 use crate::scope::{path_match, Patterns};
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::Settings;
-use crate::sources::revoke::{Revocation, Revoked};
-use crate::sources::{self, Context, GithubAppSource, Target};
+use crate::sources::{self, GithubAppSource, GithubAppSpec, SourceSpec};
+use crate::store::revocation::{Revocation, Revoked};
 
 /// What a session was started with.
 #[derive(Debug, Clone)]
@@ -156,7 +155,7 @@ impl Session {
     }
 
     fn is_over(&self) -> bool {
-        self.closed.load(Ordering::SeqCst) || sources::now_secs() >= self.opts.end
+        self.closed.load(Ordering::SeqCst) || crate::state::now_secs() >= self.opts.end
     }
 
     /// The target the allow-list is matched against: `host[:port]` and the path, `.git` dropped.
@@ -256,9 +255,8 @@ impl Session {
         let source: Box<dyn sources::Source> = match &rule.source {
             None => return Err(refuse("the rule uses ssh: no token to forward".into())),
             Some(SourceSpec::GithubApp(spec)) => {
-                let t = Target { origin, path, rule };
-                let (owner, _) =
-                    sources::github_app::owner_and_repo(&t).map_err(|e| refuse(e.to_string()))?;
+                let t = rule.query(origin, path);
+                let (owner, _) = sources::owner_and_repo(&t).map_err(|e| refuse(e.to_string()))?;
                 let repos = self.session_repos(spec, &origin.authority(), &owner)?;
                 let key = format!("{index}|{owner}");
                 let scoped = GithubAppSource {
@@ -269,7 +267,7 @@ impl Session {
                 };
                 return self.held(&key, &scoped, origin, path, rule);
             }
-            Some(_) => sources::for_rule(rule).ok_or_else(|| refuse("no source".into()))?,
+            Some(spec) => spec.source(),
         };
         let key = format!("{index}|{}|{}", origin.authority(), path.unwrap_or(""));
         self.held(&key, source.as_ref(), origin, path, rule)
@@ -322,19 +320,17 @@ impl Session {
         let margin = self.settings.cache.margin_secs;
         let fresh = slot
             .as_ref()
-            .is_some_and(|h| crate::store::cache::usable(h.expires_at, margin));
+            .is_some_and(|h| crate::state::usable(h.expires_at, margin));
         if !fresh {
-            let ctx = Context::new(&self.settings);
-            let t = Target { origin, path, rule };
+            let ctx = self.settings.context();
+            let t = rule.query(origin, path);
             let got = source.get_for_ci(&ctx, &t).map_err(|e| {
                 refuse(match e.hint() {
                     Some(h) => format!("{e} ({h})"),
                     None => e.to_string(),
                 })
             })?;
-            let Some(ci) = got else {
-                return Err(refuse("the rule's source has no credential for it".into()));
-            };
+            let ci = got;
             let c = ci.credential;
             let revocable = ci.revoke.is_some();
             if !revocable && !self.opts.allow_long_lived {
@@ -364,7 +360,7 @@ impl Session {
             });
         }
         let h = slot.as_ref().expect("filled above");
-        if !crate::store::cache::usable(h.expires_at, margin) {
+        if !crate::state::usable(h.expires_at, margin) {
             return Err(refuse(format!(
                 "the token expires within {margin} s; not handing it out"
             )));
@@ -518,7 +514,7 @@ mod tests {
         let audit = Audit::open(&d.path().join("state/agent-audit.log")).unwrap();
         let opts = Options {
             allow: allow.iter().map(|s| s.to_string()).collect(),
-            end: sources::now_secs() + 60,
+            end: crate::state::now_secs() + 60,
             allow_long_lived: false,
         };
         (d, Session::new("t".into(), s, opts, audit))

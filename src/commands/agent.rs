@@ -121,7 +121,7 @@ pub fn start(
         )
     })?;
     let audit = Audit::open(&audit_path)?;
-    let started = crate::sources::now_secs();
+    let started = crate::state::now_secs();
     let opts = Options {
         allow: args.allow.clone(),
         end: started + ttl.as_secs(),
@@ -227,7 +227,7 @@ impl Running {
     /// command still runs (`ssh`, `exec`).
     pub fn close_at_end(&self) {
         let s = self.session.clone();
-        let left = s.options().end.saturating_sub(crate::sources::now_secs());
+        let left = s.options().end.saturating_sub(crate::state::now_secs());
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(left));
             let ended = s.close();
@@ -289,7 +289,7 @@ pub fn wait_end(end: u64, done: Option<mpsc::Receiver<()>>) -> Result<EndReason>
         });
     }
     drop(tx);
-    let left = end.saturating_sub(crate::sources::now_secs());
+    let left = end.saturating_sub(crate::state::now_secs());
     let why = rx
         .recv_timeout(Duration::from_secs(left))
         .unwrap_or(EndReason::Ttl);

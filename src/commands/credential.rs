@@ -1,17 +1,16 @@
-//! `gocred get|store|erase`: git's credential helper (design §2, contract).
+//! `gocred get|store|erase`: git's credential helper (docs/protocols/git-credential-protocol.md).
 //!
 //! Reads the whole request first, refuses anything unclean, then routes: Settings → Rule → Source.
 //! Stdout belongs to git and receives bytes only when the answer is complete and certain (git uses
-//! a helper's output even when it exits non-zero, spec R1.3). Everything for the person goes to
+//! a helper's output even when it exits non-zero, docs/protocols/git-credential-protocol.md). Everything for the person goes to
 //! stderr, one line each, with host names already validated.
 
 use std::io::{BufRead, Write};
 
 use crate::error::{Error, Result};
 use crate::protocol::{read_request, write_response, Request, Response};
-use crate::rules::{Rule, Rules, Selection};
-use crate::settings::Settings;
-use crate::sources::{self, Context, Erased, Lookup, Stored, Target};
+use crate::settings::{Route, Routed, Settings};
+use crate::sources::{Erased, Query, Stored};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -34,49 +33,39 @@ pub fn run(
         return agent.forward_credential(op, &req, out, err);
     }
     let settings = load()?;
-    let rule = match route(&settings, &req, err)? {
-        Some(r) => r,
-        None => return Ok(()),
-    };
-    let Some(source) = sources::for_rule(rule) else {
-        if op == Operation::Get {
-            let _ = writeln!(
-                err,
-                "gocred: rule `{}` uses ssh; git should reach {} over ssh, not https \
-                 (set `url.<ssh base>.insteadOf`, see `gocred explain {}`)",
-                rule.pattern,
-                req.origin.authority(),
-                rule.pattern
-            );
-        }
+    let Some(routed) = route(&settings, &req, op, err)? else {
         return Ok(());
     };
-    let ctx = Context::new(&settings);
-    let target = Target {
-        origin: &req.origin,
-        path: req.path.as_deref(),
-        rule,
-    };
+    let q = routed.query(&req.origin, req.path.as_deref());
     match op {
-        Operation::Get => get(&ctx, &target, source.as_ref(), &req, out),
-        Operation::Store => store(&ctx, &target, source.as_ref(), &req, err),
-        Operation::Erase => erase(&ctx, &target, source.as_ref(), &req, err),
+        Operation::Get => get(&routed, &q, &req, out),
+        Operation::Store => store(&routed, &q, &req, err),
+        Operation::Erase => erase(&routed, &q, &req, err),
     }
 }
 
-/// Picks the rule, or explains on stderr why none answers.
+/// The rule and source for the request, or (on stderr) why none answers.
 fn route<'s>(
     settings: &'s Settings,
     req: &Request,
+    op: Operation,
     err: &mut dyn Write,
-) -> Result<Option<&'s Rule>> {
+) -> Result<Option<Routed<'s>>> {
     let host = req.origin.authority();
-    match settings.rules.select(&req.origin, req.path.as_deref()) {
-        Selection::Rule(rule) => {
-            Rules::check_scheme(rule, &req.origin)?;
-            Ok(Some(rule))
+    match settings.route(&req.origin, req.path.as_deref())? {
+        Route::Source(routed) => Ok(Some(routed)),
+        Route::Ssh(rule) => {
+            if op == Operation::Get {
+                let _ = writeln!(
+                    err,
+                    "gocred: rule `{}` uses ssh; git should reach {host} over ssh, not https \
+                     (set `url.<ssh base>.insteadOf`, see `gocred explain {}`)",
+                    rule.pattern, rule.pattern
+                );
+            }
+            Ok(None)
         }
-        Selection::None => {
+        Route::NoRule => {
             let module = match &req.path {
                 Some(p) => format!("{host}/{}", p.strip_suffix(".git").unwrap_or(p)),
                 None => host.clone(),
@@ -91,7 +80,7 @@ fn route<'s>(
             }
             Ok(None)
         }
-        Selection::Ambiguous(rules) => {
+        Route::Ambiguous(rules) => {
             let names: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
             let _ = writeln!(
                 err,
@@ -104,17 +93,8 @@ fn route<'s>(
     }
 }
 
-fn get(
-    ctx: &Context,
-    t: &Target,
-    source: &dyn sources::Source,
-    req: &Request,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let Lookup::Found(cred) = source.get(ctx, t)? else {
-        return Ok(());
-    };
-    cred.check_usable(t.rule, ctx.settings.cache.margin_secs)?;
+fn get(routed: &Routed, q: &Query, req: &Request, out: &mut dyn Write) -> Result<()> {
+    let cred = routed.credential(q)?;
     let resp = Response {
         username: cred.username,
         password: cred.secret,
@@ -123,8 +103,8 @@ fn get(
     };
     write_response(out, req, &resp).map_err(|e| match e.kind() {
         std::io::ErrorKind::InvalidData => Error::Source {
-            kind: rule_kind(t.rule),
-            rule: t.rule.pattern.clone(),
+            kind: q.rule.kind,
+            rule: q.rule.pattern.clone(),
             message: format!("refusing to answer: {e}"),
             hint: None,
         },
@@ -132,23 +112,17 @@ fn get(
     })
 }
 
-fn store(
-    ctx: &Context,
-    t: &Target,
-    source: &dyn sources::Source,
-    req: &Request,
-    err: &mut dyn Write,
-) -> Result<()> {
+fn store(routed: &Routed, t: &Query, req: &Request, err: &mut dyn Write) -> Result<()> {
     let (Some(user), Some(pw)) = (req.username.as_deref(), req.password.as_ref()) else {
         return Ok(());
     };
     if req
         .password_expiry_utc
-        .is_some_and(|e| e <= crate::sources::now_secs())
+        .is_some_and(|e| e <= crate::state::now_secs())
     {
         return Ok(()); // git never stores expired credentials; neither do we
     }
-    if source.store(ctx, t, user, pw)? == Stored::Saved {
+    if routed.source.store(&routed.ctx, t, user, pw)? == Stored::Saved {
         let _ = writeln!(
             err,
             "gocred: remembered the credential git confirmed for `{}`",
@@ -158,17 +132,11 @@ fn store(
     Ok(())
 }
 
-fn erase(
-    ctx: &Context,
-    t: &Target,
-    source: &dyn sources::Source,
-    req: &Request,
-    err: &mut dyn Write,
-) -> Result<()> {
+fn erase(routed: &Routed, t: &Query, req: &Request, err: &mut dyn Write) -> Result<()> {
     let Some(pw) = req.password.as_ref() else {
         return Ok(()); // never "erase all" on a request without the rejected password
     };
-    match source.erase(ctx, t, pw)? {
+    match routed.source.erase(&routed.ctx, t, pw)? {
         Erased::Dropped => {
             let _ = writeln!(
                 err,
@@ -192,10 +160,6 @@ fn erase(
         Erased::Different | Erased::NothingHeld => {}
     }
     Ok(())
-}
-
-fn rule_kind(rule: &Rule) -> &'static str {
-    rule.source.as_ref().map_or("ssh", |s| s.kind().as_str())
 }
 
 #[cfg(test)]

@@ -66,10 +66,7 @@ fn fallback_settings(env: Env) -> Settings {
             .unwrap_or("gocred")
             .to_string(),
     };
-    let cache = crate::settings::CacheSettings {
-        margin_secs: crate::settings::DEFAULT_MARGIN_SECS,
-        dir: crate::store::lock::state_dir(&env),
-    };
+    let cache = crate::settings::CacheSettings::new(None, &env);
     Settings {
         env,
         go,

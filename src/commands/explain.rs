@@ -8,9 +8,8 @@ use serde_json::{json, Value};
 
 use super::resolve_target;
 use crate::error::{Error, Result};
-use crate::rules::{Rule, Selection, SourceSpec};
-use crate::settings::{Origin as VarOrigin, Settings};
-use crate::sources::{account_for, Context};
+use crate::rules::{Rule, Selection};
+use crate::settings::{Settings, VarOrigin};
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -243,42 +242,12 @@ fn describe_origin(o: &VarOrigin) -> String {
     }
 }
 
-/// Whether the rule's secret is there, without reading more than needed and never showing it.
+/// Whether the rule's secret is there, without reading more than needed and never showing it
+/// (`Source::state`).
 fn credential_state(rule: &Rule, settings: &Settings) -> String {
-    match &rule.source {
+    match rule.source() {
         None => "ssh key (not checked here)".into(),
-        Some(SourceSpec::Env { variable }) => match settings.env.get(variable) {
-            Some(_) => format!("${variable} is set"),
-            None => format!("${variable} is NOT set"),
-        },
-        Some(SourceSpec::Command { argv, .. }) => {
-            format!("from `{}` (not run by explain)", argv[0])
-        }
-        Some(SourceSpec::GithubOidc(spec)) => match &spec.id_token_variable {
-            Some(v) if settings.env.get(v).is_some() => format!(
-                "minted per job: ${v} is exchanged at {} for {}",
-                spec.sts_url, spec.scope
-            ),
-            Some(v) => format!("${v} (the CI identity token) is NOT set"),
-            None if settings.env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some() => format!(
-                "minted per job: the Actions identity token is exchanged at {} for {}",
-                spec.sts_url, spec.scope
-            ),
-            None => "no GitHub Actions identity token here (needs `permissions: id-token: write`)"
-                .into(),
-        },
-        Some(SourceSpec::Pat) => {
-            let ctx = Context::new(settings);
-            match ctx
-                .keyring()
-                .and_then(|k| k.get(&account_for(&rule.pattern)))
-            {
-                Ok(Some((_, b))) => format!("token present in {}", b.name()),
-                Ok(None) => format!("no token stored; run: gocred login {}", rule.pattern),
-                Err(e) => format!("keyring unavailable: {e}"),
-            }
-        }
-        Some(spec) => crate::sources::mint_state(spec, rule, settings),
+        Some(source) => source.state(&settings.context(), &rule.pattern),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `gocred goauth [URL]`: Go's GOAUTH command (design §2, contract; spec §2.4).
+//! `gocred goauth [URL]`: Go's GOAUTH command (docs/protocols/goauth.md).
 //!
 //! Go runs it once per process with no argument, before its first HTTPS request: we answer a
 //! credential set for every prefix the rules can serve (host-level `https://host/`, or an owner
@@ -25,9 +25,9 @@ use crate::goauth::{
     UrlLine,
 };
 use crate::protocol::{Origin, Scheme};
-use crate::rules::{HostPattern, Rule, Selection};
-use crate::settings::Settings;
-use crate::sources::{self, Context, Lookup, Target};
+use crate::rules::{HostPattern, Rule};
+use crate::settings::{Route, Settings};
+use crate::sources::Credential;
 
 #[derive(Debug, Args)]
 pub struct GoauthArgs {
@@ -64,7 +64,6 @@ fn refused(e: GoauthError) -> Error {
 
 /// No argument: every prefix the rules can serve, in rule order.
 fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
-    let ctx = Context::new(settings);
     let rules = &settings.rules.rules;
     let insecure = settings.go.value("GOINSECURE");
     let mut resp = Response::new();
@@ -144,7 +143,7 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
         }
         let shown = lines[0].render();
         let path = (!elems.is_empty()).then(|| elems.join("/"));
-        match header_for(&ctx, rule, &origin, path.as_deref()) {
+        match header_for(settings, rule, &origin, path.as_deref()) {
             Ok(Some(header)) => {
                 let mut lines = lines.into_iter();
                 let mut set = CredentialSet::new(lines.next().expect("a key"), header);
@@ -189,12 +188,10 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
         )));
     }
     let rules = &settings.rules.rules;
-    let rule = match settings
-        .rules
-        .select(origin, Some(url.path().unwrap_or("")))
-    {
+    let rule = match settings.route(origin, Some(url.path().unwrap_or("")))? {
         // A path-scoped rule never answers for the host root.
-        Selection::Rule(r) if r.path_glob.is_none() || url.path().is_some() => r,
+        Route::Source(r) if r.rule.path_glob.is_none() || url.path().is_some() => r.rule,
+        Route::Ssh(r) if r.path_glob.is_none() || url.path().is_some() => r,
         _ => {
             return Err(Error::with_hint(
                 format!("goauth: no rule covers {shown}"),
@@ -206,7 +203,7 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
         .iter()
         .position(|r| std::ptr::eq(r, rule))
         .expect("selected from these rules");
-    let Some(header) = header_for(&Context::new(settings), rule, origin, url.path())? else {
+    let Some(header) = header_for(settings, rule, origin, url.path())? else {
         return Err(Error::other(format!(
             "goauth: rule `{}` has no credential for {shown}",
             rule.pattern
@@ -243,36 +240,42 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
     write_response(out, &resp).map_err(|e| Error::io("writing the GOAUTH answer", e))
 }
 
-/// The header for `rule` on `origin`, from the same source `get` uses. `None`: "not mine".
+/// The header for `rule` on `origin`, from the same source and under the same freshness rule
+/// as `get`. `None`: the `ci exec` agent has nothing for this host.
 fn header_for(
-    ctx: &Context,
+    settings: &Settings,
     rule: &Rule,
     origin: &Origin,
     path: Option<&str>,
 ) -> Result<Option<Header>> {
     let source_error = |message: String| Error::Source {
-        kind: rule.source.as_ref().map_or("ssh", |s| s.kind().as_str()),
+        kind: rule.kind_name(),
         rule: rule.pattern.clone(),
         message,
         hint: None,
     };
-    let Some(source) = sources::for_rule(rule) else {
+    let Some(routed) = settings.routed(rule) else {
         return Err(source_error(
             "uses ssh: it has no token for Go's own https requests".into(),
         ));
     };
-    let cred = match ctx.settings.env.get(crate::commands::ci::agent::AGENT_VAR) {
+    let q = routed.query(origin, path);
+    let cred = match settings.env.get(crate::commands::ci::agent::AGENT_VAR) {
         // Inside `gocred ci exec` (no file): the job's tokens were minted once and live in the
         // agent; minting again here would give Go a second token that the wipe never revokes.
         #[cfg(unix)]
         Some(_) => {
-            match crate::commands::ci::agent::ask_agent(&ctx.settings.env, &origin.authority()) {
-                Ok(Some((username, secret, expires_at))) => sources::Credential {
-                    username,
-                    secret,
-                    expires_at,
-                    ephemeral: true,
-                },
+            match crate::commands::ci::agent::ask_agent(&settings.env, &origin.authority()) {
+                Ok(Some((username, secret, expires_at))) => {
+                    let cred = Credential {
+                        username,
+                        secret,
+                        expires_at,
+                        ephemeral: true,
+                    };
+                    routed.check_fresh(&q, &cred)?;
+                    cred
+                }
                 Ok(None) => return Ok(None),
                 Err(e) => {
                     return Err(source_error(format!(
@@ -281,15 +284,8 @@ fn header_for(
                 }
             }
         }
-        _ => {
-            let target = Target { origin, path, rule };
-            let Lookup::Found(cred) = source.get(ctx, &target)? else {
-                return Ok(None);
-            };
-            cred
-        }
+        _ => routed.credential(&q)?,
     };
-    cred.check_usable(rule, ctx.settings.cache.margin_secs)?;
     let header = match rule.auth {
         HttpAuth::Basic => Header::basic(&cred.username, &cred.secret),
         HttpAuth::Bearer => Header::bearer(&cred.secret),

@@ -12,9 +12,7 @@ pub mod explain;
 pub mod goauth;
 pub mod init;
 pub mod login;
-pub mod login_mint;
 pub mod logout;
-pub mod logout_mint;
 #[cfg(unix)]
 pub mod ssh;
 pub mod token;

@@ -3,13 +3,12 @@
 use std::io::Write;
 
 use clap::Args;
+use secrecy::zeroize::Zeroizing;
 
 use super::resolve_target;
 use crate::error::{Error, Result};
-use crate::rules::Selection;
 use crate::secret::ExposeSecret;
-use crate::settings::Settings;
-use crate::sources::{self, Context, Lookup, Target};
+use crate::settings::{Route, Settings};
 
 #[derive(Debug, Args)]
 pub struct TokenArgs {
@@ -23,42 +22,33 @@ pub fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> Result<
     if let Some(agent) = crate::agent::client_from_env()? {
         return agent.token(&t.origin, t.path.as_deref(), out);
     }
-    let rule = match settings.rules.select(&t.origin, t.path.as_deref()) {
-        Selection::Rule(r) => r,
-        Selection::None => {
+    let routed = match settings.route(&t.origin, t.path.as_deref())? {
+        Route::Source(r) => r,
+        Route::NoRule => {
             return Err(Error::with_hint(
                 format!("no rule covers {}", t.module_path),
                 format!("add one with: gocred login {}", t.module_path),
             ))
         }
-        Selection::Ambiguous(_) => {
+        Route::Ambiguous(_) => {
             return Err(Error::Usage(format!(
                 "several rules cover {}; give the repository path too",
                 t.origin.authority()
             )))
         }
+        Route::Ssh(rule) => {
+            return Err(Error::other(format!(
+                "rule `{}` uses ssh: there is no token",
+                rule.pattern
+            )))
+        }
     };
-    crate::rules::Rules::check_scheme(rule, &t.origin)?;
-    let source = sources::for_rule(rule).ok_or_else(|| {
-        Error::other(format!(
-            "rule `{}` uses ssh: there is no token",
-            rule.pattern
-        ))
-    })?;
-    let ctx = Context::new(settings);
-    let target = Target {
-        origin: &t.origin,
-        path: t.path.as_deref(),
-        rule,
-    };
-    let Lookup::Found(cred) = source.get(&ctx, &target)? else {
-        return Err(Error::other(format!("no token for {}", t.module_path)));
-    };
-    cred.check_usable(rule, settings.cache.margin_secs)?;
-    let mut line = cred.secret.expose_secret().to_string();
+    let cred = routed.credential(&routed.query(&t.origin, t.path.as_deref()))?;
+    // Our copy of the line is zeroed when dropped.
+    let mut line = Zeroizing::new(String::with_capacity(cred.secret.expose_secret().len() + 1));
+    line.push_str(cred.secret.expose_secret());
     line.push('\n');
-    let r = out.write_all(line.as_bytes()).and_then(|_| out.flush());
-    // Overwrite our copy before it is freed.
-    line.clear();
-    r.map_err(|e| Error::io("writing the token", e))
+    out.write_all(line.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("writing the token", e))
 }

@@ -18,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::gitconfig::{GitConfig, Unset};
 use crate::goenv::GoEnv;
 use crate::settings::{parse_go_env, Settings};
-use crate::sources::Context;
 
 #[derive(Debug, Args)]
 pub struct UninitArgs {
@@ -105,7 +104,7 @@ pub fn run(
             continue;
         }
         if r.token_stored {
-            crate::sources::forget_all(Context::new(settings).keyring()?, &r.pattern)?;
+            crate::sources::forget_all(settings.context().keyring()?, &r.pattern)?;
         }
         let n = edit::remove_rule(&r.config, &r.pattern)?;
         line(

@@ -31,7 +31,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) -> bool {
             return true;
         }
     };
-    let left = end.saturating_sub(crate::sources::now_secs());
+    let left = end.saturating_sub(crate::state::now_secs());
     r.push(Finding::ok(
         "agent.ping",
         format!("agent session {session} (pid {pid} there) answers; it ends in {left} s"),
@@ -77,7 +77,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) -> bool {
                     g.expiry
                         .map(|e| format!(
                             ", expires in {} s",
-                            e.saturating_sub(crate::sources::now_secs())
+                            e.saturating_sub(crate::state::now_secs())
                         ))
                         .unwrap_or_default()
                 ),

@@ -11,7 +11,8 @@ use super::Doctor;
 use crate::protocol::Origin;
 use crate::rules::{Rule, Selection, SourceSpec};
 use crate::secret::SecretString;
-use crate::sources::{self, account_for, Context, Lookup, Target};
+use crate::settings::Route;
+use crate::sources::{self, account_for, Context};
 
 /// What gocred would answer for the repository host (kept for `git.helpers` to compare).
 pub struct Outcome {
@@ -34,21 +35,13 @@ fn uses_http_path(d: &mut Doctor, o: &Origin) -> bool {
 /// gocred's answer for `o` without a path: (rule, username, token), if it has one.
 pub fn gocred_plain<'s>(d: &Doctor<'s>, o: &Origin) -> Option<(&'s Rule, String, SecretString)> {
     let settings: &'s crate::settings::Settings = d.settings;
-    let Selection::Rule(rule) = settings.rules.select(o, None) else {
+    let Ok(Route::Source(routed)) = settings.route(o, None) else {
         return None;
     };
-    let src = sources::for_rule(rule)?;
-    let ctx = Context::new(settings);
-    let Ok(Lookup::Found(c)) = src.get(
-        &ctx,
-        &Target {
-            origin: o,
-            path: None,
-            rule,
-        },
-    ) else {
+    let Ok(c) = routed.source.get(&routed.ctx, &routed.query(o, None)) else {
         return None;
     };
+    let rule = routed.rule;
     // Doctor never prints it, and now cannot, even if a server reflects it back.
     crate::http::redact::register(&c.secret);
     Some((rule, c.username, c.secret))
@@ -154,29 +147,15 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
             spec.kind().as_str()
         ),
     ));
-    let ctx = Context::new(settings);
+    let ctx = settings.context();
     keyring_finding(r, &ctx, rule, &spec);
     if r.status_of("cred.keyring") == Some(super::Status::Fail) {
         return skip_rest(r, "cred.keyring");
     }
-    let target = Target {
-        origin: &o,
-        path: path.as_deref(),
-        rule,
-    };
-    let src = sources::for_rule(rule).expect("https rule has a source");
-    let cred = match src.get(&ctx, &target) {
-        Ok(Lookup::Found(c)) => c,
-        Ok(Lookup::NotMine) => {
-            r.push(Finding::fail(
-                "cred.secret",
-                format!(
-                    "source `{}` answered nothing for {host}",
-                    spec.kind().as_str()
-                ),
-            ));
-            return skip_rest(r, "cred.secret");
-        }
+    let query = rule.query(&o, path.as_deref());
+    let src = spec.source();
+    let cred = match src.get(&ctx, &query) {
+        Ok(c) => c,
         Err(e) => {
             let text = e.to_string();
             // The command source refuses expired tokens (sources/command.rs parse_output).
@@ -192,7 +171,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
                     "cred.expiry",
                     format!(
                         "{text}; gocred will not hand it to git{}",
-                        renew_hint(rule, &spec)
+                        src.renew_hint(&rule.pattern)
                     ),
                 ));
                 r.push(Finding::skip("cred.probe", "no usable token"));
@@ -218,8 +197,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
     r.push(expiry_finding(
         &cred,
         settings.cache.margin_secs,
-        rule,
-        &spec,
+        &src.renew_hint(&rule.pattern),
     ));
     let mut outcome = Outcome {
         pattern: rule.pattern.clone(),
@@ -247,7 +225,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
             }
             401 => {
                 outcome.accepted = Some(false);
-                let hint = if matches!(spec, SourceSpec::Pat) { String::new() } else { renew_hint(rule, &spec) };
+                let hint = if matches!(spec, SourceSpec::Pat) { String::new() } else { src.renew_hint(&rule.pattern) };
                 Finding::fail("cred.probe", format!("{host} rejects the credential (401 on {url}): the token is wrong, expired or revoked{hint}"))
                     .maybe_fix(matches!(spec, SourceSpec::Pat).then(|| login_fix(rule, Some(&outcome.username))))
             }
@@ -280,9 +258,9 @@ fn keyring_finding(r: &mut Report, ctx: &Context, rule: &Rule, spec: &SourceSpec
     });
     r.push(match k {
         Ok(Some(b)) => Finding::ok("cred.keyring", format!("{} answers and holds the entry for `{}`", b.name(), rule.pattern)),
-        Ok(None) => Finding::ok("cred.keyring", format!("the keyring ({}) answers", ctx.settings.keyring.backend)),
+        Ok(None) => Finding::ok("cred.keyring", format!("the keyring ({}) answers", ctx.keyring_settings.backend)),
         Err(e) => {
-            let desktop = ctx.settings.env.get("DISPLAY").is_some() || ctx.settings.env.get("WAYLAND_DISPLAY").is_some();
+            let desktop = ctx.env.get("DISPLAY").is_some() || ctx.env.get("WAYLAND_DISPLAY").is_some();
             let f = Finding::fail("cred.keyring", format!("{e}"));
             if desktop || !cfg!(target_os = "linux") {
                 f // unlock it by logging in; nothing to run
@@ -307,50 +285,16 @@ pub fn login_fix(rule: &Rule, username: Option<&str>) -> String {
     s
 }
 
-/// For sources whose token comes from elsewhere: what to renew (words, not a command — doctor
-/// cannot know how your vault or CI mints it).
-fn renew_hint(rule: &Rule, spec: &SourceSpec) -> String {
-    match spec {
-        SourceSpec::Pat => format!("; store a new one with `gocred login {}`", rule.pattern),
-        SourceSpec::Env { variable } => format!("; put a fresh token in ${variable}"),
-        SourceSpec::Command { argv, .. } => format!(
-            "; renew what `{}` reads (its login or cache), then run gocred doctor again",
-            argv.iter()
-                .map(|a| sh_quote(a))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-        // Minted tokens: the next `get` mints anew once the cached one is dropped.
-        SourceSpec::GithubApp(_) | SourceSpec::GithubOidc(_) => format!(
-            "; gocred mints a new token on the next fetch (check the App's installation and \
-             permissions with `gocred explain {}`)",
-            rule.pattern
-        ),
-        SourceSpec::Oauth(_) => format!(
-            "; if the refresh token was revoked, sign in again with `gocred login {} --source oauth …`",
-            rule.pattern
-        ),
-        SourceSpec::Gitlab(_) => format!(
-            "; gocred rotates the project/group token on the next fetch; if that fails, run \
-             `gocred login {} --source gitlab …` again",
-            rule.pattern
-        ),
-    }
-}
-
-fn expiry_finding(
-    cred: &sources::Credential,
-    margin: u64,
-    rule: &Rule,
-    spec: &SourceSpec,
-) -> Finding {
+/// Passes only what `get` would hand out: the one freshness rule (`Credential::usable`) under
+/// the configured margin. `renew` is the source's advice (`Source::renew_hint`).
+fn expiry_finding(cred: &sources::Credential, margin: u64, renew: &str) -> Finding {
     let Some(exp) = cred.expires_at else {
         return Finding::ok(
             "cred.expiry",
             "no expiry known for this token (the source does not say)",
         );
     };
-    let now = crate::sources::now_secs();
+    let now = crate::state::now_secs();
     let when = time::OffsetDateTime::from_unix_timestamp(exp as i64)
         .ok()
         .and_then(|t| {
@@ -359,7 +303,7 @@ fn expiry_finding(
         })
         .unwrap_or_else(|| exp.to_string());
     if !cred.usable(margin) {
-        Finding::fail("cred.expiry", format!("the token expires at {when}, within the {margin} s margin (`[cache] margin_secs`): gocred will not hand it out{}", renew_hint(rule, spec)))
+        Finding::fail("cred.expiry", format!("the token expires at {when}, within the {margin} s margin (`[cache] margin_secs`): gocred will not hand it out{renew}"))
     } else if exp <= now + margin.max(300) * 2 {
         Finding::warn(
             "cred.expiry",

@@ -69,13 +69,10 @@ pub fn helpers(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) {
         });
         return;
     };
-    let ours = d.cred.as_ref().map(|c| {
-        (
-            c.username.clone(),
-            secret(c.secret.expose_secret().to_string()),
-            c.accepted,
-        )
-    });
+    let ours = d
+        .cred
+        .as_ref()
+        .map(|c| (c.username.clone(), c.secret.clone(), c.accepted));
     for h in &chain[..pos] {
         let Some((user, pw)) = fill_with(h, url) else {
             continue;

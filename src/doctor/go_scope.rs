@@ -135,7 +135,7 @@ pub fn run(d: &mut Doctor, r: &mut Report) -> Slot {
 /// it; `go env` prints the fallback).
 fn fallback_note(d: &Doctor, name: &str) -> String {
     match (d.go.from(name), d.go.get(name)) {
-        (crate::settings::Origin::Unset, v) => format!(" (unset, so GOPRIVATE's `{v}`)"),
+        (crate::settings::VarOrigin::Unset, v) => format!(" (unset, so GOPRIVATE's `{v}`)"),
         (_, v) => format!("=`{v}`"),
     }
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use super::goauth_cmd;
 use crate::netrc::go;
-use crate::secret::{secret, ExposeSecret, SecretString};
+use crate::secret::{secret, SecretString};
 use crate::settings::Env;
 
 /// Headers Go would add, and where they came from (for messages: never the value).
@@ -161,9 +161,7 @@ pub fn run(
                             let cred = (!headers.is_empty()).then(|| GoCredential {
                                 headers: headers
                                     .iter()
-                                    .map(|(k, v)| {
-                                        (k.clone(), secret(v.expose_secret().to_string()))
-                                    })
+                                    .map(|(k, v)| (k.clone(), v.clone()))
                                     .collect(),
                                 source: format!(
                                     "the GOAUTH command `{}`",

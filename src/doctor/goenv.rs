@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::report::sh_quote;
 use crate::proc;
-use crate::settings::{parse_go_env, Env, GoVars, Origin};
+use crate::settings::{parse_go_env, Env, GoVars, VarOrigin};
 
 pub const NAMES: [&str; 12] = [
     "GOPRIVATE",
@@ -60,7 +60,7 @@ impl GoEnv {
         let mut values = HashMap::new();
         for name in NAMES {
             let mine = match own.origin(name) {
-                Origin::Unset => root_defaults
+                VarOrigin::Unset => root_defaults
                     .get(name)
                     .cloned()
                     .or_else(|| builtin_default(name).map(str::to_string)),
@@ -86,15 +86,15 @@ impl GoEnv {
     }
 
     /// Where Go reads `name` from (`Unset`: a default, Go's own or `$GOROOT/go.env`'s).
-    pub fn from(&self, name: &str) -> Origin {
+    pub fn from(&self, name: &str) -> VarOrigin {
         self.own.origin(name)
     }
 
     pub fn describe_from(&self, name: &str) -> String {
         match self.from(name) {
-            Origin::Environment => "environment".into(),
-            Origin::GoEnvFile(p) => format!("go env file {}", p.display()),
-            Origin::Unset => "default".into(),
+            VarOrigin::Environment => "environment".into(),
+            VarOrigin::GoEnvFile(p) => format!("go env file {}", p.display()),
+            VarOrigin::Unset => "default".into(),
         }
     }
 
@@ -102,7 +102,7 @@ impl GoEnv {
     /// already sets it (`go env -w` cannot override the environment), else `go env -w`.
     pub fn set_command(&self, name: &str, value: &str) -> String {
         match self.from(name) {
-            Origin::Environment => format!("export {name}={}", sh_quote(value)),
+            VarOrigin::Environment => format!("export {name}={}", sh_quote(value)),
             _ => format!("go env -w {name}={}", sh_quote(value)),
         }
     }

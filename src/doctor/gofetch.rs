@@ -133,10 +133,7 @@ pub fn fetch(d: &mut Doctor, url: &str) -> GoFetch {
 fn clone_headers(
     h: &[(String, crate::secret::SecretString)],
 ) -> Vec<(String, crate::secret::SecretString)> {
-    use crate::secret::{secret, ExposeSecret};
-    h.iter()
-        .map(|(k, v)| (k.clone(), secret(v.expose_secret().to_string())))
-        .collect()
+    h.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// What Go writes to a GOAUTH command's stdin on a retry (`writeResponseToStdin`).

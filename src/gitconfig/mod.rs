@@ -19,8 +19,8 @@ pub use keys::{
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::settings::Env;
 use keys::check_key;
 
 /// One `git config` entry as `--list --show-origin --show-scope` reports it, in file order.

@@ -15,13 +15,31 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{username_for, Context, Credential, Erased, Lookup, Source, Target};
+use super::{username_for, Context, Credential, Erased, Query, Source, SourceSpec};
+use crate::config::RuleSpec;
 use crate::error::{Error, Result};
 use crate::proc;
 use crate::secret::{secret, ExposeSecret, SecretString};
 
 /// Cap on what we read from the command: a token, not a file.
 const MAX_OUTPUT: u64 = 64 * 1024;
+
+/// The keys `command` takes beyond every rule's.
+pub const KEYS: &[&str] = &["command", "timeout_secs"];
+
+pub fn compile(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+    let argv = spec
+        .command
+        .clone()
+        .ok_or("source `command` needs `command = [\"prog\", \"arg\"…]`")?;
+    if argv.first().is_none_or(|p| p.is_empty()) {
+        return Err("`command` must name a program".into());
+    }
+    Ok(SourceSpec::Command {
+        argv,
+        timeout_secs: spec.timeout_secs.unwrap_or(30).max(1),
+    })
+}
 
 pub struct CommandSource {
     pub argv: Vec<String>,
@@ -39,7 +57,7 @@ pub struct CommandOutput {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonOutput {
-    token: String,
+    token: SecretString,
     #[serde(default)]
     expires_at: Option<serde_json::Value>,
     #[serde(default)]
@@ -47,7 +65,7 @@ struct JsonOutput {
 }
 
 impl CommandSource {
-    fn fail(&self, t: &Target, message: String) -> Error {
+    fn fail(&self, t: &Query, message: String) -> Error {
         Error::Source {
             kind: "command",
             rule: t.rule.pattern.clone(),
@@ -61,10 +79,10 @@ impl CommandSource {
     /// The program as an absolute path, found and checked once (`fsutil::trust::program`): a
     /// program anyone but you or root could change would run as you with your credentials. It is
     /// run by that path, with `argv[0]` as written in the rule (as a shell would).
-    fn program(&self, ctx: &Context, t: &Target) -> Result<std::path::PathBuf> {
+    fn program(&self, ctx: &Context, t: &Query) -> Result<std::path::PathBuf> {
         use crate::fsutil::trust::{program, Untrusted};
         let prog = &self.argv[0];
-        program(prog, ctx.settings.env.get("PATH")).map_err(|e| {
+        program(prog, ctx.env.get("PATH")).map_err(|e| {
             let (message, hint) = match e {
                 Untrusted::Missing(_) if !prog.contains('/') => (
                     format!("`{prog}` is not on PATH (only its absolute entries are searched)"),
@@ -92,7 +110,7 @@ impl CommandSource {
         })
     }
 
-    fn run(&self, ctx: &Context, t: &Target) -> Result<CommandOutput> {
+    fn run(&self, ctx: &Context, t: &Query) -> Result<CommandOutput> {
         let prog = &self.argv[0];
         let exe = self.program(ctx, t)?;
         let mut cmd = Command::new(&exe);
@@ -131,12 +149,12 @@ pub fn parse_output(out: Option<SecretString>) -> std::result::Result<CommandOut
             // serde_json messages quote unknown field names, never values.
             format!("printed JSON that is not {{\"token\", \"expires_at\", \"username\"}} (line {}, column {})", e.line(), e.column())
         })?;
-        let token = secret(j.token);
+        let token = j.token;
         crate::secret::check_token(&token)
             .map_err(|p| format!("printed an unusable token: {p}"))?;
         let expires_at = j.expires_at.map(parse_expiry).transpose()?;
         if let Some(t) = expires_at {
-            if t <= super::now_secs() {
+            if t <= crate::state::now_secs() {
                 return Err("printed a token that has already expired".into());
             }
         }
@@ -179,22 +197,35 @@ fn parse_expiry(v: serde_json::Value) -> std::result::Result<u64, String> {
 }
 
 impl Source for CommandSource {
-    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+    fn get(&self, ctx: &Context, t: &Query) -> Result<Credential> {
         let out = self.run(ctx, t)?;
-        Ok(Lookup::Found(Credential {
-            username: username_for(t.rule, out.username),
+        Ok(Credential {
+            username: username_for(&t.rule, out.username),
             secret: out.token,
             ephemeral: out.expires_at.is_some(),
             expires_at: out.expires_at,
-        }))
+        })
     }
 
-    fn erase(&self, _ctx: &Context, _t: &Target, _password: &SecretString) -> Result<Erased> {
+    fn erase(&self, _ctx: &Context, _t: &Query, _password: &SecretString) -> Result<Erased> {
         // Re-running the command to compare could mint a new token; say what happened instead.
         Ok(Erased::CannotForget(format!(
             "the server rejected the token from `{}`; check what the command returns",
             self.argv[0]
         )))
+    }
+
+    fn state(&self, _ctx: &Context, _pattern: &str) -> String {
+        format!("from `{}` (not run by explain)", self.argv[0])
+    }
+
+    /// Words, not a command: doctor cannot know how your vault or CI mints it.
+    fn renew_hint(&self, _pattern: &str) -> String {
+        let argv: Vec<String> = self.argv.iter().map(|a| proc::sh_quote(a)).collect();
+        format!(
+            "; renew what `{}` reads (its login or cache), then run gocred doctor again",
+            argv.join(" ")
+        )
     }
 }
 

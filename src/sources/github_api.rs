@@ -1,4 +1,4 @@
-//! The GitHub REST calls of the `github-app` source (API version 2022-11-28, spec §4.1–4.4).
+//! The GitHub REST calls of the `github-app` source (API version 2022-11-28, docs/protocols/github-api.md).
 //!
 //! Called by `github_app` only while it holds the scope's lock: sign a JWT with the App's key,
 //! find the installation for an owner, create a down-scoped installation token, or revoke one.
@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::github_app::GithubAppSpec;
 use crate::http::{self, Client, HttpError, Request};
-use crate::rules_mint::GithubAppSpec;
 use crate::secret::{secret, ExposeSecret, SecretString};
-use crate::sources::now_secs;
+use crate::state::now_secs;
 
 pub const API_VERSION: &str = "2022-11-28";
 pub const ACCEPT: &str = "application/vnd.github+json";
@@ -46,7 +46,7 @@ struct Claims<'a> {
 }
 
 /// A signed App JWT: `iat` back-dated 60 s for clock skew, `exp` 9 minutes ahead (GitHub
-/// refuses more than 10 minutes after `iat`), `iss` the client ID or App ID (R4.1).
+/// refuses more than 10 minutes after `iat`), `iss` the client ID or App ID (docs/protocols/github-api.md).
 pub fn app_jwt(issuer: &str, key_pem: &SecretString) -> Result<SecretString, ApiError> {
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose_secret().as_bytes())
         .map_err(|_| ApiError::BadKey)?;
@@ -76,7 +76,7 @@ struct Installation {
 
 #[derive(Deserialize)]
 struct InstallationToken {
-    token: String,
+    token: SecretString,
     expires_at: String,
 }
 
@@ -136,7 +136,7 @@ impl<'a> Api<'a> {
     }
 
     /// `POST /app/installations/{id}/access_tokens`, down-scoped to the rule's repositories and
-    /// permissions (R4.2). Returns the token and its expiry (Unix seconds).
+    /// permissions (docs/protocols/github-api.md). Returns the token and its expiry (Unix seconds).
     pub fn create_token(&self, installation: u64) -> Result<(SecretString, u64), ApiError> {
         let url = self.url(&[
             "app",
@@ -168,11 +168,11 @@ impl<'a> Api<'a> {
                 "`expires_at` is not an ISO 8601 time".into(),
             ))
         })?;
-        Ok((secret(t.token), expires_at))
+        Ok((t.token, expires_at))
     }
 }
 
-/// `DELETE /installation/token` authenticated with the token itself; 204 = revoked (R4.4).
+/// `DELETE /installation/token` authenticated with the token itself; 204 = revoked (docs/protocols/github-api.md).
 /// A 401 means it is already dead, which is what we wanted.
 pub fn revoke(spec: &GithubAppSpec, token: &SecretString) -> Result<(), HttpError> {
     let client =

@@ -5,17 +5,100 @@
 //! `credential.useHttpPath`, else from the rule's pattern when it names one owner), the owner to
 //! its installation (asked once through the API, then remembered in the state directory: an ID,
 //! no secret), and a token is minted for the rule's repositories and permissions, cached until
-//! near expiry, and handed to git as `x-access-token` with `password_expiry_utc` (spec §4.5).
+//! near expiry, and handed to git as `x-access-token` with `password_expiry_utc` (docs/protocols/github-api.md).
 //! One App serves several owners; each owner gets its own installation and token.
 
+use std::collections::BTreeMap;
+use std::io::Write;
+
 use super::github_api::{self, Api, ApiError};
+use super::keys::{api_timeout, is_word, url};
 use super::revoke::Revocation;
-use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
+use super::{
+    username_for, CiCredential, Context, Credential, Erased, Login, Query, SecretInput, Source,
+};
+use crate::config::RuleSpec;
 use crate::error::{Error, Result};
 use crate::http::HttpError;
-use crate::rules_mint::GithubAppSpec;
 use crate::secret::SecretString;
 use crate::store::{CachedToken, TokenCache};
+
+/// The keys `github-app` takes beyond every rule's.
+pub const KEYS: &[&str] = &[
+    "timeout_secs",
+    "api_url",
+    "app_id",
+    "client_id",
+    "repositories",
+    "permissions",
+];
+
+/// `source = "github-app"`, compiled (docs/protocols/github-api.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubAppSpec {
+    /// JWT `iss`: the client ID, else the App ID as a string.
+    pub issuer: String,
+    /// REST base without trailing `/`.
+    pub api_url: String,
+    /// Empty: every repository the installation has.
+    pub repositories: Vec<String>,
+    pub permissions: BTreeMap<String, String>,
+    pub timeout_secs: u64,
+}
+
+const GITHUB_API: &str = "https://api.github.com";
+
+pub fn compile(spec: &RuleSpec) -> std::result::Result<GithubAppSpec, String> {
+    let issuer = match (&spec.client_id, spec.app_id) {
+        (Some(c), _) if is_word(c) => c.clone(),
+        (Some(_), _) => return Err("`client_id` must be letters, digits, `.`, `_` or `-`".into()),
+        (None, Some(id)) if id > 0 && i64::try_from(id).is_ok() => id.to_string(),
+        _ => return Err("source `github-app` needs `app_id` or `client_id`".into()),
+    };
+    let api_url = url(spec.api_url.as_deref().unwrap_or(GITHUB_API), "api_url")?;
+    let repositories = spec.repositories.clone().unwrap_or_default();
+    if repositories.len() > 500 {
+        return Err("`repositories`: GitHub takes at most 500".into());
+    }
+    if let Some(r) = repositories.iter().find(|r| !is_word(r) || r.contains('/')) {
+        return Err(format!(
+            "`repositories`: `{r}` is not a repository name (give names without the owner)"
+        ));
+    }
+    let permissions = spec
+        .permissions
+        .clone()
+        .unwrap_or_else(|| BTreeMap::from([("contents".to_string(), "read".to_string())]));
+    for (k, v) in &permissions {
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(format!("`permissions`: `{k}` is not a permission name"));
+        }
+        if !["read", "write", "admin"].contains(&v.as_str()) {
+            return Err(format!(
+                "`permissions`: `{k} = \"{v}\"` must be read, write or admin"
+            ));
+        }
+    }
+    Ok(GithubAppSpec {
+        issuer,
+        api_url,
+        repositories,
+        permissions,
+        timeout_secs: api_timeout(spec),
+    })
+}
+
+/// `doctor`'s advice for a minted GitHub token that was refused or is about to expire.
+pub fn mint_again_hint(pattern: &str) -> String {
+    format!(
+        "; gocred mints a new token on the next fetch (check the App's installation and \
+         permissions with `gocred explain {pattern}`)"
+    )
+}
+
+fn login_command(pattern: &str) -> String {
+    format!("gocred login {pattern} --source github-app --app-id ID < app-key.pem")
+}
 
 pub const USERNAME: &str = "x-access-token";
 
@@ -28,7 +111,7 @@ pub struct GithubAppSource {
     pub spec: GithubAppSpec,
 }
 
-fn fail(t: &Target, message: impl Into<String>, hint: Option<String>) -> Error {
+fn fail(t: &Query, message: impl Into<String>, hint: Option<String>) -> Error {
     Error::Source {
         kind: "github-app",
         rule: t.rule.pattern.clone(),
@@ -39,7 +122,7 @@ fn fail(t: &Target, message: impl Into<String>, hint: Option<String>) -> Error {
 
 /// Owner and repository for this request: git's path first, else the rule pattern's first
 /// path element when it is a literal owner (`github.com/acme/*`).
-pub fn owner_and_repo(t: &Target) -> Result<(String, Option<String>)> {
+pub fn owner_and_repo(t: &Query) -> Result<(String, Option<String>)> {
     if let Some(path) = t.path {
         let mut parts = path.split('/');
         let owner = parts.next().unwrap_or_default();
@@ -88,13 +171,13 @@ impl GithubAppSource {
     fn mint(
         &self,
         ctx: &Context,
-        t: &Target,
+        t: &Query,
         owner: &str,
         repo: Option<&str>,
     ) -> Result<CachedToken> {
         let key = read_key(ctx, t)?;
         let api = Api::new(&self.spec, &key).map_err(|e| self.explain(t, owner, e))?;
-        let memory = super::memory::Memory::new(ctx, "installations")?;
+        let memory = super::state_files::StateFiles::new(ctx, "installations")?;
         let mem_key = format!("{}|{}|{owner}", self.spec.api_url, self.spec.issuer);
         let mut remembered = memory.get(&mem_key).and_then(|v| v.parse::<u64>().ok());
         for _ in 0..2 {
@@ -128,11 +211,8 @@ impl GithubAppSource {
         Err(self.explain(t, owner, ApiError::NotInstalled))
     }
 
-    fn explain(&self, t: &Target, owner: &str, e: ApiError) -> Error {
-        let login = format!(
-            "gocred login {} --source github-app --app-id ID < app-key.pem",
-            t.rule.pattern
-        );
+    fn explain(&self, t: &Query, owner: &str, e: ApiError) -> Error {
+        let login = login_command(&t.rule.pattern);
         match e {
             ApiError::BadKey => fail(t, "the App key in the keyring is not an RSA private key (PEM)", Some(login)),
             ApiError::JwtRefused => fail(
@@ -157,28 +237,25 @@ impl GithubAppSource {
         }
     }
 
-    fn account_for(&self, t: &Target) -> Result<String> {
+    fn account_for(&self, t: &Query) -> Result<String> {
         let (owner, _) = owner_and_repo(t)?;
         Ok(TokenCache::account("github-app", &self.scope(&owner)))
     }
 }
 
-fn read_key(ctx: &Context, t: &Target) -> Result<SecretString> {
+fn read_key(ctx: &Context, t: &Query) -> Result<SecretString> {
     match ctx.keyring()?.get(&key_account(&t.rule.pattern))? {
         Some((k, _)) => Ok(k),
         None => Err(fail(
             t,
             "no App private key in the keyring",
-            Some(format!(
-                "run `gocred login {} --source github-app --app-id ID < app-key.pem`",
-                t.rule.pattern
-            )),
+            Some(format!("run `{}`", login_command(&t.rule.pattern))),
         )),
     }
 }
 
 impl Source for GithubAppSource {
-    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+    fn get(&self, ctx: &Context, t: &Query) -> Result<Credential> {
         let (owner, repo) = owner_and_repo(t)?;
         let account = TokenCache::account("github-app", &self.scope(&owner));
         super::cached_mint(ctx, t, &account, |_| {
@@ -189,7 +266,7 @@ impl Source for GithubAppSource {
     /// A token minted for this job alone: not taken from the token cache and not put in it, so
     /// revoking it at `ci wipe` (`DELETE /installation/token`) leaves every other process's
     /// cached token alive.
-    fn get_for_ci(&self, ctx: &Context, t: &Target) -> Result<Option<CiCredential>> {
+    fn get_for_ci(&self, ctx: &Context, t: &Query) -> Result<CiCredential> {
         if t.path.is_none() && owner_and_repo(t).is_err() {
             // A netrc entry is per host, so the rule itself must name the one owner.
             return Err(fail(
@@ -206,9 +283,9 @@ impl Source for GithubAppSource {
         }
         let (owner, repo) = owner_and_repo(t)?;
         let tok = self.mint(ctx, t, &owner, repo.as_deref())?;
-        Ok(Some(CiCredential {
+        Ok(CiCredential {
             credential: Credential {
-                username: username_for(t.rule, Some(tok.username)),
+                username: username_for(&t.rule, Some(tok.username)),
                 secret: tok.token,
                 expires_at: Some(tok.expires_at),
                 ephemeral: true,
@@ -216,10 +293,10 @@ impl Source for GithubAppSource {
             revoke: Some(Revocation::GithubInstallationToken {
                 api_url: self.spec.api_url.clone(),
             }),
-        }))
+        })
     }
 
-    fn erase(&self, ctx: &Context, t: &Target, password: &SecretString) -> Result<Erased> {
+    fn erase(&self, ctx: &Context, t: &Query, password: &SecretString) -> Result<Erased> {
         let Ok(account) = self.account_for(t) else {
             return Ok(Erased::NothingHeld);
         };
@@ -231,26 +308,76 @@ impl Source for GithubAppSource {
             },
         )
     }
-}
 
-/// Revokes every token minted for the rule (logout). Returns how many were revoked.
-pub fn revoke_all(ctx: &Context, pattern: &str, spec: &GithubAppSpec) -> Result<usize> {
-    let cache = super::token_cache(ctx)?;
-    let mut revoked = 0;
-    for account in super::memory::issued(ctx, pattern)? {
-        if let Some(t) = cache.read(&account)? {
-            if t.expires_at > super::now_secs() {
-                github_api::revoke(spec, &t.token).map_err(|e| {
-                    Error::other(format!(
-                        "revoking an installation token at {}: {e}",
-                        spec.api_url
-                    ))
-                })?;
-                revoked += 1;
-            }
-            cache.remove(&account)?;
-        }
+    fn root_account(&self, pattern: &str) -> Option<String> {
+        Some(key_account(pattern))
     }
-    super::memory::forget_issued(ctx, pattern)?;
-    Ok(revoked)
+
+    /// The App's PEM key from stdin (`< app-key.pem`), checked by signing a JWT with it.
+    fn login(
+        &self,
+        _ctx: &Context,
+        login: &Login,
+        input: &mut dyn SecretInput,
+        err: &mut dyn Write,
+    ) -> Result<Option<SecretString>> {
+        let pem = input.pem(&format!(
+            "give the App's private key on stdin: {}",
+            login_command("PATTERN")
+        ))?;
+        github_api::app_jwt(&self.spec.issuer, &pem).map_err(|_| {
+            Error::Usage("stdin is not an RSA private key in PEM form (the App's .pem file)".into())
+        })?;
+        let first = login.pattern.split('/').next().unwrap_or("");
+        let one_owner = login
+            .pattern
+            .split('/')
+            .nth(1)
+            .is_some_and(github_api::valid_owner);
+        if !one_owner {
+            let _ = writeln!(
+                err,
+                "gocred: this rule serves several owners: git must send the repository path. Run: \
+                 git config --global credential.https://{}.useHttpPath true",
+                crate::protocol::escape_for_display(first)
+            );
+        }
+        Ok(Some(pem))
+    }
+
+    /// Revokes every token minted for the rule. Returns how many were revoked.
+    fn revoke_all(&self, ctx: &Context, pattern: &str) -> Result<usize> {
+        let spec = &self.spec;
+        let cache = super::token_cache(ctx)?;
+        let mut revoked = 0;
+        for account in super::state_files::issued(ctx, pattern)? {
+            if let Some(t) = cache.read(&account)? {
+                if t.expires_at > crate::state::now_secs() {
+                    github_api::revoke(spec, &t.token).map_err(|e| {
+                        Error::other(format!(
+                            "revoking an installation token at {}: {e}",
+                            spec.api_url
+                        ))
+                    })?;
+                    revoked += 1;
+                }
+                cache.remove(&account)?;
+            }
+        }
+        super::state_files::forget_issued(ctx, pattern)?;
+        Ok(revoked)
+    }
+
+    fn state(&self, ctx: &Context, pattern: &str) -> String {
+        super::root_state(
+            ctx,
+            &key_account(pattern),
+            "App private key",
+            &login_command(pattern),
+        )
+    }
+
+    fn renew_hint(&self, pattern: &str) -> String {
+        mint_again_hint(pattern)
+    }
 }

@@ -1,5 +1,5 @@
 //! `github-oidc`: no stored secret at all. The CI's OIDC identity token is exchanged at an
-//! octo-sts-style service for a short-lived GitHub installation token (spec §4.6–4.7).
+//! octo-sts-style service for a short-lived GitHub installation token (docs/protocols/github-api.md).
 //!
 //! 1. The identity token (a JWT): on GitHub Actions, `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=…`
 //!    with `Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` answers `{"value": "<JWT>"}`
@@ -16,7 +16,8 @@
 //! should go through `gocred ci`, which mints once per job and revokes.
 
 use super::revoke::Revocation;
-use super::{username_for, CiCredential, Context, Credential, Erased, Lookup, Source, Target};
+use super::{username_for, CiCredential, Context, Credential, Erased, Query, Source};
+use crate::config::RuleSpec;
 use crate::error::{Error, Result};
 use crate::http::{self, HttpError};
 use crate::secret::{secret, ExposeSecret, SecretString};
@@ -27,7 +28,76 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 /// Installation tokens live one hour; the exchange does not say when this one was issued.
 const ASSUMED_LIFETIME_SECS: u64 = 55 * 60;
 
-/// The rule's keys, validated by `rules`.
+/// The keys `github-oidc` takes beyond every rule's.
+pub const KEYS: &[&str] = &[
+    "sts_url",
+    "scope",
+    "identity",
+    "audience",
+    "api_url",
+    "id_token_variable",
+];
+
+/// The exchange and API URLs must be https (or loopback http), scope and identity plain names,
+/// so nothing odd reaches a query string or a message.
+pub fn compile(spec: &RuleSpec) -> std::result::Result<OidcSpec, String> {
+    let name_ok = |s: &str, extra: &[u8]| {
+        !s.is_empty()
+            && s.len() <= 200
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b) || extra.contains(&b))
+    };
+    let scope = spec
+        .scope
+        .clone()
+        .ok_or("source `github-oidc` needs `scope` (\"owner/repo\" or \"org\")")?;
+    if !name_ok(&scope, b"/") || scope.matches('/').count() > 1 || scope.starts_with('/') {
+        return Err(format!(
+            "`scope = \"{scope}\"` must be \"owner/repo\" or \"org\""
+        ));
+    }
+    let identity = spec
+        .identity
+        .clone()
+        .ok_or("source `github-oidc` needs `identity` (the trust policy's name)")?;
+    if !name_ok(&identity, b"") {
+        return Err(format!("`identity = \"{identity}\"` must be a plain name"));
+    }
+    let sts_url = spec
+        .sts_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_STS_URL.to_string());
+    http::check_endpoint(&sts_url, "`sts_url`")?;
+    let api_url = spec
+        .api_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    http::check_endpoint(&api_url, "`api_url`")?;
+    let audience = match &spec.audience {
+        Some(a) if a.is_empty() || a.chars().any(|c| c.is_control()) => {
+            return Err("`audience` must be non-empty and free of control characters".into())
+        }
+        Some(a) => a.clone(),
+        None => OidcSpec::default_audience(&sts_url).ok_or("`sts_url` has no host")?,
+    };
+    if let Some(v) = &spec.id_token_variable {
+        if !super::keys::is_variable(v) {
+            return Err(format!(
+                "`id_token_variable = \"{v}\"` is not a variable name"
+            ));
+        }
+    }
+    Ok(OidcSpec {
+        sts_url,
+        scope,
+        identity,
+        audience,
+        api_url,
+        id_token_variable: spec.id_token_variable.clone(),
+    })
+}
+
+/// The rule's keys, compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcSpec {
     /// Base URL of the exchange service (`https://octo-sts.dev`).
@@ -60,7 +130,7 @@ pub struct GithubOidcSource {
     pub spec: OidcSpec,
 }
 
-fn fail(t: &Target, message: String, hint: Option<String>) -> Error {
+fn fail(t: &Query, message: String, hint: Option<String>) -> Error {
     Error::Source {
         kind: "github-oidc",
         rule: t.rule.pattern.clone(),
@@ -70,8 +140,8 @@ fn fail(t: &Target, message: String, hint: Option<String>) -> Error {
 }
 
 impl GithubOidcSource {
-    fn id_token(&self, ctx: &Context, t: &Target) -> Result<SecretString> {
-        let env = &ctx.settings.env;
+    fn id_token(&self, ctx: &Context, t: &Query) -> Result<SecretString> {
+        let env = ctx.env;
         if let Some(var) = &self.spec.id_token_variable {
             let jwt = env.get(var).ok_or_else(|| {
                 fail(
@@ -110,7 +180,7 @@ impl GithubOidcSource {
         check_jwt(t, jwt, "the Actions token endpoint's answer")
     }
 
-    fn exchange(&self, t: &Target, jwt: &SecretString) -> Result<SecretString> {
+    fn exchange(&self, t: &Query, jwt: &SecretString) -> Result<SecretString> {
         let base = self.spec.sts_url.trim_end_matches('/');
         let mut u =
             http::check_url(&format!("{base}/sts/exchange")).map_err(|e| fail(t, e, None))?;
@@ -134,13 +204,13 @@ impl GithubOidcSource {
         Ok(token)
     }
 
-    fn mint(&self, ctx: &Context, t: &Target) -> Result<Credential> {
+    fn mint(&self, ctx: &Context, t: &Query) -> Result<Credential> {
         let jwt = self.id_token(ctx, t)?;
         let token = self.exchange(t, &jwt)?;
         Ok(Credential {
-            username: username_for(t.rule, None),
+            username: username_for(&t.rule, None),
             secret: token,
-            expires_at: Some(super::now_secs() + ASSUMED_LIFETIME_SECS),
+            expires_at: Some(crate::state::now_secs() + ASSUMED_LIFETIME_SECS),
             ephemeral: true,
         })
     }
@@ -149,7 +219,7 @@ impl GithubOidcSource {
 /// `GET u` with `bearer`, and the non-empty string `field` of the JSON answer. An error answer
 /// says `who` answered what (with `hint` for a refusal); no body is ever shown.
 fn get_field(
-    t: &Target,
+    t: &Query,
     u: reqwest::Url,
     bearer: &SecretString,
     field: &str,
@@ -180,7 +250,7 @@ fn get_field(
 }
 
 /// Three base64url parts: anything else is not an identity token (and must not be sent on).
-fn check_jwt(t: &Target, jwt: SecretString, from: &str) -> Result<SecretString> {
+fn check_jwt(t: &Query, jwt: SecretString, from: &str) -> Result<SecretString> {
     let parts: Vec<&str> = jwt.expose_secret().split('.').collect();
     let ok = parts.len() == 3
         && parts.iter().take(2).all(|p| !p.is_empty())
@@ -195,22 +265,44 @@ fn check_jwt(t: &Target, jwt: SecretString, from: &str) -> Result<SecretString> 
 }
 
 impl Source for GithubOidcSource {
-    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
-        Ok(Lookup::Found(self.mint(ctx, t)?))
+    fn get(&self, ctx: &Context, t: &Query) -> Result<Credential> {
+        self.mint(ctx, t)
     }
 
-    fn get_for_ci(&self, ctx: &Context, t: &Target) -> Result<Option<CiCredential>> {
-        Ok(Some(CiCredential {
+    fn get_for_ci(&self, ctx: &Context, t: &Query) -> Result<CiCredential> {
+        Ok(CiCredential {
             credential: self.mint(ctx, t)?,
             revoke: Some(Revocation::GithubInstallationToken {
                 api_url: self.spec.api_url.trim_end_matches('/').to_string(),
             }),
-        }))
+        })
     }
 
     /// Nothing is stored: a rejected token just expires (or is revoked by `gocred ci wipe`).
-    fn erase(&self, _ctx: &Context, _t: &Target, _password: &SecretString) -> Result<Erased> {
+    fn erase(&self, _ctx: &Context, _t: &Query, _password: &SecretString) -> Result<Erased> {
         Ok(Erased::NothingHeld)
+    }
+
+    fn state(&self, ctx: &Context, _pattern: &str) -> String {
+        let spec = &self.spec;
+        match &spec.id_token_variable {
+            Some(v) if ctx.env.get(v).is_some() => format!(
+                "minted per job: ${v} is exchanged at {} for {}",
+                spec.sts_url, spec.scope
+            ),
+            Some(v) => format!("${v} (the CI identity token) is NOT set"),
+            None if ctx.env.get("ACTIONS_ID_TOKEN_REQUEST_URL").is_some() => format!(
+                "minted per job: the Actions identity token is exchanged at {} for {}",
+                spec.sts_url, spec.scope
+            ),
+            None => "no GitHub Actions identity token here (needs `permissions: id-token: write`)"
+                .into(),
+        }
+    }
+
+    /// The next `get` mints anew.
+    fn renew_hint(&self, pattern: &str) -> String {
+        super::github_app::mint_again_hint(pattern)
     }
 }
 

@@ -1,5 +1,5 @@
 //! `gitlab`: the CI job token inside GitLab CI, or project/group access tokens created and
-//! rotated through the API (spec §4.8).
+//! rotated through the API (docs/protocols/gitlab-api.md).
 //!
 //! Job-token mode hands `CI_JOB_TOKEN` to git as `gitlab-ci-token`, and only to the GitLab
 //! instance that runs the job (`CI_SERVER_URL`): the job token must not travel to another host.
@@ -12,12 +12,87 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{CiCredential, Context, Credential, Erased, Lookup, Source, Target};
+use std::io::Write;
+
+use super::keys::{api_timeout, is_word, url};
+use super::{CiCredential, Context, Credential, Erased, Login, Query, SecretInput, Source};
+use crate::config::RuleSpec;
 use crate::error::{Error, Result};
 use crate::http::{self, Client, HttpError};
-use crate::rules_mint::{GitlabMode, GitlabSpec};
 use crate::secret::{secret, SecretString};
 use crate::store::{CachedToken, TokenCache};
+
+/// The keys `gitlab` takes beyond every rule's.
+pub const KEYS: &[&str] = &[
+    "timeout_secs",
+    "api_url",
+    "scopes",
+    "project",
+    "group",
+    "token_days",
+    "access_level",
+];
+
+/// `source = "gitlab"`, compiled (docs/protocols/gitlab-api.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitlabSpec {
+    pub mode: GitlabMode,
+    pub api_url: Option<String>,
+    pub scopes: Vec<String>,
+    pub token_days: u32,
+    pub access_level: u32,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitlabMode {
+    /// `CI_JOB_TOKEN` of the running GitLab CI job, user `gitlab-ci-token`.
+    JobToken,
+    /// A project access token created/rotated through the API with a PAT from the keyring.
+    Project(String),
+    Group(String),
+}
+
+pub fn compile(spec: &RuleSpec) -> std::result::Result<GitlabSpec, String> {
+    let mode = match (&spec.project, &spec.group) {
+        (Some(_), Some(_)) => return Err("give `project` or `group`, not both".into()),
+        (Some(p), None) => GitlabMode::Project(gitlab_path(p, "project")?),
+        (None, Some(g)) => GitlabMode::Group(gitlab_path(g, "group")?),
+        (None, None) => GitlabMode::JobToken,
+    };
+    let api_url = match (&mode, &spec.api_url) {
+        (_, Some(u)) => Some(url(u, "api_url")?),
+        (GitlabMode::JobToken, None) => None,
+        (_, None) => {
+            return Err("`project`/`group` tokens need `api_url` (`https://HOST/api/v4`)".into())
+        }
+    };
+    let scopes = spec
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["read_repository".into()]);
+    if let Some(s) = scopes.iter().find(|s| !is_word(s)) {
+        return Err(format!("`scopes`: `{s}` is not a GitLab scope"));
+    }
+    Ok(GitlabSpec {
+        mode,
+        api_url,
+        scopes,
+        token_days: spec.token_days.unwrap_or(1).clamp(1, 365),
+        access_level: spec.access_level.unwrap_or(20),
+        timeout_secs: api_timeout(spec),
+    })
+}
+
+fn gitlab_path(p: &str, what: &str) -> std::result::Result<String, String> {
+    let ok = !p.is_empty()
+        && !p.starts_with('/')
+        && !p.ends_with('/')
+        && p.split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && is_word(seg));
+    ok.then(|| p.to_string())
+        .ok_or_else(|| format!("`{what} = \"{p}\"` is not a GitLab ID or path"))
+}
 
 pub const JOB_USER: &str = "gitlab-ci-token";
 pub(super) const TOKEN_USER: &str = "gitlab-access-token";
@@ -31,7 +106,7 @@ pub struct GitlabSource {
     pub spec: GitlabSpec,
 }
 
-pub(super) fn fail(t: &Target, message: impl Into<String>, hint: Option<String>) -> Error {
+pub(super) fn fail(t: &Query, message: impl Into<String>, hint: Option<String>) -> Error {
     Error::Source {
         kind: "gitlab",
         rule: t.rule.pattern.clone(),
@@ -43,13 +118,13 @@ pub(super) fn fail(t: &Target, message: impl Into<String>, hint: Option<String>)
 #[derive(Deserialize)]
 pub(super) struct AccessToken {
     pub(super) id: u64,
-    token: String,
+    token: SecretString,
     expires_at: String,
 }
 
 impl GitlabSource {
-    fn job_token(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
-        let env = &ctx.settings.env;
+    fn job_token(&self, ctx: &Context, t: &Query) -> Result<Credential> {
+        let env = ctx.env;
         let Some(token) = env.get("CI_JOB_TOKEN") else {
             return Err(fail(
                 t,
@@ -78,12 +153,12 @@ impl GitlabSource {
         let token = secret(token.to_string());
         crate::secret::check_token(&token)
             .map_err(|p| fail(t, format!("CI_JOB_TOKEN is unusable: {p}"), None))?;
-        Ok(Lookup::Found(Credential {
+        Ok(Credential {
             username: JOB_USER.into(), // GitLab accepts the job token only with this name
             secret: token,
             expires_at: None,
             ephemeral: true,
-        }))
+        })
     }
 
     fn scope(&self, pattern: &str) -> String {
@@ -98,16 +173,11 @@ impl GitlabSource {
         )
     }
 
-    fn mint(
-        &self,
-        ctx: &Context,
-        t: &Target,
-        previous: Option<CachedToken>,
-    ) -> Result<CachedToken> {
+    fn mint(&self, ctx: &Context, t: &Query, previous: Option<CachedToken>) -> Result<CachedToken> {
         let pat = manager_token(ctx, t)?;
         let client = http::client(Duration::from_secs(self.spec.timeout_secs))
             .map_err(|m| fail(t, m, None))?;
-        let expires = expiry_date(super::now_secs(), self.spec.token_days);
+        let expires = expiry_date(crate::state::now_secs(), self.spec.token_days);
         if let Some(id) = previous.and_then(|p| p.handle) {
             match self.call(
                 &client,
@@ -165,7 +235,7 @@ impl GitlabSource {
             .send_json()
     }
 
-    pub(super) fn cached(&self, t: &Target, tok: AccessToken) -> Result<CachedToken> {
+    pub(super) fn cached(&self, t: &Query, tok: AccessToken) -> Result<CachedToken> {
         let expires_at = parse_date(&tok.expires_at).ok_or_else(|| {
             fail(
                 t,
@@ -175,13 +245,13 @@ impl GitlabSource {
         })?;
         Ok(CachedToken {
             username: TOKEN_USER.into(),
-            token: secret(tok.token),
+            token: tok.token,
             expires_at,
             handle: Some(tok.id.to_string()),
         })
     }
 
-    pub(super) fn explain(&self, t: &Target, e: HttpError) -> Error {
+    pub(super) fn explain(&self, t: &Query, e: HttpError) -> Error {
         let hint = match &e {
             HttpError::Status { status: 401, .. } => Some(format!("the stored GitLab token was refused; run `gocred login {} --source gitlab …` again", t.rule.pattern)),
             HttpError::Status { status: 403, .. } => Some("the stored token needs `api` scope and the Maintainer role on the project or group".into()),
@@ -199,7 +269,7 @@ impl GitlabSource {
 }
 
 /// The personal access token (`api` scope) that creates the rule's access tokens.
-pub(super) fn manager_token(ctx: &Context, t: &Target) -> Result<SecretString> {
+pub(super) fn manager_token(ctx: &Context, t: &Query) -> Result<SecretString> {
     match ctx.keyring()?.get(&account(&t.rule.pattern))? {
         Some((pat, _)) => Ok(pat),
         None => Err(fail(
@@ -214,7 +284,7 @@ pub(super) fn manager_token(ctx: &Context, t: &Target) -> Result<SecretString> {
 }
 
 impl Source for GitlabSource {
-    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+    fn get(&self, ctx: &Context, t: &Query) -> Result<Credential> {
         if self.spec.mode == GitlabMode::JobToken {
             return self.job_token(ctx, t);
         }
@@ -225,20 +295,17 @@ impl Source for GitlabSource {
     /// Job-token mode: `CI_JOB_TOKEN`, which GitLab ends with the job (nothing to revoke).
     /// Access-token mode: a token created for this job alone, revoked at `ci wipe`
     /// (`gitlab_ci`).
-    fn get_for_ci(&self, ctx: &Context, t: &Target) -> Result<Option<CiCredential>> {
+    fn get_for_ci(&self, ctx: &Context, t: &Query) -> Result<CiCredential> {
         if self.spec.mode == GitlabMode::JobToken {
-            return Ok(match self.job_token(ctx, t)? {
-                Lookup::Found(credential) => Some(CiCredential {
-                    credential,
-                    revoke: None,
-                }),
-                Lookup::NotMine => None,
+            return Ok(CiCredential {
+                credential: self.job_token(ctx, t)?,
+                revoke: None,
             });
         }
-        self.mint_for_job(ctx, t).map(Some)
+        self.mint_for_job(ctx, t)
     }
 
-    fn erase(&self, ctx: &Context, t: &Target, password: &SecretString) -> Result<Erased> {
+    fn erase(&self, ctx: &Context, t: &Query, password: &SecretString) -> Result<Erased> {
         if self.spec.mode == GitlabMode::JobToken {
             return Ok(Erased::CannotForget("GitLab refused CI_JOB_TOKEN: allow this project in the target project's CI/CD job token allowlist".into()));
         }
@@ -251,11 +318,58 @@ impl Source for GitlabSource {
             },
         )
     }
+
+    fn root_account(&self, pattern: &str) -> Option<String> {
+        (self.spec.mode != GitlabMode::JobToken).then(|| account(pattern))
+    }
+
+    /// Nothing for `CI_JOB_TOKEN`; for project/group tokens a personal access token with `api`
+    /// scope.
+    fn login(
+        &self,
+        _ctx: &Context,
+        _login: &Login,
+        input: &mut dyn SecretInput,
+        _err: &mut dyn Write,
+    ) -> Result<Option<SecretString>> {
+        if self.spec.mode == GitlabMode::JobToken {
+            return Ok(None);
+        }
+        input
+            .line("a GitLab personal access token with `api` scope")
+            .map(Some)
+    }
+
+    fn revoke_all(&self, ctx: &Context, pattern: &str) -> Result<usize> {
+        revoke_created(ctx, pattern, &self.spec)
+    }
+
+    fn state(&self, ctx: &Context, pattern: &str) -> String {
+        if self.spec.mode == GitlabMode::JobToken {
+            return match ctx.env.get("CI_JOB_TOKEN") {
+                Some(_) => "CI_JOB_TOKEN is set (GitLab CI job)".into(),
+                None => "CI_JOB_TOKEN is NOT set (works only inside a GitLab CI job)".into(),
+            };
+        }
+        super::root_state(
+            ctx,
+            &account(pattern),
+            "GitLab token (api scope)",
+            &format!("gocred login {pattern} --source gitlab --project … --api-url …"),
+        )
+    }
+
+    fn renew_hint(&self, pattern: &str) -> String {
+        format!(
+            "; gocred rotates the project/group token on the next fetch; if that fails, run \
+             `gocred login {pattern} --source gitlab …` again"
+        )
+    }
 }
 
 /// Logout: revokes the access tokens created for the rule (`DELETE …/access_tokens/:id`, 204)
 /// and drops them from the cache. Returns how many were revoked.
-pub fn revoke_all(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usize> {
+fn revoke_created(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usize> {
     if spec.mode == GitlabMode::JobToken {
         return Ok(0);
     }
@@ -263,9 +377,11 @@ pub fn revoke_all(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usi
     let pat = ctx.keyring()?.get(&account(pattern))?.map(|(p, _)| p);
     let client = http::client(Duration::from_secs(spec.timeout_secs)).map_err(Error::other)?;
     let mut revoked = 0;
-    for acc in super::memory::issued(ctx, pattern)? {
+    for acc in super::state_files::issued(ctx, pattern)? {
         let Some(t) = cache.read(&acc)? else { continue };
-        if let (Some(pat), Some(id), true) = (&pat, &t.handle, t.expires_at > super::now_secs()) {
+        if let (Some(pat), Some(id), true) =
+            (&pat, &t.handle, t.expires_at > crate::state::now_secs())
+        {
             let (kind, target) = match &spec.mode {
                 GitlabMode::Project(p) => ("projects", p),
                 GitlabMode::Group(g) => ("groups", g),
@@ -286,7 +402,7 @@ pub fn revoke_all(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usi
         }
         cache.remove(&acc)?;
     }
-    super::memory::forget_issued(ctx, pattern)?;
+    super::state_files::forget_issued(ctx, pattern)?;
     Ok(revoked)
 }
 

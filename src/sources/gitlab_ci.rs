@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::gitlab::{expiry_date, fail, manager_token, GitlabSource};
 use super::revoke::{Revocation, Revoked};
-use super::{username_for, CiCredential, Context, Credential, Target};
+use super::{username_for, CiCredential, Context, Credential, Query};
 use crate::error::Result;
 use crate::http::{self, HttpError};
 use crate::secret::SecretString;
@@ -24,19 +24,19 @@ const REVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl GitlabSource {
     /// `POST …/access_tokens` with the manager token: a new token for this job, not cached.
-    pub(super) fn mint_for_job(&self, ctx: &Context, t: &Target) -> Result<CiCredential> {
+    pub(super) fn mint_for_job(&self, ctx: &Context, t: &Query) -> Result<CiCredential> {
         let pat = manager_token(ctx, t)?;
         let client = http::client(Duration::from_secs(self.spec.timeout_secs))
             .map_err(|m| fail(t, m, None))?;
         // The name is what a GitLab admin sees under Access tokens: say who made it and for what.
-        let name = match crate::store::lease::job_id(&ctx.settings.env) {
+        let name = match crate::store::lease::job_id(ctx.env) {
             Some(job) => format!("gocred-ci {job}"),
             None => "gocred-ci".to_string(),
         };
         let body = serde_json::json!({
             "name": name,
             "scopes": self.spec.scopes,
-            "expires_at": expiry_date(super::now_secs(), 1),
+            "expires_at": expiry_date(crate::state::now_secs(), 1),
             "access_level": self.spec.access_level,
         });
         let created = self
@@ -47,7 +47,7 @@ impl GitlabSource {
         let api_url = self.spec.api_url.clone().expect("checked at config load");
         Ok(CiCredential {
             credential: Credential {
-                username: username_for(t.rule, Some(tok.username)),
+                username: username_for(&t.rule, Some(tok.username)),
                 secret: tok.token,
                 expires_at: Some(tok.expires_at),
                 ephemeral: true,

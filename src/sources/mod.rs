@@ -1,40 +1,121 @@
-//! Sources: one trait, one file per kind.
+//! Sources: one file per kind, behind one trait.
 //!
-//! The box after Rule in the flow. A source is built from its rule and answers a request with
-//! [`Lookup::NotMine`] (let git try its next helper), a [`Credential`] (with its expiry, ready for
-//! minted short-lived tokens), or a fatal error. Sources never parse protocol lines and never
-//! print: the command decides what git and the user see.
+//! The box after Rule in the flow. Each `sources/<kind>.rs` owns everything about its kind: the
+//! config keys it takes (its `KEYS` table), compiling a rule's keys into its [`SourceSpec`]
+//! variant, answering a request with a [`Credential`] (with its expiry), `login` (the root secret
+//! it keeps), `logout` (what it revokes), and what `explain` and `doctor` say about it. Sources
+//! never parse protocol lines and never print except through the writer they are given: the
+//! command decides what git and the user see.
 
 mod command;
 mod env;
-pub mod github_api;
-pub mod github_app;
+mod github_api;
+mod github_app;
 mod github_oidc;
-pub mod gitlab;
+mod gitlab;
 mod gitlab_ci;
-pub mod memory;
-pub mod oauth;
+mod keys;
+mod oauth;
 mod oauth_device;
 mod oauth_grant;
 mod pat;
-pub mod revoke;
+mod revoke;
+mod state_files;
 
 use std::cell::OnceCell;
+use std::io::Write;
 
+use crate::config::{RuleSpec, SourceKind};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::protocol::Origin;
-use crate::rules::{Rule, SourceSpec};
 use crate::secret::SecretString;
-use crate::settings::Settings;
-use crate::store::Keyring;
+use crate::state::CacheSettings;
+use crate::store::{Keyring, KeyringSettings};
 
 pub use command::CommandSource;
 pub use env::EnvSource;
-pub use github_app::GithubAppSource;
+pub use github_app::{owner_and_repo, GithubAppSource, GithubAppSpec};
 pub use github_oidc::{GithubOidcSource, OidcSpec, DEFAULT_API_URL, DEFAULT_STS_URL};
-pub use gitlab::GitlabSource;
-pub use oauth::OauthSource;
+pub use gitlab::{GitlabMode, GitlabSource, GitlabSpec};
+pub use oauth::{OauthSource, OauthSpec};
 pub use pat::{account_for, forget_all, PatSource};
+
+/// How a rule gets its secret: the compiled keys of its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    Pat,
+    Env {
+        variable: String,
+    },
+    Command {
+        argv: Vec<String>,
+        timeout_secs: u64,
+    },
+    GithubOidc(OidcSpec),
+    GithubApp(GithubAppSpec),
+    Oauth(OauthSpec),
+    Gitlab(GitlabSpec),
+}
+
+impl SourceSpec {
+    /// Checks a rule's keys against its kind's `KEYS` table and compiles them.
+    pub fn compile(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+        keys::check(kind, Self::keys(kind), spec)?;
+        match kind {
+            SourceKind::Pat => Ok(SourceSpec::Pat),
+            SourceKind::Env => env::compile(spec),
+            SourceKind::Command => command::compile(spec),
+            SourceKind::GithubOidc => github_oidc::compile(spec).map(SourceSpec::GithubOidc),
+            SourceKind::GithubApp => github_app::compile(spec).map(SourceSpec::GithubApp),
+            SourceKind::Oauth => oauth::compile(spec).map(SourceSpec::Oauth),
+            SourceKind::Gitlab => gitlab::compile(spec).map(SourceSpec::Gitlab),
+        }
+    }
+
+    /// The keys `kind` takes beyond `keys::COMMON` (every rule's): each kind's one table.
+    pub fn keys(kind: SourceKind) -> &'static [&'static str] {
+        match kind {
+            SourceKind::Pat => pat::KEYS,
+            SourceKind::Env => env::KEYS,
+            SourceKind::Command => command::KEYS,
+            SourceKind::GithubOidc => github_oidc::KEYS,
+            SourceKind::GithubApp => github_app::KEYS,
+            SourceKind::Oauth => oauth::KEYS,
+            SourceKind::Gitlab => gitlab::KEYS,
+        }
+    }
+
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            SourceSpec::Pat => SourceKind::Pat,
+            SourceSpec::Env { .. } => SourceKind::Env,
+            SourceSpec::Command { .. } => SourceKind::Command,
+            SourceSpec::GithubOidc(_) => SourceKind::GithubOidc,
+            SourceSpec::GithubApp(_) => SourceKind::GithubApp,
+            SourceSpec::Oauth(_) => SourceKind::Oauth,
+            SourceSpec::Gitlab(_) => SourceKind::Gitlab,
+        }
+    }
+
+    /// The source that answers for this spec.
+    pub fn source(&self) -> Box<dyn Source> {
+        match self {
+            SourceSpec::Pat => Box::new(PatSource),
+            SourceSpec::Env { variable } => Box::new(EnvSource {
+                variable: variable.clone(),
+            }),
+            SourceSpec::Command { argv, timeout_secs } => Box::new(CommandSource {
+                argv: argv.clone(),
+                timeout_secs: *timeout_secs,
+            }),
+            SourceSpec::GithubOidc(spec) => Box::new(GithubOidcSource { spec: spec.clone() }),
+            SourceSpec::GithubApp(spec) => Box::new(GithubAppSource { spec: spec.clone() }),
+            SourceSpec::Oauth(spec) => Box::new(OauthSource { spec: spec.clone() }),
+            SourceSpec::Gitlab(spec) => Box::new(GitlabSource { spec: spec.clone() }),
+        }
+    }
+}
 
 /// A credential ready to hand out.
 #[derive(Debug)]
@@ -48,19 +129,20 @@ pub struct Credential {
 }
 
 impl Credential {
-    /// Whether it may be handed out now, under the configured margin (`[cache] margin_secs`).
+    /// Whether it may be handed out now, under the configured margin (`[cache] margin_secs`):
+    /// the one freshness rule (`state::usable`).
     pub fn usable(&self, margin: u64) -> bool {
-        crate::store::cache::usable(self.expires_at, margin)
+        crate::state::usable(self.expires_at, margin)
     }
 
     /// `Ok` if [`usable`](Self::usable); else the error every command gives for it.
-    pub fn check_usable(&self, rule: &Rule, margin: u64) -> Result<()> {
+    pub fn check_usable(&self, q: &Query, margin: u64) -> Result<()> {
         if self.usable(margin) {
             return Ok(());
         }
         Err(Error::Source {
-            kind: rule.source.as_ref().map_or("ssh", |s| s.kind().as_str()),
-            rule: rule.pattern.clone(),
+            kind: q.rule.kind,
+            rule: q.rule.pattern.clone(),
             message: format!("the token expires within {margin} s; not handing it out"),
             hint: Some(
                 "lower `[cache] margin_secs` in the config if tokens are issued with shorter lives"
@@ -78,12 +160,6 @@ pub struct CiCredential {
     pub revoke: Option<revoke::Revocation>,
 }
 
-#[derive(Debug)]
-pub enum Lookup {
-    NotMine,
-    Found(Credential),
-}
-
 /// What `store` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -96,7 +172,7 @@ pub enum Stored {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Erased {
     Dropped,
-    /// The rejected password is not the one we hold: keep ours (R1.15).
+    /// The rejected password is not the one we hold: keep ours (docs/protocols/git-credential-protocol.md).
     Different,
     NothingHeld,
     /// The source cannot forget (env, command); the message says what the user should change.
@@ -105,23 +181,45 @@ pub enum Erased {
     Minted,
 }
 
-/// The request as a source sees it.
-pub struct Target<'a> {
-    pub origin: &'a Origin,
-    pub path: Option<&'a str>,
-    pub rule: &'a Rule,
+/// What a source knows of the rule that routed a request to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    /// The source kind's name (for messages).
+    pub kind: &'static str,
+    pub pattern: String,
+    /// The rule's `username`, which wins over the source's.
+    pub username: Option<String>,
+    /// Pattern elements after the host (`acme/*`); `None` = the whole host.
+    pub path_glob: Option<String>,
+    /// The rule names one exact host (no `*.` wildcard).
+    pub one_host: bool,
 }
 
-/// Shared per-run state: settings and a lazily opened keyring.
+/// The request as a source sees it.
+pub struct Query<'a> {
+    pub origin: &'a Origin,
+    pub path: Option<&'a str>,
+    pub rule: RuleRef,
+}
+
+/// Shared per-run state: what the sources read of the settings, and a lazily opened keyring.
 pub struct Context<'a> {
-    pub settings: &'a Settings,
+    pub env: &'a Env,
+    pub keyring_settings: &'a KeyringSettings,
+    pub cache: &'a CacheSettings,
     keyring: OnceCell<Keyring>,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(settings: &'a Settings) -> Context<'a> {
+    pub fn new(
+        env: &'a Env,
+        keyring_settings: &'a KeyringSettings,
+        cache: &'a CacheSettings,
+    ) -> Context<'a> {
         Context {
-            settings,
+            env,
+            keyring_settings,
+            cache,
             keyring: OnceCell::new(),
         }
     }
@@ -130,19 +228,45 @@ impl<'a> Context<'a> {
         if let Some(k) = self.keyring.get() {
             return Ok(k);
         }
-        let k = Keyring::open(&self.settings.keyring, &self.settings.env)?;
+        let k = Keyring::open(self.keyring_settings, self.env)?;
         Ok(self.keyring.get_or_init(|| k))
+    }
+
+    /// gocred's state directory, or a clear error when there is none.
+    pub fn state_dir(&self) -> Result<&std::path::Path> {
+        self.cache.dir.as_deref().ok_or_else(|| {
+            Error::with_hint(
+                "no directory for gocred's lock files: neither XDG_CACHE_HOME nor HOME is set",
+                "set XDG_CACHE_HOME to a private directory",
+            )
+        })
     }
 }
 
+/// What `gocred login` was told about the secret it stores.
+pub struct Login<'a> {
+    pub pattern: &'a str,
+    /// `--username` (a `pat` keeps it with the token).
+    pub username: Option<&'a str>,
+}
+
+/// Where `login` reads a root secret from: stdin or a no-echo prompt, never argv.
+pub trait SecretInput {
+    /// One line holding a token; `what` names it in the prompt and in errors.
+    fn line(&mut self, what: &str) -> Result<SecretString>;
+    /// A PEM file (many lines, so never from a terminal); `how` says how to give it.
+    fn pem(&mut self, how: &str) -> Result<SecretString>;
+}
+
 pub trait Source {
-    fn get(&self, ctx: &Context, target: &Target) -> Result<Lookup>;
+    /// The credential for `q`, or the error that says why there is none.
+    fn get(&self, ctx: &Context, q: &Query) -> Result<Credential>;
 
     /// Git confirmed `username`/`password` worked. Default: nothing to remember.
     fn store(
         &self,
         _ctx: &Context,
-        _target: &Target,
+        _q: &Query,
         _username: &str,
         _password: &SecretString,
     ) -> Result<Stored> {
@@ -150,66 +274,75 @@ pub trait Source {
     }
 
     /// Git reports `password` was rejected.
-    fn erase(&self, ctx: &Context, target: &Target, password: &SecretString) -> Result<Erased>;
+    fn erase(&self, ctx: &Context, q: &Query, password: &SecretString) -> Result<Erased>;
 
     /// A credential for a CI job (`gocred ci`): minted for this job where the source can mint
     /// (never one shared with other processes through a cache), with how to revoke it.
-    /// Default: what `get` returns, nothing to revoke. `None`: not mine.
+    /// Default: what `get` returns, nothing to revoke.
     /// (`oauth` keeps the default on purpose: revoking its token would end the sign-in.)
-    fn get_for_ci(&self, ctx: &Context, target: &Target) -> Result<Option<CiCredential>> {
-        Ok(match self.get(ctx, target)? {
-            Lookup::Found(credential) => Some(CiCredential {
-                credential,
-                revoke: None,
-            }),
-            Lookup::NotMine => None,
+    fn get_for_ci(&self, ctx: &Context, q: &Query) -> Result<CiCredential> {
+        Ok(CiCredential {
+            credential: self.get(ctx, q)?,
+            revoke: None,
         })
     }
+
+    /// The keyring entry of the rule's root secret, if the kind keeps one.
+    fn root_account(&self, _pattern: &str) -> Option<String> {
+        None
+    }
+
+    /// `gocred login`: reads (or obtains) the root secret to keep under
+    /// [`root_account`](Self::root_account). `None`: nothing to keep. Notes go to `err`.
+    fn login(
+        &self,
+        _ctx: &Context,
+        _login: &Login,
+        _input: &mut dyn SecretInput,
+        _err: &mut dyn Write,
+    ) -> Result<Option<SecretString>> {
+        Ok(None)
+    }
+
+    /// `gocred logout`: revokes at the server what was minted for `pattern` and forgets it
+    /// locally. Returns how many tokens were revoked.
+    fn revoke_all(&self, _ctx: &Context, _pattern: &str) -> Result<usize> {
+        Ok(0)
+    }
+
+    /// `explain`: whether the secret is there, without reading more than needed and never
+    /// showing it.
+    fn state(&self, ctx: &Context, pattern: &str) -> String;
+
+    /// `doctor`: what to renew when the token is rejected or expired (a clause starting `; `).
+    fn renew_hint(&self, pattern: &str) -> String;
 }
 
-/// A minted token for `t` from the shared token cache under `account`, minted (once across
+/// A minted token for `q` from the shared token cache under `account`, minted (once across
 /// processes, under the scope lock) when missing; `mint` gets the previous token, if any, for
 /// sources that rotate. The mint is recorded so `logout` can revoke it.
 pub(crate) fn cached_mint(
     ctx: &Context,
-    t: &Target,
+    q: &Query,
     account: &str,
     mint: impl FnOnce(Option<crate::store::CachedToken>) -> Result<crate::store::CachedToken>,
-) -> Result<Lookup> {
+) -> Result<Credential> {
     let tok = token_cache(ctx)?.get_or_mint(account, |prev| {
         let tok = mint(prev)?;
-        memory::record_issued(ctx, &t.rule.pattern, account)?;
+        state_files::record_issued(ctx, &q.rule.pattern, account)?;
         Ok(tok)
     })?;
-    Ok(Lookup::Found(Credential {
-        username: username_for(t.rule, Some(tok.username)),
+    Ok(Credential {
+        username: username_for(&q.rule, Some(tok.username)),
         secret: tok.token,
         expires_at: Some(tok.expires_at),
         ephemeral: true,
-    }))
-}
-
-/// The source a rule names. `None` for rules that do not answer over HTTPS (ssh).
-pub fn for_rule(rule: &Rule) -> Option<Box<dyn Source>> {
-    Some(match rule.source.as_ref()? {
-        SourceSpec::Pat => Box::new(PatSource),
-        SourceSpec::Env { variable } => Box::new(EnvSource {
-            variable: variable.clone(),
-        }),
-        SourceSpec::Command { argv, timeout_secs } => Box::new(CommandSource {
-            argv: argv.clone(),
-            timeout_secs: *timeout_secs,
-        }),
-        SourceSpec::GithubOidc(spec) => Box::new(GithubOidcSource { spec: spec.clone() }),
-        SourceSpec::GithubApp(spec) => Box::new(GithubAppSource { spec: spec.clone() }),
-        SourceSpec::Oauth(spec) => Box::new(OauthSource { spec: spec.clone() }),
-        SourceSpec::Gitlab(spec) => Box::new(GitlabSource { spec: spec.clone() }),
     })
 }
 
 /// The username to send: the rule's, else the source's, else a placeholder every forge accepts
 /// for token auth (GitHub/GitLab/Gitea take any non-empty name with a PAT).
-pub fn username_for(rule: &Rule, from_source: Option<String>) -> String {
+pub fn username_for(rule: &RuleRef, from_source: Option<String>) -> String {
     rule.username
         .clone()
         .or(from_source)
@@ -218,65 +351,21 @@ pub fn username_for(rule: &Rule, from_source: Option<String>) -> String {
 
 /// The token cache of this run: the context's keyring, the configured margin, the lock dir.
 pub fn token_cache<'c>(ctx: &'c Context) -> Result<crate::store::TokenCache<'c>> {
-    let dir = ctx.settings.cache.dir.as_deref().ok_or_else(|| {
-        crate::error::Error::with_hint(
-            "no directory for gocred's lock files: neither XDG_CACHE_HOME nor HOME is set",
-            "set XDG_CACHE_HOME to a private directory",
-        )
-    })?;
     Ok(crate::store::TokenCache {
         keyring: ctx.keyring()?,
-        margin: ctx.settings.cache.margin_secs,
-        lock_dir: dir,
+        margin: ctx.cache.margin_secs,
+        lock_dir: ctx.state_dir()?,
     })
 }
 
-/// Unix seconds now (0 if the clock is before 1970).
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// What `explain` says about a minting rule's root secret: present or not, never the secret.
-pub fn mint_state(spec: &SourceSpec, rule: &Rule, settings: &Settings) -> String {
-    let (account, what, login) = match spec {
-        SourceSpec::GithubApp(_) => (
-            github_app::key_account(&rule.pattern),
-            "App private key",
-            format!(
-                "gocred login {} --source github-app --app-id ID < app-key.pem",
-                rule.pattern
-            ),
-        ),
-        SourceSpec::Oauth(_) => (
-            oauth::account(&rule.pattern),
-            "refresh token",
-            format!(
-                "gocred login {} --source oauth --provider … --client-id …",
-                rule.pattern
-            ),
-        ),
-        SourceSpec::Gitlab(g) if g.mode == crate::rules_mint::GitlabMode::JobToken => {
-            return match settings.env.get("CI_JOB_TOKEN") {
-                Some(_) => "CI_JOB_TOKEN is set (GitLab CI job)".into(),
-                None => "CI_JOB_TOKEN is NOT set (works only inside a GitLab CI job)".into(),
-            }
-        }
-        SourceSpec::Gitlab(_) => (
-            gitlab::account(&rule.pattern),
-            "GitLab token (api scope)",
-            format!(
-                "gocred login {} --source gitlab --project … --api-url …",
-                rule.pattern
-            ),
-        ),
-        _ => return "minted on demand".into(),
-    };
-    let ctx = Context::new(settings);
-    match ctx.keyring().and_then(|k| k.get(&account)) {
+/// What `explain` says of a minting rule's root secret: present or not, never the secret.
+fn root_state(ctx: &Context, account: &str, what: &str, login: &str) -> String {
+    match ctx.keyring().and_then(|k| k.get(account)) {
         Ok(Some((_, b))) => format!("{what} present in {}; tokens minted on demand", b.name()),
         Ok(None) => format!("no {what} stored; run: {login}"),
         Err(e) => format!("keyring unavailable: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! RFC 8628 device authorization at `gocred login --source oauth`: show a code, wait, get tokens.
 //!
-//! Runs only at login, on a person's terminal; never on git's protocol channel (R3.8). Every
+//! Runs only at login, on a person's terminal; never on git's protocol channel (docs/protocols/oauth.md). Every
 //! string the server sends for display (`verification_uri`, `user_code`, error text) is stripped
 //! of control characters before it reaches the terminal, and the verification URI must be https
 //! on the host of the device endpoint (plain http only when that endpoint is a loopback test
@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::oauth::OauthSpec;
 use super::oauth_grant::{self, GrantError, Tokens};
 use crate::error::{Error, Result};
 use crate::http::{self, Field, HttpError};
-use crate::rules_mint::OauthSpec;
-use crate::secret::{secret, SecretString};
+use crate::secret::SecretString;
 
 #[derive(Deserialize)]
 struct DeviceAuth {
-    device_code: String,
+    device_code: SecretString,
     user_code: String,
     #[serde(alias = "verification_url")]
     verification_uri: String,
@@ -72,7 +72,7 @@ pub fn run(spec: &OauthSpec, err: &mut dyn Write) -> Result<Tokens> {
     if let Some(c) = complete {
         let _ = writeln!(err, "gocred: (or open {c})");
     }
-    let device_code = secret(auth.device_code);
+    let device_code = auth.device_code;
     let lifetime = Duration::from_secs(auth.expires_in.unwrap_or(900).clamp(10, 1800));
     let mut interval = Duration::from_secs(auth.interval.unwrap_or(5).clamp(1, 60));
     poll(&client, spec, &device_code, lifetime, &mut interval)
@@ -128,7 +128,7 @@ fn poll(
     result
 }
 
-/// The URI the user is sent to: https on the device endpoint's host (R3.8); shown cleaned.
+/// The URI the user is sent to: https on the device endpoint's host (docs/protocols/oauth.md); shown cleaned.
 pub fn check_verification_uri(raw: &str, device_url: &str) -> Result<String> {
     let bad = |why: &str| {
         fail(format!(

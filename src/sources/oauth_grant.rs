@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::oauth::OauthSpec;
 use crate::http::{self, Client, Field, HttpError};
-use crate::rules_mint::OauthSpec;
-use crate::secret::{secret, SecretString};
+use crate::secret::{ExposeSecret, SecretString};
 
 /// A successful token response.
 pub struct Tokens {
@@ -44,8 +44,8 @@ impl std::fmt::Display for GrantError {
 
 #[derive(Deserialize)]
 struct Wire {
-    access_token: Option<String>,
-    refresh_token: Option<String>,
+    access_token: Option<SecretString>,
+    refresh_token: Option<SecretString>,
     expires_in: Option<serde_json::Value>,
     error: Option<String>,
     error_description: Option<String>,
@@ -87,10 +87,10 @@ fn token_request(
         };
         return Err(GrantError::OAuth { code, text });
     }
-    let access = secret(w.access_token.ok_or_else(|| {
+    let access = w.access_token.ok_or_else(|| {
         GrantError::Http(HttpError::Garbage("no `access_token` in the answer".into()))
-    })?);
-    let refresh = w.refresh_token.filter(|r| !r.is_empty()).map(secret);
+    })?;
+    let refresh = w.refresh_token.filter(|r| !r.expose_secret().is_empty());
     for t in std::iter::once(&access).chain(refresh.as_ref()) {
         crate::secret::check_token(t).map_err(|p| {
             GrantError::Http(HttpError::Garbage(format!(

@@ -12,11 +12,16 @@
 //! The bound entries of a pattern are listed (names only, no secret) under `pat-bound:<pattern>`
 //! so `logout` can delete them all.
 
-use super::{username_for, Context, Credential, Erased, Lookup, Source, Stored, Target};
+use std::io::Write;
+
+use super::{username_for, Context, Credential, Erased, Login, Query, SecretInput, Source, Stored};
 use crate::error::{Error, Result};
-use crate::secret::{same_secret, secret, ExposeSecret, SecretString};
+use crate::secret::{same_secret, ExposeSecret, SecretString};
 use crate::store::keyring::Keyring;
 use crate::store::payload::PatSecret;
+
+/// `pat` takes no keys beyond every rule's.
+pub const KEYS: &[&str] = &[];
 
 /// The keyring account for a rule's pattern.
 pub fn account_for(pattern: &str) -> String {
@@ -24,10 +29,8 @@ pub fn account_for(pattern: &str) -> String {
 }
 
 /// The entry `store` keeps for `t` when it is narrower than the rule; `None`: the rule-wide one.
-fn bound_account(t: &Target) -> Option<String> {
-    let whole_rule = matches!(t.rule.host, crate::rules::HostPattern::Exact { .. })
-        && t.rule.path_glob.is_none()
-        && t.path.is_none();
+fn bound_account(t: &Query) -> Option<String> {
+    let whole_rule = t.rule.one_host && t.rule.path_glob.is_none() && t.path.is_none();
     if whole_rule {
         return None;
     }
@@ -64,7 +67,7 @@ pub fn forget_all(keyring: &Keyring, pattern: &str) -> Result<bool> {
 pub struct PatSource;
 
 impl Source for PatSource {
-    fn get(&self, ctx: &Context, t: &Target) -> Result<Lookup> {
+    fn get(&self, ctx: &Context, t: &Query) -> Result<Credential> {
         let keyring = ctx.keyring()?;
         let bound = match bound_account(t) {
             Some(account) => keyring.get(&account)?,
@@ -92,12 +95,12 @@ impl Source for PatSource {
             message: format!("the stored token is unusable: {p}"),
             hint: Some(format!("run `gocred login {}` again", t.rule.pattern)),
         })?;
-        Ok(Lookup::Found(Credential {
-            username: username_for(t.rule, stored.username),
+        Ok(Credential {
+            username: username_for(&t.rule, stored.username),
             secret: stored.token,
             expires_at: None,
             ephemeral: false,
-        }))
+        })
     }
 
     /// Remembers what git confirmed, but only while the rule has no token: a working credential
@@ -105,7 +108,7 @@ impl Source for PatSource {
     fn store(
         &self,
         ctx: &Context,
-        t: &Target,
+        t: &Query,
         username: &str,
         password: &SecretString,
     ) -> Result<Stored> {
@@ -126,7 +129,7 @@ impl Source for PatSource {
         }
         let value = PatSecret {
             username: (!username.is_empty()).then(|| username.to_string()),
-            token: secret(password.expose_secret().to_string()),
+            token: password.clone(),
         };
         let account = match bound {
             Some(b) => {
@@ -136,7 +139,10 @@ impl Source for PatSource {
                 if !index.contains(&b) {
                     index.push(b.clone());
                     let names = serde_json::to_string(&index).expect("strings serialise");
-                    keyring.set(&index_account(&t.rule.pattern), &secret(names))?;
+                    keyring.set(
+                        &index_account(&t.rule.pattern),
+                        &crate::secret::secret(names),
+                    )?;
                 }
                 b
             }
@@ -146,7 +152,7 @@ impl Source for PatSource {
         Ok(Stored::Saved)
     }
 
-    fn erase(&self, ctx: &Context, t: &Target, password: &SecretString) -> Result<Erased> {
+    fn erase(&self, ctx: &Context, t: &Query, password: &SecretString) -> Result<Erased> {
         let keyring = ctx.keyring()?;
         // The entry `get` answered from: the bound one when there is one, else the rule-wide.
         let bound = match bound_account(t) {
@@ -168,5 +174,39 @@ impl Source for PatSource {
         }
         keyring.delete(&account)?;
         Ok(Erased::Dropped)
+    }
+
+    fn root_account(&self, pattern: &str) -> Option<String> {
+        Some(account_for(pattern))
+    }
+
+    /// The token (one line) and the username to send with it.
+    fn login(
+        &self,
+        _ctx: &Context,
+        login: &Login,
+        input: &mut dyn SecretInput,
+        _err: &mut dyn Write,
+    ) -> Result<Option<SecretString>> {
+        let token = input.line(&format!("the token for {}", login.pattern))?;
+        Ok(Some(
+            PatSecret {
+                username: login.username.map(str::to_string),
+                token,
+            }
+            .encode(),
+        ))
+    }
+
+    fn state(&self, ctx: &Context, pattern: &str) -> String {
+        match ctx.keyring().and_then(|k| k.get(&account_for(pattern))) {
+            Ok(Some((_, b))) => format!("token present in {}", b.name()),
+            Ok(None) => format!("no token stored; run: gocred login {pattern}"),
+            Err(e) => format!("keyring unavailable: {e}"),
+        }
+    }
+
+    fn renew_hint(&self, pattern: &str) -> String {
+        format!("; store a new one with `gocred login {pattern}`")
     }
 }

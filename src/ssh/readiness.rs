@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::SshBase;
-use crate::settings::Env;
+use crate::env::Env;
 
 /// What was found for one ssh endpoint.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use super::lock::{fingerprint, ScopeLock, LOCK_WAIT};
 use super::Keyring;
 use crate::error::{Error, Result};
 use crate::secret::{same_secret, secret, ExposeSecret, SecretString};
-use crate::sources::now_secs;
+use crate::state::usable;
 
 /// A minted token as cached.
 #[derive(Debug)]
@@ -66,13 +66,6 @@ impl CachedToken {
     }
 }
 
-/// The one freshness rule: a token is handed out (by `get`, `goauth`, `token`, `ci`), reused from
-/// the cache, and passed by `doctor` only while it has more than `margin` seconds left
-/// (`[cache] margin_secs`): git or Go must be able to finish with it. `None`: no known expiry.
-pub fn usable(expires_at: Option<u64>, margin: u64) -> bool {
-    expires_at.is_none_or(|exp| exp > now_secs().saturating_add(margin))
-}
-
 /// The cache over one keyring, with the reuse margin and the lock directory.
 pub struct TokenCache<'a> {
     pub keyring: &'a Keyring,
@@ -111,7 +104,7 @@ impl TokenCache<'_> {
         self.keyring.delete(account)
     }
 
-    /// Drops the cached token if it is `password` (git reported it rejected, R1.15).
+    /// Drops the cached token if it is `password` (git reported it rejected; docs/protocols/git-credential-protocol.md).
     /// `Some(true)` dropped, `Some(false)` a different token is cached, `None` nothing cached.
     pub fn drop_if_same(&self, account: &str, password: &SecretString) -> Result<Option<bool>> {
         let Some(t) = self.read(account)? else {
@@ -154,7 +147,7 @@ impl TokenCache<'_> {
         if let Some(t) = previous.as_ref().filter(|t| t.is_fresh(self.margin)) {
             return Ok(CachedToken {
                 username: t.username.clone(),
-                token: secret(t.token.expose_secret().to_string()),
+                token: t.token.clone(),
                 expires_at: t.expires_at,
                 handle: t.handle.clone(),
             });
@@ -179,6 +172,7 @@ impl TokenCache<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::now_secs;
 
     #[test]
     fn wire_round_trip_and_junk() {

@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::{secret, ExposeSecret, SecretString};
-use crate::settings::{Env, KeyringSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -32,6 +32,13 @@ impl Backend {
             Backend::Native => "native",
         }
     }
+}
+
+/// Which keyring to use and under which service name (`[keyring]`, `GOCRED_KEYRING*`).
+#[derive(Debug, Clone)]
+pub struct KeyringSettings {
+    pub backend: String,
+    pub service: String,
 }
 
 /// A handle on the chosen store. `auto` on Linux tries Secret Service first and falls back to
@@ -172,7 +179,7 @@ impl Keyring {
         value: &SecretString,
         expires_at: u64,
     ) -> Result<Backend> {
-        let timeout = expires_at.saturating_sub(crate::sources::now_secs());
+        let timeout = expires_at.saturating_sub(crate::state::now_secs());
         self.set_with_timeout(account, value, Some(timeout))
     }
 

@@ -2,8 +2,7 @@
 //!
 //! The `keyring` crate's own keyutils store files keys in the session keyring, which on many
 //! machines (containers, CI runners, ssh without pam_keyinit) is a throw-away per-process keyring:
-//! a key stored by `gocred login` would be gone for the next `gocred get` (reference
-//! test-environment.md §5). The user keyring (`@u`) is shared by every process of the uid for as
+//! a key stored by `gocred login` would be gone for the next `gocred get`. The user keyring (`@u`) is shared by every process of the uid for as
 //! long as the user has a process running. Keys are created possessor+user read/write only.
 
 use std::any::Any;

@@ -7,11 +7,11 @@
 //! (double-checked locking). The lock is `flock(2)` (through `fs4`), so the kernel releases it
 //! when the holder exits or is killed: a crashed mint never wedges later processes.
 //!
-//! Lock files live in a private directory ([`state_dir`], checked by [`private_dir`]): 0700, ours, and reached only through directories nobody else can change. A
+//! Lock files live in a private directory (`state::state_dir`, checked by [`private_dir`]): 0700, ours, and reached only through directories nobody else can change. A
 //! file name is a hash of the scope, so nothing about the request leaks into the file system.
 
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -72,22 +72,6 @@ impl Drop for ScopeLock {
     fn drop(&mut self) {
         let _ = fs4::FileExt::unlock(&self.file);
     }
-}
-
-/// gocred's private state directory: `$XDG_CACHE_HOME/gocred`, else `~/.cache/gocred` (the
-/// `dirs` cache dir on macOS/Windows). Holds lock files and non-secret memory such as which
-/// installation serves which owner; never a token.
-pub fn state_dir(env: &crate::settings::Env) -> Option<PathBuf> {
-    let base = if cfg!(any(target_os = "macos", windows)) {
-        dirs::cache_dir()
-    } else {
-        match (env.get("XDG_CACHE_HOME"), env.get("HOME")) {
-            (Some(x), _) if Path::new(x).is_absolute() => Some(PathBuf::from(x)),
-            (_, Some(h)) => Some(Path::new(h).join(".cache")),
-            _ => None,
-        }
-    };
-    base.map(|b| b.join("gocred"))
 }
 
 /// Creates (0700, one component at a time) and checks a directory only this user can use, on a

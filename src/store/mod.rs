@@ -9,7 +9,8 @@ pub mod lease;
 pub mod lock;
 pub mod netrc_file;
 pub mod payload;
+pub mod revocation;
 
 pub use self::cache::{CachedToken, TokenCache};
-pub use self::keyring::{Backend, Keyring};
+pub use self::keyring::{Backend, Keyring, KeyringSettings};
 pub use self::lock::ScopeLock;

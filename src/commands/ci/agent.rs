@@ -31,7 +31,6 @@ use crate::error::{Error, Result};
 use crate::protocol::{read_request, write_response, Origin, Response, Scheme};
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::{Env, Settings};
-use crate::sources::Context;
 use crate::store::lease::{Lease, LeaseDir};
 
 /// The variable that tells `gocred ci helper` (and `goauth`) where the agent listens.
@@ -210,7 +209,7 @@ impl Serve {
         if !self.lazy.contains(&first) || !plan::is_private(&self.settings, rule, &origin.host) {
             return None;
         }
-        let ctx = Context::new(&self.settings);
+        let ctx = self.settings.context();
         let (Some(mut out), Some(mut err)) =
             (unlocked(std::io::stdout()), unlocked(std::io::stderr()))
         else {

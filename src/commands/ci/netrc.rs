@@ -17,7 +17,7 @@ use super::setup::{self, Issued};
 use super::wipe;
 use crate::error::{Error, Result};
 use crate::netrc::{block, Entry};
-use crate::secret::{secret, ExposeSecret};
+
 use crate::settings::Settings;
 use crate::store::lease::{new_id, Lease, LeaseDir, LeaseFile};
 use crate::store::netrc_file::{self, Change};
@@ -109,7 +109,7 @@ pub fn write_block(
         .map(|i| Entry {
             machine: i.host.clone(),
             login: i.username.clone(),
-            password: secret(i.token.expose_secret().to_string()),
+            password: i.token.clone(),
         })
         .collect();
     let rendered = block::render(&id, &entries).map_err(|e| Error::other(e.to_string()))?;

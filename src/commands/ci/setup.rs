@@ -14,7 +14,7 @@ use crate::protocol::{Origin, Scheme};
 use crate::rules::Rule;
 use crate::secret::{ExposeSecret, SecretString};
 use crate::settings::{Env, Settings};
-use crate::sources::{self, Context, Target};
+use crate::sources::Context;
 use crate::store::lease::{sha256_hex, Lease, LeaseDir, LeaseToken};
 
 /// One credential handed to the job.
@@ -33,7 +33,7 @@ pub fn issue(
     lease: &mut Lease,
     err: &mut dyn Write,
 ) -> Result<Vec<Issued>> {
-    let ctx = Context::new(settings);
+    let ctx = settings.context();
     let mut issued = Vec::new();
     for p in &plan.hosts {
         if let Some(i) = issue_one(&ctx, p.rule, &p.host, ld, lease, err)? {
@@ -57,23 +57,11 @@ pub fn issue_one(
     lease: &mut Lease,
     err: &mut dyn Write,
 ) -> Result<Option<Issued>> {
-    let Some(source) = sources::for_rule(rule) else {
+    let Some(source) = rule.source() else {
         return Ok(None);
     };
     let origin = Origin::parse(Scheme::Https, host)?;
-    let target = Target {
-        origin: &origin,
-        path: None,
-        rule,
-    };
-    let Some(ci) = source.get_for_ci(ctx, &target)? else {
-        let _ = writeln!(
-            err,
-            "gocred: rule `{}` gave no credential for {host}: skipped",
-            rule.pattern
-        );
-        return Ok(None);
-    };
+    let ci = source.get_for_ci(ctx, &rule.query(&origin, None))?;
     let cred = ci.credential;
     // Recorded before any check can fail, so a minted token is always revoked.
     lease.tokens.push(LeaseToken {
@@ -81,10 +69,7 @@ pub fn issue_one(
         rule: rule.pattern.clone(),
         sha256: sha256_hex(cred.secret.expose_secret().as_bytes()),
         expires_at: cred.expires_at,
-        token: ci
-            .revoke
-            .is_some()
-            .then(|| crate::secret::secret(cred.secret.expose_secret().to_string())),
+        token: ci.revoke.is_some().then(|| cred.secret.clone()),
         revoke: ci.revoke,
     });
     ld.save(lease)?;
@@ -98,7 +83,7 @@ pub fn issue_one(
     netrc::check_word(cred.secret.expose_secret()).map_err(|e| bad("token", e.to_string()))?;
     netrc::check_word(&cred.username).map_err(|e| bad("username", e.to_string()))?;
     if let Some(exp) = cred.expires_at {
-        let margin = ctx.settings.cache.margin_secs;
+        let margin = ctx.cache.margin_secs;
         if !cred.usable(margin) {
             return Err(bad(
                 "token",

@@ -3,7 +3,7 @@
 //!
 //! Rules are first-match-wins; Go's cache is a map from keys (a URL line minus `https://` and
 //! one trailing `/`) and a request takes the longest key it can reach by cutting its URL, query
-//! included, at the last `/` (see docs/goauth.md). The two disagree in three ways: the go-get
+//! included, at the last `/` (see docs/protocols/goauth.md). The two disagree in three ways: the go-get
 //! page of a prefix (`host/a/b?go-get=1`) skips the key `host/a/b`, because the query sticks to
 //! the last element; a `.git` on the last element is the same repository to a rule but another
 //! key to Go; and a broader key answers everything beneath it that no longer key answers, even
@@ -266,7 +266,7 @@ pub fn check(rules: &[Rule], origin: &Origin, keys: &[(String, usize)]) -> Resul
 }
 
 /// Whether a GOINSECURE glob could match a module on `host`: Go then fetches it without checking
-/// TLS and still attaches GOAUTH credentials (spec R2.3), so no credential is given for the host.
+/// TLS and still attaches GOAUTH credentials (docs/protocols/goauth.md), so no credential is given for the host.
 pub fn insecure_host(goinsecure: &str, host: &str) -> Option<String> {
     goinsecure
         .split(',')

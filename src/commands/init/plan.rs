@@ -236,7 +236,7 @@ fn note_missing_token(inp: &Inputs, rule: &Rule, plan: &mut Plan) {
     if !matches!(rule.source, Some(crate::rules::SourceSpec::Pat)) || inp.args.dry_run {
         return;
     }
-    let ctx = crate::sources::Context::new(inp.settings);
+    let ctx = inp.settings.context();
     let account = crate::sources::account_for(&rule.pattern);
     match ctx.keyring().and_then(|k| k.get(&account)) {
         Ok(Some(_)) => {}

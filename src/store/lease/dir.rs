@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::process;
 use super::{Holder, Lease, CLAIM, SUFFIX};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::netrc::block::BlockId;
-use crate::settings::Env;
 
 /// How a listed lease stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,11 +21,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::netrc::block::BlockId;
 use crate::secret::{secret, ExposeSecret, SecretString};
-use crate::settings::Env;
-use crate::sources::revoke::Revocation;
+use crate::store::revocation::Revocation;
 
 mod dir;
 mod process;
@@ -146,7 +146,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Unix seconds now.
-pub use crate::sources::now_secs as now;
+pub use crate::state::now_secs as now;
 
 /// This CI job, when the CI says.
 pub fn job_id(env: &Env) -> Option<String> {

@@ -21,9 +21,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::netrc::FileBytes;
-use crate::settings::Env;
 
 /// Netrc files larger than this are refused (neither reader has a limit; this is a sanity cap).
 const MAX_SIZE: u64 = 16 << 20;
@@ -137,7 +137,7 @@ pub fn preflight(path: &Path) -> Result<()> {
 /// Reads the file (under the lock), for checks after an edit. `None`: no file.
 pub fn read(path: &Path) -> Result<Option<FileBytes>> {
     preflight(path)?;
-    let _lock = platform::Lock::acquire(path)?;
+    let _lock = platform::NetrcLock::acquire(path)?;
     Ok(read_locked(path)?.0.content)
 }
 
@@ -145,7 +145,7 @@ pub fn read(path: &Path) -> Result<Option<FileBytes>> {
 /// in between. Nothing is written when a check fails.
 pub fn edit(path: &Path, decide: &mut dyn FnMut(&Snapshot) -> Result<Change>) -> Result<Edited> {
     preflight(path)?;
-    let _lock = platform::Lock::acquire(path)?;
+    let _lock = platform::NetrcLock::acquire(path)?;
     remove_stale_temps(path);
     for _ in 0..20 {
         let (snap, old) = read_locked(path)?;

@@ -42,12 +42,12 @@ pub fn identity(md: &fs::Metadata) -> Vec<i128> {
 }
 
 /// Held for as long as it lives; closing the descriptor releases the lock.
-pub struct Lock {
+pub struct NetrcLock {
     _file: File,
 }
 
-impl Lock {
-    pub fn acquire(path: &Path) -> Result<Lock> {
+impl NetrcLock {
+    pub fn acquire(path: &Path) -> Result<NetrcLock> {
         let mut name = path.as_os_str().to_owned();
         name.push(".gocred.lock");
         let lock_path = PathBuf::from(name);
@@ -60,6 +60,6 @@ impl Lock {
             .map_err(|e| Error::io(format!("opening the lock {}", lock_path.display()), e))?;
         fs4::FileExt::lock(&file)
             .map_err(|e| Error::io(format!("locking {}", lock_path.display()), e))?;
-        Ok(Lock { _file: file })
+        Ok(NetrcLock { _file: file })
     }
 }

@@ -1,4 +1,4 @@
-//! Non-secret memory of the minting sources, in gocred's private state directory.
+//! Non-secret state files of the minting sources, in gocred's private state directory.
 //!
 //! Two kinds of facts worth keeping between processes but holding no secret: which
 //! installation serves an owner (saves an API call per mint), and which token-cache entries a
@@ -12,26 +12,16 @@ use crate::error::{Error, Result};
 use crate::store::lock::{fingerprint, private_dir, ScopeLock, LOCK_WAIT};
 
 /// One directory of small key → value files.
-pub struct Memory {
+pub struct StateFiles {
     dir: PathBuf,
 }
 
-/// The state directory or a clear error when there is none (no HOME, no XDG_CACHE_HOME).
-pub fn state_dir(ctx: &Context) -> Result<PathBuf> {
-    ctx.settings.cache.dir.clone().ok_or_else(|| {
-        Error::with_hint(
-            "no directory for gocred's lock files: neither XDG_CACHE_HOME nor HOME is set",
-            "set XDG_CACHE_HOME to a private directory",
-        )
-    })
-}
-
-impl Memory {
-    pub fn new(ctx: &Context, name: &str) -> Result<Memory> {
-        let root = state_dir(ctx)?;
+impl StateFiles {
+    pub fn new(ctx: &Context, name: &str) -> Result<StateFiles> {
+        let root = ctx.state_dir()?;
         let dir = root.join(name);
         private_dir(&dir)?;
-        Ok(Memory { dir })
+        Ok(StateFiles { dir })
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -65,8 +55,8 @@ impl Memory {
 
 /// Notes that `account` (a token-cache entry) was filled for `pattern`.
 pub fn record_issued(ctx: &Context, pattern: &str, account: &str) -> Result<()> {
-    let m = Memory::new(ctx, "issued")?;
-    let _lock = ScopeLock::acquire(&state_dir(ctx)?, &format!("issued|{pattern}"), LOCK_WAIT)?;
+    let m = StateFiles::new(ctx, "issued")?;
+    let _lock = ScopeLock::acquire(ctx.state_dir()?, &format!("issued|{pattern}"), LOCK_WAIT)?;
     let mut list = m.get(pattern).unwrap_or_default();
     if !list.split(' ').any(|a| a == account) {
         if !list.is_empty() {
@@ -80,7 +70,7 @@ pub fn record_issued(ctx: &Context, pattern: &str, account: &str) -> Result<()> 
 
 /// The token-cache entries filled for `pattern`.
 pub fn issued(ctx: &Context, pattern: &str) -> Result<Vec<String>> {
-    let m = Memory::new(ctx, "issued")?;
+    let m = StateFiles::new(ctx, "issued")?;
     Ok(m.get(pattern)
         .unwrap_or_default()
         .split(' ')
@@ -90,5 +80,5 @@ pub fn issued(ctx: &Context, pattern: &str) -> Result<Vec<String>> {
 }
 
 pub fn forget_issued(ctx: &Context, pattern: &str) -> Result<()> {
-    Memory::new(ctx, "issued")?.forget(pattern)
+    StateFiles::new(ctx, "issued")?.forget(pattern)
 }
