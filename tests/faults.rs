@@ -11,6 +11,10 @@
 //! the minting flows, a raw TCP server in this file for what no HTTP library will do on purpose
 //! (trickle, never answer, echo a credential in an error), gnome-keyring on a private D-Bus, a
 //! tmpfs mounted by the test (root only), and the real kernel keyring.
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 #![allow(clippy::print_stderr)] // skip notices and the SIGKILL tally go to the test log
 
 mod support;

@@ -97,6 +97,19 @@ pub fn kind(ft: &fs::FileType) -> &'static str {
     }
 }
 
+/// Whether a file type is a Unix socket (never, on Windows: gocred makes none there).
+pub fn is_socket(ft: &fs::FileType) -> bool {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileTypeExt::is_socket(ft)
+    }
+    #[cfg(windows)]
+    {
+        let _ = ft;
+        false
+    }
+}
+
 #[cfg(unix)]
 pub use imp::*;
 
@@ -309,6 +322,30 @@ mod imp {
             .open(path)
     }
 
+    /// An existing regular file opened for writing (to overwrite what it held), never through a
+    /// link at the last component; `None` when there is none.
+    pub fn open_nofollow_write(path: &Path) -> Option<File> {
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+            .open(path)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
+    }
+
+    /// Opens `path` read-write, creating it 0600 when missing, never through a link at the last
+    /// component (lock files in a [`private_dir`]).
+    pub fn open_private(path: &Path) -> std::io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+    }
+
     /// The program `name` as gocred will run it: looked up here on `path_var` (absolute entries
     /// only: an empty or relative entry would mean the current directory), or taken as given
     /// when it is an absolute path; then resolved and checked ([`resolve`], [`check_file`] with
@@ -391,65 +428,335 @@ mod imp {
     }
 }
 
-#[cfg(not(unix))]
-pub use other::*;
+#[cfg(windows)]
+pub use win::*;
 
-/// Windows: no ownership or mode bits to check here; paths are still made absolute and sizes
-/// bounded.
-#[cfg(not(unix))]
-mod other {
+/// Windows: the same entry points, checking what Windows lets a program check without reading
+/// security descriptors. Paths must be absolute and on a drive or share (never a device or pipe
+/// namespace); no component may be a reparse point (symbolic link, junction, mount point, app
+/// execution alias): gocred cannot tell who made one, so it follows none and says so; the object
+/// at the end must be a regular file, opened without following a reparse point and judged on
+/// that handle. Owners and ACLs are not checked (std has no access to them): the default ACLs of
+/// the user profile, where the config, state and caches live, admit only you, SYSTEM and
+/// Administrators. docs/trust.md says what that leaves out.
+#[cfg(windows)]
+mod win {
     use super::*;
+    use std::fs::{File, OpenOptions};
     use std::io::Read;
+    use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
+    use std::path::{Component, Prefix};
 
-    pub fn resolve(path: &Path) -> Result<PathBuf, Untrusted> {
-        if !path.is_absolute() {
-            return Err(Untrusted::refused(path, "is a relative path"));
-        }
-        Ok(path.to_path_buf())
+    /// `FILE_ATTRIBUTE_REPARSE_POINT` (winnt.h).
+    const REPARSE_POINT: u32 = 0x0000_0400;
+    /// `FILE_FLAG_OPEN_REPARSE_POINT` (winbase.h): open a reparse point itself, never its target.
+    const OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+
+    /// What a program's name may end in to be run directly by `CreateProcess` (or, for the
+    /// scripts, through `cmd.exe` as Rust's `Command` does).
+    pub const PROGRAM_EXTENSIONS: [&str; 4] = ["exe", "com", "bat", "cmd"];
+
+    fn is_reparse(md: &fs::Metadata) -> bool {
+        md.file_type().is_symlink() || md.file_attributes() & REPARSE_POINT != 0
     }
 
-    pub fn check_file(path: &Path, md: &fs::Metadata, _owner: Owner) -> Result<(), Untrusted> {
-        if !md.is_file() {
-            return Err(Untrusted::refused(path, "is not a regular file"));
+    fn lstat(path: &Path) -> Result<fs::Metadata, Untrusted> {
+        fs::symlink_metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Untrusted::Missing(path.to_path_buf()),
+            _ => Untrusted::Io(path.to_path_buf(), e),
+        })
+    }
+
+    fn no_reparse(path: &Path, md: &fs::Metadata) -> Result<(), Untrusted> {
+        if is_reparse(md) {
+            return Err(Untrusted::refused(
+                path,
+                "is a symbolic link, junction or other reparse point; on Windows gocred cannot check who made one, so it follows none (name the real path)",
+            ));
         }
         Ok(())
     }
 
+    /// Checks the absolute `path` component by component (see the module docs) and returns it,
+    /// `.` and `..` removed. `Missing` names the first component that does not exist.
+    pub fn resolve(path: &Path) -> Result<PathBuf, Untrusted> {
+        if !path.is_absolute() {
+            return Err(Untrusted::refused(
+                path,
+                "is a relative path; it would be resolved in whatever directory gocred runs in",
+            ));
+        }
+        let mut cur = PathBuf::new();
+        for c in path.components() {
+            match c {
+                Component::Prefix(p) => {
+                    match p.kind() {
+                        Prefix::Disk(_)
+                        | Prefix::VerbatimDisk(_)
+                        | Prefix::UNC(..)
+                        | Prefix::VerbatimUNC(..) => cur.push(c.as_os_str()),
+                        _ => return Err(Untrusted::refused(
+                            path,
+                            "is not on a drive or network share (a device or verbatim namespace)",
+                        )),
+                    }
+                }
+                Component::RootDir => cur.push(c.as_os_str()),
+                Component::CurDir => {}
+                // No component is a link, so the parent is the lexical one.
+                Component::ParentDir => {
+                    cur.pop();
+                }
+                Component::Normal(name) => {
+                    cur.push(name);
+                    no_reparse(&cur, &lstat(&cur)?)?;
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Judges the object at the end of a resolved path: a regular file, not a reparse point.
+    /// `owner` is not checked on Windows (see the module docs).
+    pub fn check_file(path: &Path, md: &fs::Metadata, _owner: Owner) -> Result<(), Untrusted> {
+        no_reparse(path, md)?;
+        if !md.file_type().is_file() {
+            return Err(Untrusted::refused(
+                path,
+                format!("is {}, not a regular file", kind(&md.file_type())),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads a trusted file: [`resolve`], anything but a regular file refused before it is
+    /// opened, opened once without following a reparse point, [`check_file`] on that handle, at
+    /// most `max` bytes read from it. `Ok(None)`: there is no file.
     pub fn read_file(path: &Path, owner: Owner, max: u64) -> Result<Option<Vec<u8>>, Untrusted> {
-        let path = resolve(path)?;
-        let file = match fs::File::open(&path) {
+        let real = match resolve(path) {
+            Ok(r) => r,
+            Err(Untrusted::Missing(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match lstat(&real) {
+            Ok(md) if !md.is_file() => check_file(&real, &md, owner)?,
+            Ok(_) => {}
+            Err(Untrusted::Missing(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let file = match open_nofollow(&real) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Untrusted::Io(path, e)),
+            Err(e) => return Err(Untrusted::Io(path.to_path_buf(), e)),
         };
         let md = file
             .metadata()
-            .map_err(|e| Untrusted::Io(path.clone(), e))?;
-        check_file(&path, &md, owner)?;
+            .map_err(|e| Untrusted::Io(path.to_path_buf(), e))?;
+        check_file(&real, &md, owner)?;
         let mut bytes = Vec::new();
         (&file)
             .take(max + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| Untrusted::Io(path.clone(), e))?;
+            .map_err(|e| Untrusted::Io(path.to_path_buf(), e))?;
         if bytes.len() as u64 > max {
-            return Err(Untrusted::refused(&path, "is too large"));
+            return Err(Untrusted::refused(
+                &real,
+                format!("is larger than {} KiB", max / 1024),
+            ));
         }
         Ok(Some(bytes))
     }
 
-    pub fn program(name: &str, path_var: Option<&str>) -> Result<PathBuf, Untrusted> {
-        let p = PathBuf::from(name);
-        if p.is_absolute() {
-            return Ok(p);
-        }
-        crate::proc::which(name, path_var)
-            .ok_or_else(|| Untrusted::Missing(PathBuf::from(format!("`{name}` on PATH"))))
+    /// Opens `path` for reading without following a reparse point at the last component (the
+    /// handle is then the link itself, which [`check_file`] refuses).
+    pub fn open_nofollow(path: &Path) -> std::io::Result<File> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(OPEN_REPARSE_POINT)
+            .open(path)
     }
 
+    /// An existing regular file opened for writing (to overwrite what it held), never through a
+    /// reparse point; `None` when there is none.
+    pub fn open_nofollow_write(path: &Path) -> Option<File> {
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(OPEN_REPARSE_POINT)
+            .open(path)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| m.is_file() && !is_reparse(&m)))
+    }
+
+    /// Opens `path` read-write, creating it when missing, never through a reparse point (lock
+    /// files in a [`private_dir`]).
+    pub fn open_private(path: &Path) -> std::io::Result<File> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(OPEN_REPARSE_POINT)
+            .open(path)?;
+        let md = f.metadata()?;
+        if is_reparse(&md) || !md.is_file() {
+            return Err(std::io::Error::other(
+                "not a regular file (a reparse point or something else)",
+            ));
+        }
+        Ok(f)
+    }
+
+    /// The program `name` as gocred will run it: a path (it holds `\` or `/`) must be absolute;
+    /// a bare name is looked up on `path_var` (absolute entries only, with the extensions of
+    /// [`PROGRAM_EXTENSIONS`] tried as `cmd.exe` would); then [`resolve`]d and [`check_file`]d.
+    pub fn program(name: &str, path_var: Option<&str>) -> Result<PathBuf, Untrusted> {
+        let candidate = if name.contains(['/', '\\']) {
+            let p = PathBuf::from(name);
+            if !p.is_absolute() {
+                return Err(Untrusted::refused(
+                    &p,
+                    "is a relative path; name the program by an absolute path, or put it on PATH",
+                ));
+            }
+            p
+        } else {
+            crate::proc::which(name, path_var).ok_or_else(|| {
+                Untrusted::Missing(PathBuf::from(format!(
+                    "`{name}` on PATH (absolute entries only)"
+                )))
+            })?
+        };
+        let real = resolve(&candidate)?;
+        check_file(&real, &lstat(&real)?, Owner::YouOrRoot)?;
+        let ext = real
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if !ext.is_some_and(|e| PROGRAM_EXTENSIONS.contains(&e.as_str())) {
+            return Err(Untrusted::refused(
+                &real,
+                "is not a program Windows runs directly (.exe, .com, .bat or .cmd)",
+            ));
+        }
+        Ok(real)
+    }
+
+    /// A directory for gocred's own state: every component passes [`resolve`]; missing ones are
+    /// created one at a time (inheriting the profile's ACL), never through a reparse point.
     pub fn private_dir(dir: &Path) -> Result<PathBuf, Untrusted> {
-        let dir = resolve(dir)?;
-        fs::create_dir_all(&dir).map_err(|e| Untrusted::Io(dir.clone(), e))?;
-        Ok(dir)
+        for _ in 0..dir.components().count() + 8 {
+            match resolve(dir) {
+                Ok(real) => {
+                    let md = lstat(&real)?;
+                    if !md.is_dir() {
+                        return Err(Untrusted::refused(
+                            &real,
+                            format!("is {}, not a directory", kind(&md.file_type())),
+                        ));
+                    }
+                    return Ok(real);
+                }
+                Err(Untrusted::Missing(first)) => match fs::create_dir(&first) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(Untrusted::Io(first, e)),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Untrusted::refused(
+            dir,
+            "kept changing while gocred created it",
+        ))
+    }
+}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    fn refused(r: Result<impl std::fmt::Debug, Untrusted>) -> String {
+        match r {
+            Err(e @ Untrusted::Refused { .. }) => e.to_string(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_files_refuses_the_rest() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("c.toml");
+        fs::write(&f, b"x = 1\n").unwrap();
+        assert_eq!(
+            read_file(&f, Owner::You, MAX_READ).unwrap().unwrap(),
+            b"x = 1\n"
+        );
+        assert!(
+            read_file(&d.path().join("no\\dir\\f"), Owner::You, MAX_READ)
+                .unwrap()
+                .is_none()
+        );
+        let e = refused(read_file(Path::new("c.toml"), Owner::You, MAX_READ));
+        assert!(e.contains("relative"), "{e}");
+        let e = refused(read_file(Path::new("\\\\.\\pipe\\x"), Owner::You, MAX_READ));
+        assert!(e.contains("not on a drive"), "{e}");
+        let e = refused(read_file(d.path(), Owner::You, MAX_READ));
+        assert!(e.contains("a directory"), "{e}");
+        fs::write(&f, vec![b'a'; 4096]).unwrap();
+        let e = refused(read_file(&f, Owner::You, 1024));
+        assert!(e.contains("larger than 1 KiB"), "{e}");
+    }
+
+    #[test]
+    #[allow(clippy::print_stderr)]
+    fn links_are_refused_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("real.toml");
+        fs::write(&f, b"x").unwrap();
+        let link = d.path().join("link.toml");
+        // Symbolic links need Developer Mode or an elevated token.
+        if let Err(e) = std::os::windows::fs::symlink_file(&f, &link) {
+            eprintln!("skipped: cannot create a symbolic link here: {e}");
+            return;
+        }
+        let e = refused(read_file(&link, Owner::You, MAX_READ));
+        assert!(e.contains("reparse point"), "{e}");
+        let sub = d.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        fs::write(sub.join("f"), b"x").unwrap();
+        std::os::windows::fs::symlink_dir(&sub, d.path().join("dlink")).unwrap();
+        let e = refused(read_file(&d.path().join("dlink\\f"), Owner::You, MAX_READ));
+        assert!(e.contains("reparse point"), "{e}");
+    }
+
+    #[test]
+    fn programs_need_an_absolute_path_and_a_runnable_extension() {
+        let d = tempfile::tempdir().unwrap();
+        let prog = d.path().join("tok.exe");
+        fs::write(&prog, b"MZ").unwrap();
+        fs::write(d.path().join("notes.txt"), b"").unwrap();
+        let path_var = format!("relative;{}", d.path().display());
+        assert_eq!(program("tok", Some(&path_var)).unwrap(), prog);
+        assert_eq!(program("tok.exe", Some(&path_var)).unwrap(), prog);
+        assert_eq!(program(prog.to_str().unwrap(), None).unwrap(), prog);
+        assert!(program("tok", Some("relative")).unwrap_err().is_missing());
+        let e = refused(program(".\\tok.exe", Some(&path_var)));
+        assert!(e.contains("relative"), "{e}");
+        let txt = d.path().join("notes.txt");
+        let e = refused(program(txt.to_str().unwrap(), None));
+        assert!(e.contains("not a program"), "{e}");
+    }
+
+    #[test]
+    fn private_dirs_are_created_one_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let want = d.path().join("a\\b\\c");
+        let real = private_dir(&want).unwrap();
+        assert!(real.is_dir());
+        assert_eq!(private_dir(&want).unwrap(), real);
+        fs::write(d.path().join("file"), b"").unwrap();
+        let e = refused(private_dir(&d.path().join("file")));
+        assert!(e.contains("not a directory"), "{e}");
     }
 }
 

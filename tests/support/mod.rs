@@ -148,9 +148,15 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+#[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(windows)]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
 }
 
 /// Runs `cmd` with `stdin` as its standard input and captures stdout and stderr.
@@ -315,11 +321,15 @@ pub(crate) fn mkdir(path: &Path) {
 }
 
 /// A private (0700) directory, as XDG_RUNTIME_DIR must be.
+/// (Windows: the temp dir's ACL already admits only you.)
 pub(crate) fn mkdir_private(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     mkdir(path);
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .unwrap_or_else(|e| panic!("chmod 0700 {}: {e}", path.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("chmod 0700 {}: {e}", path.display()));
+    }
 }
 
 /// An inline git credential helper (`credential.helper` value) that answers `get` with
