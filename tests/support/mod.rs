@@ -64,6 +64,20 @@ pub fn gocred_bin() -> PathBuf {
 /// The `go` command: `$GOCRED_TEST_GO`, else `$HOME/.cache/gocred-test/go-venv/bin/go`
 /// (where `install/test-deps.sh` puts it), else `go` on PATH.
 pub fn go_bin() -> PathBuf {
+    find_go().unwrap_or_else(|| {
+        panic!(
+            "Go not found (GOCRED_TEST_GO, $HOME/.cache/gocred-test/go-venv/bin/go, PATH); \
+             run install/test-deps.sh"
+        )
+    })
+}
+
+/// [`go_bin_dir`] when there is a Go at all (tests that never run Go need none).
+pub fn try_go_bin_dir() -> Option<PathBuf> {
+    find_go().map(|_| go_bin_dir())
+}
+
+fn find_go() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("GOCRED_TEST_GO").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         assert!(
@@ -71,21 +85,15 @@ pub fn go_bin() -> PathBuf {
             "GOCRED_TEST_GO={} is not an executable file; run install/test-deps.sh",
             p.display()
         );
-        return p;
+        return Some(p);
     }
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         let p = Path::new(&home).join(".cache/gocred-test/go-venv/bin/go");
         if is_executable(&p) {
-            return p;
+            return Some(p);
         }
     }
-    if let Some(p) = find_on_path("go") {
-        return p;
-    }
-    panic!(
-        "Go not found (GOCRED_TEST_GO, $HOME/.cache/gocred-test/go-venv/bin/go, PATH); \
-         run install/test-deps.sh"
-    );
+    find_on_path("go")
 }
 
 /// The directory holding the real `go` binary (`$(go env GOROOT)/bin`), put on the sandbox
@@ -144,7 +152,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
+        .map(|d| d.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
         .find(|p| is_executable(p))
 }
 

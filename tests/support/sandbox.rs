@@ -92,11 +92,15 @@ impl Sandbox {
     /// The complete environment of [`Sandbox::command`].
     pub fn envs(&self) -> Vec<(String, String)> {
         let host_path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-        let dirs = [self.bin_dir(), super::go_bin_dir()];
-        let path = std::env::join_paths(dirs.into_iter().chain(std::env::split_paths(&host_path)))
-            .expect("PATH entries")
-            .to_string_lossy()
-            .into_owned();
+        let dirs = [Some(self.bin_dir()), super::try_go_bin_dir()];
+        let path = std::env::join_paths(
+            dirs.into_iter()
+                .flatten()
+                .chain(std::env::split_paths(&host_path)),
+        )
+        .expect("PATH entries")
+        .to_string_lossy()
+        .into_owned();
         let s = |p: &Path| p.display().to_string();
         let mut v: Vec<(String, String)> = vec![
             ("PATH".into(), path),
