@@ -14,7 +14,7 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$here"
+cd "$here" || exit 1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target/cross}"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-pc-windows-gnu x86_64-apple-darwin aarch64-apple-darwin)
@@ -79,7 +79,7 @@ for t in "${targets[@]}"; do
         say "SKIP $t: no clang (apt package clang) for ring's C"
         skipped=$((skipped + 1)); continue
       fi
-      ar="$(command -v llvm-ar || ls /usr/bin/llvm-ar-* 2>/dev/null | head -n 1)"
+      ar="$(command -v llvm-ar || find /usr/bin -name 'llvm-ar-*' 2>/dev/null | sort | tail -n 1)"
       [ -n "$ar" ] || { say "SKIP $t: no llvm-ar"; skipped=$((skipped + 1)); continue; }
       inc="$(apple_stubs)"
       arch="${t%%-*}"; [ "$arch" = aarch64 ] && arch=arm64
