@@ -7,7 +7,6 @@
 //! Under `cargo bench` the packaged gocred is the release build (GOCRED_RELEASE_BINARY to
 //! package another). The comparison, `cargo install` from the checkout, takes minutes and is
 //! timed once by hand (README, "Install"). Goal (reported, not asserted): a few seconds at most.
-
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 // The integration tests' harness; a bench uses a small part of it.

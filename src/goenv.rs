@@ -224,7 +224,9 @@ mod tests {
         assert!(!goauth_has_gocred("/opt/gocred"));
     }
 
+    /// Unix paths: on Windows they are not absolute.
     #[test]
+    #[cfg(unix)]
     fn goauth_paths_without_spaces() {
         assert_eq!(
             goauth_command(Path::new("/usr/bin/gocred")).unwrap(),

@@ -250,16 +250,37 @@ pub fn sh_quote(s: &str) -> String {
 
 /// Finds `name` on `PATH` (as `exec` would, except that empty and relative entries are skipped:
 /// they mean the current directory, which is wherever git runs us), for tools reported on before
-/// they run and for `command` programs (`fsutil::trust::program`).
+/// they run and for `command` programs (`fsutil::trust::program`). On Windows a name without an
+/// extension is tried with each of `.exe`, `.com`, `.bat`, `.cmd` in turn, as `cmd.exe` does.
 pub fn which(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
-    if name.contains('/') {
+    if name.contains(std::path::is_separator) {
         let p = std::path::PathBuf::from(name);
         return is_exec(&p).then_some(p);
     }
     std::env::split_paths(path_var?)
         .filter(|d| d.is_absolute())
-        .map(|d| d.join(name))
-        .find(|p| is_exec(p))
+        .find_map(|d| candidates(&d, name).into_iter().find(|p| is_exec(p)))
+}
+
+#[cfg(unix)]
+fn candidates(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    vec![dir.join(name)]
+}
+
+#[cfg(windows)]
+fn candidates(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    use crate::fsutil::trust::PROGRAM_EXTENSIONS;
+    let has_ext = std::path::Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| PROGRAM_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+    if has_ext {
+        return vec![dir.join(name)];
+    }
+    PROGRAM_EXTENSIONS
+        .iter()
+        .map(|e| dir.join(format!("{name}.{e}")))
+        .collect()
 }
 
 fn is_exec(p: &std::path::Path) -> bool {
@@ -268,7 +289,7 @@ fn is_exec(p: &std::path::Path) -> bool {
         use std::os::unix::fs::PermissionsExt;
         std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
         p.is_file()
     }
@@ -287,6 +308,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(unix)]
     fn deadline_kills() {
         let t = Instant::now();
         let e = run(

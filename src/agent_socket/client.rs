@@ -120,21 +120,23 @@ fn connect(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
     for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
         *d = *s as libc::c_char;
     }
+    // Linux sets both flags atomically; macOS has no SOCK_CLOEXEC/SOCK_NONBLOCK, so they are
+    // set right after (gocred starts no program between the two).
+    #[cfg(target_os = "linux")]
+    let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    #[cfg(not(target_os = "linux"))]
+    let flags = 0;
     // SAFETY: socket(2) has no memory preconditions; the new fd is owned right away.
     #[allow(unsafe_code)]
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        )
-    };
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | flags, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: fd was just created and nothing else owns it.
     #[allow(unsafe_code)]
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    #[cfg(not(target_os = "linux"))]
+    super::server::cloexec_nonblock(&fd)?;
     loop {
         // SAFETY: connect(2) reads `addr`, a fully initialised sockaddr_un of the given length.
         #[allow(unsafe_code)]

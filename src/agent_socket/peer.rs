@@ -9,7 +9,9 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+#[cfg(target_os = "linux")]
+use std::os::fd::{FromRawFd, RawFd};
 
 /// Whether this platform tells a socket's peer pid and lets us walk its ancestry (`/proc`).
 /// Elsewhere only the uid is known, and [`PeerPolicy::SameUserInTree`] refuses everyone.
@@ -176,7 +178,8 @@ pub fn descends_from(pid: u32, root: u32) -> bool {
     false
 }
 
-#[cfg(test)]
+/// Linux only: elsewhere the kernel tells no peer pid (see [`PIDS_KNOWN`]).
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;

@@ -260,7 +260,7 @@ fn header_for(
         ));
     };
     let q = routed.query(origin, path);
-    let cred = match settings.env.get(crate::commands::ci::agent::AGENT_VAR) {
+    let cred = match settings.env.get(crate::commands::ci::AGENT_VAR) {
         // Inside `gocred ci exec` (no file): the job's tokens were minted once and live in the
         // agent; minting again here would give Go a second token that the wipe never revokes.
         #[cfg(unix)]

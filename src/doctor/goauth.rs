@@ -224,9 +224,11 @@ mod tests {
         assert!(parse_goauth("netrc;").is_err());
         assert!(parse_goauth("git relative/dir").is_err());
         assert!(parse_goauth("git /nonexistent-dir-x").is_err());
+        // An absolute directory that exists: `/`, or on Windows the system drive's root.
+        let root = if cfg!(windows) { "C:\\" } else { "/" };
         assert_eq!(
-            parse_goauth("git /; netrc").unwrap()[0],
-            Method::Git("/".into())
+            parse_goauth(&format!("git {root}; netrc")).unwrap()[0],
+            Method::Git(root.into())
         );
         assert_eq!(
             parse_goauth("gocred goauth").unwrap()[0],

@@ -97,15 +97,30 @@ pub fn kind(ft: &fs::FileType) -> &'static str {
     }
 }
 
+/// Whether a file type is a Unix socket (never, on Windows: gocred makes none there).
+pub fn is_socket(ft: &fs::FileType) -> bool {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileTypeExt::is_socket(ft)
+    }
+    #[cfg(windows)]
+    {
+        let _ = ft;
+        false
+    }
+}
+
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub use unix::*;
 
-#[cfg(not(unix))]
-mod other;
-#[cfg(not(unix))]
-pub use other::*;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;
 
 #[cfg(all(test, unix))]
 mod tests;
+#[cfg(all(test, windows))]
+mod windows_tests;

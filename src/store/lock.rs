@@ -10,7 +10,7 @@
 //! Lock files live in a private directory (`state::state_dir`, checked by [`private_dir`]): 0700, ours, and reached only through directories nobody else can change. A
 //! file name is a hash of the scope, so nothing about the request leaks into the file system.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -32,15 +32,7 @@ impl ScopeLock {
         let locks = dir.join("locks");
         private_dir(&locks)?;
         let path = locks.join(format!("{}.lock", fingerprint(scope)));
-        let mut open = OpenOptions::new();
-        open.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            open.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-        }
-        let file = open
-            .open(&path)
+        let file = crate::fsutil::trust::open_private(&path)
             .map_err(|e| Error::io(format!("opening lock file {}", path.display()), e))?;
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(2);

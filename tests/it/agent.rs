@@ -4,6 +4,7 @@
 //! kernel keyring on the agent's side, and nothing on the far side but `GOCRED_AGENT`: a fresh
 //! sandbox with no config, no keyring variables and no netrc. Raw socket peers (oversized,
 //! malformed, idle, never reading) are Perl.
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

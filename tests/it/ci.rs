@@ -3,6 +3,10 @@
 //! `parseNetrc` (copied from GOROOT at test time) as the judge of every file, and a local
 //! stand-in for the GitHub Actions OIDC endpoint, the octo-sts exchange and GitHub's token
 //! revocation (`support::token_service`, which checks what the real services check).
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -3,6 +3,10 @@
 //! `gocred ci helper` as the client, Perl for raw socket peers (slow, idle, late, other uid), and
 //! the stand-in for GitHub's token exchange and revocation (`support::token_service`), which
 //! records every token minted and revoked.
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -1,6 +1,9 @@
 //! `gocred get|store|erase` driven as a real process, alone and through real `git credential`.
 //! Hostile inputs: one test per row of the table in docs/protocols/git-credential.md ("What gocred
 //! accepts"); each asserts that nothing reaches stdout (git's channel) and that stderr says why.
+//!
+//! It runs on macOS and Windows too (no servers, no shell): the few tests that need Unix file
+//! modes or a shell script are Unix only.
 
 use std::process::Output;
 
@@ -342,14 +345,21 @@ fn broken_config_is_a_clear_error() {
         "config",
         "syntax error",
     );
-    // A config others can write could add a command rule: refused.
+    // A config others can write could add a command rule: refused (Unix: Windows has no mode
+    // bits to check, see docs/trust.md).
+    #[cfg(unix)]
+    config_writable_by_others_is_refused(&s);
+}
+
+#[cfg(unix)]
+fn config_writable_by_others_is_refused(s: &Sandbox) {
     s.write_config(
         "[[rule]]\npattern = \"git.corp.test\"\nsource = \"env\"\nvariable = \"CORP_TOKEN\"\n",
     );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&s.config_path, std::fs::Permissions::from_mode(0o666)).unwrap();
     assert_refused(
-        &get(&s, b"protocol=https\nhost=git.corp.test\n\n"),
+        &get(s, b"protocol=https\nhost=git.corp.test\n\n"),
         "writable by group or others",
         "0666 config",
     );
@@ -399,6 +409,7 @@ fn several_owners_without_path_answer_nothing_and_say_why() {
 }
 
 #[test]
+#[cfg(unix)]
 fn command_source_success_failure_and_timeout() {
     let s = Sandbox::new();
     let script = s.path("token.sh");
@@ -512,4 +523,26 @@ fn keyring_secret_is_never_taken_from_argv() {
     let out = run_with_stdin(&mut cmd, b"");
     assert_eq!(out.status.code(), Some(2), "{}", stderr_str(&out));
     assert!(!s.config_path.exists());
+}
+
+/// `ci exec` needs Unix sockets, signals and process groups: on Windows it says so, runs
+/// nothing and writes nothing.
+#[test]
+#[cfg(windows)]
+fn ci_exec_is_refused_on_windows() {
+    let s = sandbox();
+    let mut cmd = s.gocred();
+    cmd.args(["ci", "exec", "--"])
+        .arg(support::gocred_bin())
+        .arg("--version")
+        .env("GOPRIVATE", "git.corp.test")
+        .env("CORP_TOKEN", TOKEN);
+    let out = run_with_stdin(&mut cmd, b"");
+    assert!(!out.status.success());
+    // CMD (`gocred --version`) would have printed its version.
+    assert_eq!(stdout_str(&out), "");
+    let err = stderr_str(&out);
+    assert!(err.contains("not available on Windows"), "{err}");
+    assert!(err.contains("gocred ci netrc"), "{err}");
+    assert!(!s.home.join(".netrc").exists() && !s.home.join("_netrc").exists());
 }

@@ -9,6 +9,10 @@
 //! environment. Fixes that set variables (`export …`) are applied by running them in a shell and
 //! keeping that shell's environment for the next round, as a user's shell would. A fix that asks
 //! for a token (`gocred login …`) gets it on stdin, as a user would paste it.
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

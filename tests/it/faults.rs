@@ -11,7 +11,11 @@
 //! the minting flows, a raw TCP server in this file for what no HTTP library will do on purpose
 //! (trickle, never answer, echo a credential in an error), gnome-keyring on a private D-Bus, a
 //! tmpfs mounted by the test (root only), and the real kernel keyring.
-#![allow(clippy::print_stderr)] // the SIGKILL tally goes to the test log
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/it/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
+#![allow(clippy::print_stderr)] // skip notices and the SIGKILL tally go to the test log
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -3,6 +3,10 @@
 //! (`GOAUTH='<abs path>/gocred goauth'`), tokens from a real kernel keyring or the environment.
 //! Every answer gocred gives here is also run through Go's own `parseUserAuth`
 //! (support::GoUserAuth, built from GOROOT) — or consumed by `go` itself.
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -10,6 +10,10 @@
 //! The archive holds this test run's gocred (debug build, stripped to keep the archive small)
 //! under the name of the Linux release target, so no release build is needed; set
 //! `GOCRED_RELEASE_BINARY` to package another binary (e.g. a real musl release build).
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,10 @@
 //! Proves the shared test harness (`tests/it/support`) works for real: git and go against the
 //! HTTPS git server through the CONNECT proxy, the private Secret Service, kernel keyutils,
 //! and that every server process is gone once its owner is dropped.
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 
 use std::process::Command;
 

@@ -6,6 +6,10 @@
 //! Attacks that need a second user run the attacker's part as a throw-away uid through `setpriv`
 //! (no account needed); the victim is the test process (root on the test machine). They are
 //! skipped, with a message, when the tests do not run as root.
+//!
+//! Unix only: it drives Unix servers, file modes, uids and shell scripts (tests/credential.rs
+//! is the integration test that runs on macOS and Windows too).
+#![cfg(unix)]
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;

@@ -33,8 +33,7 @@ use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::{Env, Settings};
 use crate::store::lease::{Lease, LeaseDir};
 
-/// The variable that tells `gocred ci helper` (and `goauth`) where the agent listens.
-pub const AGENT_VAR: &str = "GOCRED_CI_AGENT";
+pub use super::AGENT_VAR;
 /// The pid that must be serving that socket (this gocred).
 pub const AGENT_PID_VAR: &str = "GOCRED_CI_AGENT_PID";
 

@@ -9,7 +9,6 @@
 
 #[cfg(unix)]
 pub mod agent;
-#[cfg(unix)]
 pub mod exec;
 pub mod netrc;
 pub mod plan;
@@ -23,7 +22,12 @@ use std::io::{BufRead, Write};
 use clap::{Args, Subcommand};
 
 use crate::error::Result;
-use crate::settings::{Env, Settings};
+#[cfg(unix)]
+use crate::settings::Env;
+use crate::settings::Settings;
+
+/// The variable that tells `gocred ci helper` (and `goauth`) where the `ci exec` agent listens.
+pub const AGENT_VAR: &str = "GOCRED_CI_AGENT";
 
 #[derive(Debug, Args)]
 pub struct CiArgs {
@@ -40,8 +44,7 @@ pub enum CiCommand {
     Wipe(wipe::WipeArgs),
     /// Set up, run CMD, and wipe however it ends: `gocred ci exec [--netrc] -- CMD…`. By default
     /// no file: CMD's git and Go ask this gocred over a Unix socket that answers only this user's
-    /// processes in CMD's tree while CMD runs; any of them can get the tokens.
-    #[cfg(unix)]
+    /// processes in CMD's tree while CMD runs; any of them can get the tokens. Unix only.
     Exec(exec::ExecArgs),
     /// (git, inside `ci exec`) Answer a credential request from the exec agent.
     #[cfg(unix)]
@@ -61,7 +64,6 @@ pub fn run(
     match args.command {
         CiCommand::Netrc(a) => netrc::run(a, &settings()?, out, err),
         CiCommand::Wipe(a) => wipe::run(a, &settings()?, err),
-        #[cfg(unix)]
         CiCommand::Exec(a) => exec::run(a, &settings()?, out, err),
         #[cfg(unix)]
         CiCommand::Helper(a) => agent::helper(a, input, &Env::from_process(), out, err),

@@ -241,8 +241,9 @@ fn wipe_core(
     if let Some(sock) = w.lease().agent.take() {
         report.agent = true;
         // Only a socket: whatever else now sits at that path is not ours to remove.
-        use std::os::unix::fs::FileTypeExt;
-        if std::fs::symlink_metadata(&sock).is_ok_and(|m| m.file_type().is_socket()) {
+        if std::fs::symlink_metadata(&sock)
+            .is_ok_and(|m| crate::fsutil::trust::is_socket(&m.file_type()))
+        {
             let _ = std::fs::remove_file(sock);
         }
     }

@@ -15,14 +15,20 @@ use crate::goenv;
 use crate::rules::Rule;
 
 /// The `credential.<url>.helper` value: the absolute path of this gocred. git runs helper values
-/// through the shell (docs/protocols/git-credential.md), so the path must not need quoting.
+/// through the shell (docs/protocols/git-credential.md), so the path must not need quoting. On Windows it is written with forward
+/// slashes (`C:/Users/me/.local/bin/gocred.exe`), which Git for Windows' shell runs as is, where
+/// a backslash would be an escape.
 pub fn helper_value(exe: &std::path::Path) -> Result<String> {
     let p = exe.to_str().unwrap_or("");
+    let (p, extra): (String, &[u8]) = match cfg!(windows) {
+        true => (p.replace('\\', "/"), b":"),
+        false => (p.to_string(), b""),
+    };
     if !exe.is_absolute()
         || p.is_empty()
         || !p
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._+@,=-".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"/._+@,=-".contains(&b) || extra.contains(&b))
     {
         return Err(Error::with_hint(
             format!(
@@ -33,7 +39,7 @@ pub fn helper_value(exe: &std::path::Path) -> Result<String> {
             "install gocred at a plain path, e.g. install/install.sh --prefix ~/.local",
         ));
     }
-    Ok(p.to_string())
+    Ok(p)
 }
 
 pub fn plan_git(inp: &Inputs, rules: &[Rule], plan: &mut Plan) -> Result<()> {

@@ -207,6 +207,30 @@ pub fn open_nofollow(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// An existing regular file opened for writing (to overwrite what it held), never through a
+/// link at the last component; `None` when there is none.
+pub fn open_nofollow_write(path: &Path) -> Option<File> {
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
+}
+
+/// Opens `path` read-write, creating it 0600 when missing, never through a link at the last
+/// component (lock files in a [`private_dir`]).
+pub fn open_private(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
 /// The program `name` as gocred will run it: looked up here on `path_var` (absolute entries
 /// only: an empty or relative entry would mean the current directory), or taken as given
 /// when it is an absolute path; then resolved and checked ([`resolve`], [`check_file`] with

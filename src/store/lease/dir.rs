@@ -5,7 +5,6 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::process;
 use super::{Holder, Lease, CLAIM, SUFFIX};
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -249,7 +248,7 @@ fn write_private(path: &Path, lease: &Lease) -> Result<()> {
     let bytes = secrecy::zeroize::Zeroizing::new(
         serde_json::to_vec_pretty(lease).map_err(|e| Error::other(format!("lease: {e}")))?,
     );
-    let old = process::open_nofollow_write(path);
+    let old = crate::fsutil::trust::open_nofollow_write(path);
     crate::fsutil::write_atomic(path, &bytes, 0o600)?;
     if let Some(old) = old {
         zero_file(old);
@@ -258,7 +257,7 @@ fn write_private(path: &Path, lease: &Lease) -> Result<()> {
 }
 
 fn shred(path: &Path) {
-    if let Some(f) = process::open_nofollow_write(path) {
+    if let Some(f) = crate::fsutil::trust::open_nofollow_write(path) {
         zero_file(f);
     }
 }

@@ -289,6 +289,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn the_runner_process_is_found_among_ancestors() {
         // The test binary is not run by a CI runner here.
         assert_eq!(Holder::job_process(), None);

@@ -1,15 +1,11 @@
-//! Whether a lease's process still runs (pid plus start time, zombies count as gone), and the
-//! no-follow helper the lease files need (the directory itself is `fsutil::trust::private_dir`).
-
-use std::fs::{self, File, OpenOptions};
-use std::path::Path;
+//! Whether a lease's process still runs (pid plus start time, zombies count as gone).
 
 pub use imp::*;
 
 #[cfg(unix)]
 mod imp {
-    use super::*;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::fs;
+    use std::path::Path;
 
     /// Linux `/proc/<pid>/stat` field 22; `None` elsewhere.
     pub fn start_time(pid: u32) -> Option<u64> {
@@ -68,21 +64,10 @@ mod imp {
         let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
         r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
-
-    pub fn open_nofollow_write(path: &Path) -> Option<File> {
-        OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .ok()
-            .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
-    }
 }
 
 #[cfg(not(unix))]
 mod imp {
-    use super::*;
-
     pub fn start_time(_pid: u32) -> Option<u64> {
         None
     }
@@ -94,9 +79,5 @@ mod imp {
     /// Without a portable liveness check, a lease is never declared stale by pid.
     pub fn alive(pid: u32, _start: Option<u64>) -> bool {
         pid != 0
-    }
-
-    pub fn open_nofollow_write(path: &Path) -> Option<File> {
-        OpenOptions::new().write(true).open(path).ok()
     }
 }

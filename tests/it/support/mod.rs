@@ -59,6 +59,20 @@ pub fn gocred_bin() -> PathBuf {
 /// The `go` command: `$GOCRED_TEST_GO`, else `$HOME/.cache/gocred-test/go-venv/bin/go`
 /// (where `install/test-deps.sh` puts it), else `go` on PATH.
 pub fn go_bin() -> PathBuf {
+    find_go().unwrap_or_else(|| {
+        panic!(
+            "Go not found (GOCRED_TEST_GO, $HOME/.cache/gocred-test/go-venv/bin/go, PATH); \
+             run install/test-deps.sh"
+        )
+    })
+}
+
+/// [`go_bin_dir`] when there is a Go at all (tests that never run Go need none).
+pub fn try_go_bin_dir() -> Option<PathBuf> {
+    find_go().map(|_| go_bin_dir())
+}
+
+fn find_go() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("GOCRED_TEST_GO").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         assert!(
@@ -66,21 +80,15 @@ pub fn go_bin() -> PathBuf {
             "GOCRED_TEST_GO={} is not an executable file; run install/test-deps.sh",
             p.display()
         );
-        return p;
+        return Some(p);
     }
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         let p = Path::new(&home).join(".cache/gocred-test/go-venv/bin/go");
         if is_executable(&p) {
-            return p;
+            return Some(p);
         }
     }
-    if let Some(p) = find_on_path("go") {
-        return p;
-    }
-    panic!(
-        "Go not found (GOCRED_TEST_GO, $HOME/.cache/gocred-test/go-venv/bin/go, PATH); \
-         run install/test-deps.sh"
-    );
+    find_on_path("go")
 }
 
 /// The directory holding the real `go` binary (`$(go env GOROOT)/bin`), put on the sandbox
@@ -139,13 +147,19 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .filter(|d| !d.as_os_str().is_empty())
-        .map(|d| d.join(name))
+        .map(|d| d.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
         .find(|p| is_executable(p))
 }
 
+#[cfg(unix)]
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(windows)]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
 }
 
 /// Runs `cmd` with `stdin` as its standard input and captures stdout and stderr.
@@ -310,11 +324,15 @@ pub(crate) fn mkdir(path: &Path) {
 }
 
 /// A private (0700) directory, as XDG_RUNTIME_DIR must be.
+/// (Windows: the temp dir's ACL already admits only you.)
 pub(crate) fn mkdir_private(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     mkdir(path);
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .unwrap_or_else(|e| panic!("chmod 0700 {}: {e}", path.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("chmod 0700 {}: {e}", path.display()));
+    }
 }
 
 /// An inline git credential helper (`credential.helper` value) that answers `get` with

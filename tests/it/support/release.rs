@@ -105,12 +105,16 @@ pub const BASE_TOOLS: &[&str] = &[
     "git",
 ];
 
-/// A directory `at` of links to exactly `names` (found on the host).
+/// A directory `at` of links to exactly `names` (found on the host; copies on Windows).
 pub fn tool_dir(at: &Path, names: &[&str]) -> PathBuf {
     super::mkdir(at);
     for n in names {
+        #[cfg(unix)]
         std::os::unix::fs::symlink(super::require_tool(n), at.join(n))
             .unwrap_or_else(|e| panic!("linking {n}: {e}"));
+        #[cfg(windows)]
+        std::fs::copy(super::require_tool(n), at.join(n))
+            .unwrap_or_else(|e| panic!("copying {n}: {e}"));
     }
     at.to_path_buf()
 }

@@ -53,8 +53,16 @@ impl Sandbox {
         }
         super::mkdir_private(&root.join("run"));
         super::mkdir(&shared_gocache());
+        #[cfg(unix)]
         std::os::unix::fs::symlink(super::gocred_bin(), root.join("bin/git-credential-gocred"))
             .unwrap_or_else(|e| panic!("symlinking git-credential-gocred: {e}"));
+        // Windows: a copy, as the release archive has it.
+        #[cfg(windows)]
+        std::fs::copy(
+            super::gocred_bin(),
+            root.join("bin/git-credential-gocred.exe"),
+        )
+        .unwrap_or_else(|e| panic!("copying git-credential-gocred.exe: {e}"));
         Sandbox {
             config_path: home.join(".config/gocred/config.toml"),
             home,
@@ -100,13 +108,16 @@ impl Sandbox {
     /// The complete environment of [`Sandbox::command`]: the sandbox's own, then what
     /// [`Sandbox::set_env`] set.
     pub fn envs(&self) -> Vec<(String, String)> {
-        let host_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
-        let path = format!(
-            "{}:{}:{}",
-            self.bin_dir().display(),
-            super::go_bin_dir().display(),
-            host_path
-        );
+        let host_path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        let dirs = [Some(self.bin_dir()), super::try_go_bin_dir()];
+        let path = std::env::join_paths(
+            dirs.into_iter()
+                .flatten()
+                .chain(std::env::split_paths(&host_path)),
+        )
+        .expect("PATH entries")
+        .to_string_lossy()
+        .into_owned();
         let s = |p: &Path| p.display().to_string();
         let mut v: Vec<(String, String)> = vec![
             ("PATH".into(), path),
@@ -135,6 +146,27 @@ impl Sandbox {
             ("GOMODCACHE".into(), s(&self.gomodcache())),
             ("GOENV".into(), s(&self.home.join(".config/go/env"))),
         ];
+        // Windows programs need these to start at all (SystemRoot), to find a temp dir, and to
+        // run scripts (git's shell); the profile folders come from the system, not from HOME.
+        #[cfg(windows)]
+        for k in [
+            "SystemRoot",
+            "windir",
+            "SystemDrive",
+            "ComSpec",
+            "PATHEXT",
+            "TEMP",
+            "TMP",
+            "USERPROFILE",
+            "APPDATA",
+            "LOCALAPPDATA",
+            "ProgramData",
+            "ProgramFiles",
+        ] {
+            if let Ok(val) = std::env::var(k) {
+                v.push((k.into(), val));
+            }
+        }
         for (key, value) in &self.extra {
             v.retain(|(k, _)| k != key);
             v.push((key.clone(), value.clone()));
