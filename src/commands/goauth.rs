@@ -27,6 +27,7 @@ use crate::goauth::{
 use crate::protocol::{Origin, Scheme};
 use crate::rules::{HostPattern, Rule};
 use crate::settings::{Route, Settings};
+#[cfg(unix)]
 use crate::sources::Credential;
 
 #[derive(Debug, Args)]
