@@ -10,10 +10,20 @@ use crate::commands::{
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
 
+/// `gocred --version`: `0.1.0 (commit 0123456789ab, x86_64-unknown-linux-gnu)` (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GOCRED_BUILD_COMMIT"),
+    ", ",
+    env!("GOCRED_BUILD_TARGET"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gocred",
-    version,
+    version = VERSION,
     about = "Credentials for private Go modules: git credential helper routed by GOPRIVATE, secrets in the OS keyring",
     after_help = "As git's helper: git config --global credential.https://git.corp.example.helper gocred"
 )]
