@@ -69,7 +69,9 @@ pub enum Command {
 }
 
 fn settings() -> Result<Settings> {
-    Settings::load(Env::from_process())
+    let s = Settings::load(Env::from_process())?;
+    crate::trace::settings(&s);
+    Ok(s)
 }
 
 /// Git runs `gocred get|store|erase` for every request it makes, so start-up is the product:
@@ -93,6 +95,7 @@ pub fn parse_credential_operation() -> Option<Cli> {
 
 pub fn run(cli: Cli) -> Result<()> {
     let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+    crate::trace::init(std::env::var_os(crate::trace::VAR).as_deref(), &mut err);
     let stdin = || io::stdin().lock();
     match cli.command {
         Command::Get => credential::run(

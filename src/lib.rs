@@ -26,6 +26,7 @@
 //! and bounded output. [`agent_socket`] serves credential requests over a Unix socket with peer
 //! checks (`ci exec`'s in-memory agent). Minting sources (github-app, oauth, gitlab) take their compiled settings from
 //! [`rules_mint`], talk HTTPS through [`http`], and keep tokens in `store::cache`.
+//! [`trace`] owns `GOCRED_TRACE` output: every decision of a request, never a secret.
 
 #[cfg(unix)]
 pub mod agent_socket;
@@ -53,3 +54,4 @@ pub mod settings;
 pub mod sources;
 pub mod ssh;
 pub mod store;
+pub mod trace;

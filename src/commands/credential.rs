@@ -20,6 +20,16 @@ pub enum Operation {
     Erase,
 }
 
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Get => "get",
+            Operation::Store => "store",
+            Operation::Erase => "erase",
+        }
+    }
+}
+
 /// Runs one operation. `load` builds Settings after the request has been read and validated.
 pub fn run(
     op: Operation,
@@ -29,12 +39,18 @@ pub fn run(
     load: impl FnOnce() -> Result<Settings>,
 ) -> Result<()> {
     let req = read_request(input)?;
+    crate::trace::request(op.as_str(), &req.origin, req.path.as_deref());
     let settings = load()?;
     let rule = match route(&settings, &req, err)? {
         Some(r) => r,
         None => return Ok(()),
     };
     let Some(source) = sources::for_rule(rule) else {
+        crate::trace!(
+            "{}: rule `{}` uses ssh: no answer over https",
+            op.as_str(),
+            rule.pattern
+        );
         if op == Operation::Get {
             let _ = writeln!(
                 err,
@@ -67,9 +83,11 @@ fn route<'s>(
     err: &mut dyn Write,
 ) -> Result<Option<&'s Rule>> {
     let host = req.origin.authority();
+    crate::trace::rules(&settings.rules, &req.origin, req.path.as_deref());
     match settings.rules.select(&req.origin, req.path.as_deref()) {
         Selection::Rule(rule) => {
             Rules::check_scheme(rule, &req.origin)?;
+            crate::trace!("route: {} serves {host}", crate::trace::rule_name(rule));
             Ok(Some(rule))
         }
         Selection::None => {
@@ -77,7 +95,15 @@ fn route<'s>(
                 Some(p) => format!("{host}/{}", p.strip_suffix(".git").unwrap_or(p)),
                 None => host.clone(),
             };
-            if let Some(glob) = settings.scope.is_private(&module) {
+            let private = settings.scope.is_private(&module);
+            crate::trace!(
+                "route: no rule covers {host}; {module} is {}: no answer (git asks its next helper)",
+                private.as_ref().map_or_else(
+                    || "not private per GOPRIVATE".to_string(),
+                    |g| format!("private per GOPRIVATE pattern `{g}`")
+                )
+            );
+            if let Some(glob) = private {
                 let _ = writeln!(
                     err,
                     "gocred: no credential rule for {host} (private per GOPRIVATE pattern `{glob}`); \
@@ -89,6 +115,7 @@ fn route<'s>(
         }
         Selection::Ambiguous(rules) => {
             let names: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
+            crate::trace!("route: ambiguous, no path from git: {}", names.join(", "));
             let _ = writeln!(
                 err,
                 "gocred: several rules cover {host} ({}) and git sent no repository path; run: \
@@ -108,9 +135,14 @@ fn get(
     out: &mut dyn Write,
 ) -> Result<()> {
     let Lookup::Found(cred) = source.get(ctx, t)? else {
+        crate::trace!(
+            "get: {} has nothing for this request",
+            crate::trace::rule_name(t.rule)
+        );
         return Ok(());
     };
     cred.check_usable(t.rule, ctx.settings.cache.margin_secs)?;
+    crate::trace::answered("get", t.rule, &cred);
     let resp = Response {
         username: cred.username,
         password: cred.secret,
@@ -144,7 +176,9 @@ fn store(
     {
         return Ok(()); // git never stores expired credentials; neither do we
     }
-    if source.store(ctx, t, user, pw)? == Stored::Saved {
+    let stored = source.store(ctx, t, user, pw)?;
+    crate::trace!("store: {}: {stored:?}", crate::trace::rule_name(t.rule));
+    if stored == Stored::Saved {
         let _ = writeln!(
             err,
             "gocred: remembered the credential git confirmed for `{}`",
@@ -164,7 +198,13 @@ fn erase(
     let Some(pw) = req.password.as_ref() else {
         return Ok(()); // never "erase all" on a request without the rejected password
     };
-    match source.erase(ctx, t, pw)? {
+    let erased = source.erase(ctx, t, pw)?;
+    crate::trace!(
+        "erase: {} (rejected password {}): {erased:?}",
+        crate::trace::rule_name(t.rule),
+        crate::trace::secret(pw)
+    );
+    match erased {
         Erased::Dropped => {
             let _ = writeln!(
                 err,

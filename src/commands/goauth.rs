@@ -45,6 +45,7 @@ pub fn run(
     load: impl FnOnce() -> Result<Settings>,
 ) -> Result<()> {
     let Some(raw) = args.url else {
+        crate::trace!("goauth: first call (no URL): answering every prefix the rules serve");
         return first_call(&load()?, out, err);
     };
     let url = RequestUrl::parse(&raw).map_err(refused)?;
@@ -146,13 +147,28 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
                 let mut set = CredentialSet::new(lines.next().expect("a key"), header);
                 lines.for_each(|l| set.add_url(l));
                 match resp.push(set) {
-                    Ok(()) => answered = proposed,
+                    Ok(()) => {
+                        crate::trace!(
+                            "goauth: {shown}: answered by {}",
+                            crate::trace::rule_name(rule)
+                        );
+                        answered = proposed
+                    }
                     Err(e) => note(err, rule, &e.to_string()),
                 }
             }
-            Ok(None) => {}
+            Ok(None) => {
+                crate::trace!(
+                    "goauth: {shown}: {} has nothing",
+                    crate::trace::rule_name(rule)
+                );
+            }
             Err(e) => {
                 failed += 1;
+                crate::trace!(
+                    "goauth: {shown}: {} failed: {e}",
+                    crate::trace::rule_name(rule)
+                );
                 let _ = writeln!(
                     err,
                     "gocred: goauth: skipping {shown}: {e}{}",
@@ -173,6 +189,7 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
 /// With the URL: the rule `get` would pick for it, answered for that URL only.
 fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<()> {
     let origin = url.origin();
+    crate::trace::request("goauth", origin, url.path());
     let shown = format!(
         "https://{}/{}",
         origin.authority(),
@@ -185,6 +202,7 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
         )));
     }
     let rules = &settings.rules.rules;
+    crate::trace::rules(&settings.rules, origin, Some(url.path().unwrap_or("")));
     let rule = match settings
         .rules
         .select(origin, Some(url.path().unwrap_or("")))
@@ -263,12 +281,15 @@ fn header_for(
         #[cfg(unix)]
         Some(_) => {
             match crate::commands::ci::agent::ask_agent(&ctx.settings.env, &origin.authority()) {
-                Ok(Some((username, secret, expires_at))) => sources::Credential {
-                    username,
-                    secret,
-                    expires_at,
-                    ephemeral: true,
-                },
+                Ok(Some((username, secret, expires_at))) => {
+                    crate::trace!("goauth: asked the ci exec agent");
+                    sources::Credential {
+                        username,
+                        secret,
+                        expires_at,
+                        ephemeral: true,
+                    }
+                }
                 Ok(None) => return Ok(None),
                 Err(e) => {
                     return Err(source_error(format!(
@@ -286,6 +307,7 @@ fn header_for(
         }
     };
     cred.check_usable(rule, ctx.settings.cache.margin_secs)?;
+    crate::trace::answered("goauth", rule, &cred);
     let header = match rule.auth {
         HttpAuth::Basic => Header::basic(&cred.username, &cred.secret),
         HttpAuth::Bearer => Header::bearer(&cred.secret),
@@ -309,6 +331,7 @@ fn insecure_message(glob: &str) -> String {
 mod tests;
 
 fn note(err: &mut dyn Write, rule: &Rule, what: &str) {
+    crate::trace!("goauth: {}: {what}", crate::trace::rule_name(rule));
     let _ = writeln!(
         err,
         "gocred: goauth: rule `{}` (line {}): {what}",

@@ -19,6 +19,8 @@ pub struct TokenArgs {
 
 pub fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> Result<()> {
     let t = resolve_target(&args.target)?;
+    crate::trace::request("token", &t.origin, t.path.as_deref());
+    crate::trace::rules(&settings.rules, &t.origin, t.path.as_deref());
     let rule = match settings.rules.select(&t.origin, t.path.as_deref()) {
         Selection::Rule(r) => r,
         Selection::None => {
@@ -51,6 +53,7 @@ pub fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> Result<
         return Err(Error::other(format!("no token for {}", t.module_path)));
     };
     cred.check_usable(rule, settings.cache.margin_secs)?;
+    crate::trace::answered("token", rule, &cred);
     let mut line = cred.secret.expose_secret().to_string();
     line.push('\n');
     let r = out.write_all(line.as_bytes()).and_then(|_| out.flush());
