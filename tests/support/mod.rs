@@ -36,7 +36,7 @@ mod ssh_server;
 pub mod token_service;
 
 pub use git_server::{
-    AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST, RELEASES_HOST,
+    make_pki, AccessLogEntry, GitServer, BEARER_PROXY_HOST, GIT_HOST, PROXY_HOST, RELEASES_HOST,
 };
 pub use github_api::{Fault, GithubApi};
 pub use gitlab_api::GitlabApi;
