@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Release build flags for gocred, in one place. Sourced (POSIX sh) by install/release.sh and by
 # install/install.sh when it builds from a checkout:
 #
