@@ -238,8 +238,15 @@ install_source() {
   command -v git >/dev/null 2>&1 || missing="$missing, git"
   [ -z "$missing" ] || die "building needs${missing#,}; or install a release without Rust: install.sh --release"
   say "building gocred with cargo (a release build; a few minutes on a small machine)"
+  # The release build's flags (static on Linux), for this machine's target only: with an
+  # explicit --target they never reach build scripts and proc macros.
+  host="$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')"
+  [ -n "$host" ] || die "rustc -vV names no host target"
+  # shellcheck source=install/build-env.sh
+  . "$checkout/install/build-env.sh"
+  gocred_build_env "$host"
   # cargo's own progress: a bar on a terminal, one line per crate otherwise.
-  cargo install --locked --force --path "$checkout" --root "$prefix"
+  cargo install --locked --force --path "$checkout" --root "$prefix" --target "$host"
   ln -sfn gocred "$bin/git-credential-gocred"
 }
 

@@ -16,6 +16,7 @@ pub mod logout;
 #[cfg(unix)]
 pub mod ssh;
 pub mod token;
+pub mod trace;
 pub mod uninit;
 
 use crate::error::Error;
