@@ -638,16 +638,23 @@ fn missing_ssh_key_and_host_key_are_named() {
 fn a_person_at_a_terminal_is_asked() {
     // `script` gives gocred a real pseudo-terminal; the answers are queued on it in order:
     // how to serve the pattern, the username, the confirmation, then the hidden token prompt.
-    // (The queued token is echoed by the terminal before gocred turns echo off: an artefact of
-    // typing ahead, not something gocred prints.)
+    // The queued token is echoed by the terminal before gocred turns echo off: an artefact of
+    // typing ahead, not something gocred prints. So the secret canary is applied by hand here:
+    // stderr is checked as everywhere, and stdout must not show the token after the hidden
+    // prompt.
     let l = Laptop::new();
     l.go_env_w(&["GOPRIVATE=git.corp.test"]);
     let mut c = l.s.command(support::require_tool("script"));
     c.args(["-qec", &format!("{} init", gocred_path()), "/dev/null"]);
     l.env(&mut c);
-    let out = run_with_stdin(&mut c, format!("h\n{USER}\ny\n{TOKEN}\n").as_bytes());
+    let out =
+        support::run_with_stdin_unchecked(&mut c, format!("h\n{USER}\ny\n{TOKEN}\n").as_bytes());
     ok(&out, "gocred init on a terminal");
-    let said = stdout_str(&out);
+    let said = support::canary::raw_stdout(&out);
+    let (_, after) = said
+        .split_once("(input hidden):")
+        .expect("the hidden token prompt");
+    assert!(!after.contains(TOKEN), "the token shown after its prompt");
     for question in [
         "git.corp.test: fetch over [h]ttps with a token, over [s]sh with your key, or [n]o rule?",
         "git username for git.corp.test",

@@ -471,6 +471,7 @@ fn runs(cond: Option<&str>, failed: bool, inputs: &BTreeMap<String, String>) -> 
     let has_run = !inputs["run"].is_empty();
     match cond {
         None => !failed,
+        Some("inputs.run == ''") => !failed && !has_run,
         Some("inputs.run != ''") => !failed && has_run,
         Some("always() && inputs.run != ''") => has_run,
         Some(other) => panic!("the emulator does not know if: {other}"),
