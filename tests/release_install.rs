@@ -654,12 +654,18 @@ fn github_action_installs_the_release_into_the_tool_cache_runs_the_job_and_wipes
         "{:?}",
         install.out
     );
-    // The token was masked before use, reached git through the netrc, and is gone after.
-    let netrc_step = step(&job, "Write the job's netrc");
+    // With `run`, the job runs under `ci exec`: the token was masked before use, reached git
+    // from gocred's memory (no netrc step, no file), and is gone after.
     assert!(
-        stdout_str(&netrc_step.out).contains(&format!("::add-mask::{TOKEN}")),
+        !job.iter()
+            .any(|s| s.name.starts_with("Write the job's netrc")),
+        "the netrc step ran with `run`"
+    );
+    let run_step = step(&job, "Run");
+    assert!(
+        stdout_str(&run_step.out).contains(&format!("::add-mask::{TOKEN}")),
         "{}",
-        stdout_str(&netrc_step.out)
+        stdout_str(&run_step.out)
     );
     assert!(
         m.users_seen_by_git_endpoint().iter().any(|u| u == USER),
@@ -692,7 +698,7 @@ fn github_action_wipes_after_a_failing_run_and_never_falls_back_on_a_bad_checksu
     let job = r.job(&[
         ("base-url", m.base_url.as_str()),
         ("goprivate", GIT_HOST),
-        ("run", "grep -q ci-bot ~/.netrc\nexit 7"),
+        ("run", "test ! -e ~/.netrc\nexit 7"),
     ]);
     let run = step(&job, "Run");
     assert_eq!(run.out.status.code(), Some(7), "{:?}", run.out);
