@@ -26,10 +26,9 @@ use secrecy::zeroize::Zeroizing;
 use super::audit::{Audit, Entry};
 use super::wire::{Ask, Reply};
 use crate::agent_socket::{Handler, Peer};
-use crate::error::{Error, Result};
 use crate::protocol::Origin;
 use crate::rules::{Rules, Selection};
-use crate::scope::{path_match, Patterns};
+use crate::scope::Patterns;
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::Settings;
 use crate::sources::{self, GithubAppSource, GithubAppSpec, SourceSpec};
@@ -71,36 +70,6 @@ pub struct Session {
 pub struct Ended {
     pub revoked: usize,
     pub failed: Vec<String>,
-}
-
-/// `true` when `p` holds a glob character (`*`, `?`, `[`, `\`).
-fn is_glob(p: &str) -> bool {
-    p.contains(['*', '?', '[', '\\'])
-}
-
-/// Checks `--allow` patterns: each one GOPRIVATE pattern, host first.
-pub fn check_allow(patterns: &[String]) -> Result<()> {
-    if patterns.is_empty() {
-        return Err(Error::Usage(
-            "give at least one --allow PATTERN (e.g. --allow 'github.com/acme/*'): an agent \
-             serves nothing outside its allow-list"
-                .into(),
-        ));
-    }
-    for p in patterns {
-        let bad = p.is_empty()
-            || p.contains(',')
-            || p.chars().any(|c| c.is_whitespace() || c.is_control())
-            || Patterns::parse(p).is_empty();
-        let host = p.split('/').next().unwrap_or("");
-        if bad || host.is_empty() || !host.contains('.') && !host.contains(':') {
-            return Err(Error::Usage(format!(
-                "--allow `{}` is not one GOPRIVATE pattern starting with a host",
-                crate::protocol::escape_for_display(p)
-            )));
-        }
-    }
-    Ok(())
 }
 
 impl Session {
@@ -156,48 +125,6 @@ impl Session {
 
     fn is_over(&self) -> bool {
         self.closed.load(Ordering::SeqCst) || crate::state::now_secs() >= self.opts.end
-    }
-
-    /// The target the allow-list is matched against: `host[:port]` and the path, `.git` dropped.
-    fn allow_target(origin: &Origin, path: Option<&str>) -> String {
-        match path {
-            Some(p) => format!(
-                "{}/{}",
-                origin.authority(),
-                p.strip_suffix(".git").unwrap_or(p)
-            ),
-            None => origin.authority(),
-        }
-    }
-
-    /// The repositories of `owner` on `authority` that the allow-list names; `None` when a
-    /// pattern allows the whole host, the whole owner, or a glob of repositories.
-    fn allowed_repos(&self, authority: &str, owner: &str) -> Option<Vec<String>> {
-        let mut repos: Vec<String> = Vec::new();
-        for p in self.allow.globs() {
-            let mut e = p.split('/');
-            let (Some(h), o, r) = (e.next(), e.next(), e.next()) else {
-                continue;
-            };
-            if path_match(h, authority) != Ok(true) {
-                continue;
-            }
-            let o = o?;
-            if path_match(o, owner) != Ok(true) {
-                continue;
-            }
-            match r {
-                None => return None,
-                Some(r) if is_glob(r) => return None,
-                Some(r) => {
-                    let r = r.strip_suffix(".git").unwrap_or(r).to_string();
-                    if !repos.contains(&r) {
-                        repos.push(r);
-                    }
-                }
-            }
-        }
-        Some(repos)
     }
 
     /// Answers one decoded request; the reply and what to log.
@@ -271,31 +198,6 @@ impl Session {
         };
         let key = format!("{index}|{}|{}", origin.authority(), path.unwrap_or(""));
         self.held(&key, source.as_ref(), origin, path, rule)
-    }
-
-    /// The repositories a session token of `spec` for `owner` may reach: the allow-list's, within
-    /// the rule's own list (empty: every repository the installation has).
-    fn session_repos(
-        &self,
-        spec: &GithubAppSpec,
-        authority: &str,
-        owner: &str,
-    ) -> std::result::Result<Vec<String>, Refusal> {
-        let allowed = self.allowed_repos(authority, owner);
-        let repos = match (allowed, spec.repositories.is_empty()) {
-            (None, _) => spec.repositories.clone(),
-            (Some(a), true) => a,
-            (Some(a), false) => a
-                .into_iter()
-                .filter(|r| spec.repositories.contains(r))
-                .collect(),
-        };
-        if repos.is_empty() && (self.allowed_repos(authority, owner).is_some()) {
-            return Err(Refusal::plain(
-                "the allow-list and the rule's repositories have none in common",
-            ));
-        }
-        Ok(repos)
     }
 
     /// The session's credential in slot `key`, minted by `source` when missing or no longer
@@ -505,44 +407,8 @@ impl Handler for Session {
     }
 }
 
+mod allow;
+pub use allow::check_allow;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn session(allow: &[&str]) -> (tempfile::TempDir, Session) {
-        let (d, s) = Settings::for_test("", &[]);
-        let audit = Audit::open(&d.path().join("state/agent-audit.log")).unwrap();
-        let opts = Options {
-            allow: allow.iter().map(|s| s.to_string()).collect(),
-            end: crate::state::now_secs() + 60,
-            allow_long_lived: false,
-        };
-        (d, Session::new("t".into(), s, opts, audit))
-    }
-
-    #[test]
-    fn repositories_come_from_the_allow_list() {
-        let (_d, s) = session(&[
-            "github.com/acme/lib",
-            "github.com/acme/tool.git",
-            "github.com/other/*",
-        ]);
-        assert_eq!(
-            s.allowed_repos("github.com", "acme"),
-            Some(vec!["lib".to_string(), "tool".to_string()])
-        );
-        assert_eq!(s.allowed_repos("github.com", "other"), None);
-        assert_eq!(s.allowed_repos("github.com", "third"), Some(vec![]));
-        let (_d, s) = session(&["github.com"]);
-        assert_eq!(s.allowed_repos("github.com", "acme"), None);
-    }
-
-    #[test]
-    fn allow_patterns_are_checked() {
-        assert!(check_allow(&[]).is_err());
-        for bad in ["", "a,b", "acme/*", "git corp.test", "["] {
-            assert!(check_allow(&[bad.to_string()]).is_err(), "{bad}");
-        }
-        assert!(check_allow(&["github.com/acme/*".into(), "git.corp.test:8443".into()]).is_ok());
-    }
-}
+mod tests;
