@@ -33,7 +33,7 @@ pub mod redact;
 mod server_text;
 
 pub use endpoint::{check_endpoint, check_url, is_loopback};
-pub use error::{describe_error, HttpError};
+pub use error::HttpError;
 use error::{describe_transport, io_kind, timed_out};
 
 /// The longest `Retry-After` we wait out, summed over retries, before giving up.

@@ -16,7 +16,7 @@ use crate::scope::GoScope;
 use crate::sources::{Context, Credential, Query, Source};
 
 pub use crate::env::Env;
-pub use crate::state::{CacheSettings, DEFAULT_MARGIN_SECS};
+pub use crate::state::CacheSettings;
 pub use crate::store::KeyringSettings;
 
 /// Where a Go variable's value came from (shown by `explain`).
@@ -31,7 +31,6 @@ pub enum VarOrigin {
 #[derive(Debug, Clone)]
 pub struct GoVars {
     pub values: HashMap<&'static str, (String, VarOrigin)>,
-    pub env_file: Option<PathBuf>,
 }
 
 impl GoVars {
@@ -64,7 +63,7 @@ impl GoVars {
             };
             values.insert(name, entry);
         }
-        GoVars { values, env_file }
+        GoVars { values }
     }
 
     pub fn value(&self, name: &str) -> &str {

@@ -18,7 +18,7 @@ pub mod registry;
 pub mod session;
 pub mod wire;
 
-pub use client::{client_from_env, Client};
+pub use client::client_from_env;
 
 /// The variable that puts `gocred get|goauth|token` in client mode: the agent's socket path.
 pub const AGENT_VAR: &str = "GOCRED_AGENT";

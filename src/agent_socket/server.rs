@@ -135,7 +135,8 @@ impl Server {
         &self.path
     }
 
-    /// Live connections now (for tests and status lines).
+    /// Live connections now (for tests).
+    #[cfg(test)]
     pub fn live(&self) -> usize {
         self.shared.lock().live.len()
     }

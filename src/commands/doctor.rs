@@ -33,7 +33,6 @@ pub fn run(args: DoctorArgs, env: Env, out: &mut dyn Write) -> Result<()> {
         Err(e) => (fallback_settings(env), Some(e.to_string())),
     };
     let target = Target {
-        raw: args.target.clone(),
         module: resolved.module_path.clone(),
         version,
         resolved,

@@ -16,7 +16,6 @@ use crate::sources::{self, account_for, Context};
 
 /// What gocred would answer for the repository host (kept for `git.helpers` to compare).
 pub struct Outcome {
-    pub pattern: String,
     pub username: String,
     pub secret: SecretString,
     /// `Some(true)` accepted by the server, `Some(false)` rejected, `None` not probed.
@@ -200,7 +199,6 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
         &src.renew_hint(&rule.pattern),
     ));
     let mut outcome = Outcome {
-        pattern: rule.pattern.clone(),
         username: cred.username.clone(),
         secret: cred.secret,
         accepted: None,

@@ -106,19 +106,6 @@ impl GoEnv {
             _ => format!("go env -w {name}={}", sh_quote(value)),
         }
     }
-
-    /// Builds a value for tests and for the fallback path.
-    #[cfg(test)]
-    pub fn from_pairs(pairs: &[(&str, &str)]) -> GoEnv {
-        GoEnv {
-            values: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            own: GoVars::read_names(&Env::from_pairs([("GOENV", "off")]), &[]),
-            go: Err("test".into()),
-        }
-    }
 }
 
 /// Go's compiled-in defaults for when neither `go` nor `$GOROOT/go.env` can be read.

@@ -20,7 +20,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub use super::tls::{tls, TlsInfo, TlsStream};
+pub use super::tls::{tls, TlsStream};
 pub use crate::http::deadline::Deadline;
 
 use crate::http::deadline::{is_timeout, Bounded};
@@ -156,15 +156,6 @@ pub struct Response {
     pub reason: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// Sends one GET (or HEAD) and reads the response. `secret_headers` are written to the socket

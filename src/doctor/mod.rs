@@ -43,12 +43,11 @@ use crate::commands::ResolvedTarget;
 use crate::protocol::Origin;
 use crate::settings::{Env, Settings};
 
-pub use report::{Finding, Report, Status};
+pub use report::{Report, Status};
 
 /// What doctor was asked about.
 #[derive(Debug)]
 pub struct Target {
-    pub raw: String,
     /// Module path as Go matches it against GOPRIVATE (`git.corp.example/team/lib`).
     pub module: String,
     /// `@version`, when given.
@@ -64,8 +63,6 @@ pub struct Repo {
     pub origin: Origin,
     /// Repository path without leading `/` (`team/lib.git`).
     pub path: String,
-    /// How doctor learnt it.
-    pub from: String,
 }
 
 /// How Go will fetch this module (decided by `go_scope` from GOPROXY/GONOPROXY).

@@ -19,8 +19,6 @@ use super::Doctor;
 #[derive(Debug, Clone)]
 pub struct TlsInfo {
     pub version: String,
-    /// The chain the server sent, leaf first (kept even when verification failed).
-    pub chain: Vec<CertificateDer<'static>>,
 }
 
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
@@ -67,13 +65,7 @@ pub fn tls(
     let version = s.conn.protocol_version().map_or("TLS".into(), |v| {
         format!("{v:?}").replace("TLSv1_", "TLS 1.")
     });
-    Ok((
-        s,
-        TlsInfo {
-            version,
-            chain: chain(),
-        },
-    ))
+    Ok((s, TlsInfo { version }))
 }
 
 /// Delegates to webpki and remembers what the server presented.

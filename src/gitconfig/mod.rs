@@ -124,39 +124,6 @@ impl GitConfig {
             .collect())
     }
 
-    /// The entries of the global file only (missing file: none).
-    pub fn list_global(&self) -> Result<Vec<Entry>> {
-        if !self.global.exists() {
-            return Ok(Vec::new());
-        }
-        let mut c = self.cmd();
-        c.arg("--file").arg(&self.global).args([
-            "--null",
-            "--list",
-            "--show-origin",
-            "--show-scope",
-        ]);
-        let out = self.run(&mut c, "--list")?;
-        if !out.status.success() {
-            return Err(git_error(
-                &format!("reading {}", self.global.display()),
-                &out,
-            ));
-        }
-        Ok(parse_list(&out.stdout))
-    }
-
-    /// All values of `key` in the global file.
-    pub fn get_all(&self, key: &str) -> Result<Vec<String>> {
-        check_key(key)?;
-        Ok(self
-            .list_global()?
-            .into_iter()
-            .filter(|e| e.is_key(key))
-            .map(|e| e.value.unwrap_or_else(|| "true".into()))
-            .collect())
-    }
-
     /// `git config --file <global> --add KEY VALUE`.
     pub fn add(&self, key: &str, value: &str) -> Result<()> {
         check_key(key)?;

@@ -19,7 +19,7 @@ mod url;
 mod writer;
 
 pub use header::{Header, HeaderName};
-pub use reader::{read_challenge, Challenge, MAX_CHALLENGE, MAX_CHALLENGE_LINE};
+pub use reader::{read_challenge, MAX_CHALLENGE};
 pub use url::{RequestUrl, UrlLine, UrlPrefix};
 pub use writer::{write_response, CredentialSet, Response};
 

@@ -47,15 +47,6 @@ impl UrlPrefix {
         })
     }
 
-    pub fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
-    /// The path elements after the host.
-    pub fn elems(&self) -> &[String] {
-        &self.elems
-    }
-
     /// The URL line: always ends in `/`.
     pub fn render(&self) -> String {
         let mut s = format!("https://{}/", self.origin.authority());

@@ -39,10 +39,6 @@ impl Deadline {
         Instant::now() + wait < self.end
     }
 
-    pub fn total(&self) -> Duration {
-        self.total
-    }
-
     /// The error of a request that ran out of time; says the bound, names no server text.
     pub fn expired(&self) -> io::Error {
         io::Error::new(

@@ -35,9 +35,11 @@ use crate::store::{Keyring, KeyringSettings};
 
 pub use command::CommandSource;
 pub use env::EnvSource;
-pub use github_app::{owner_and_repo, GithubAppSource, GithubAppSpec};
-pub use github_oidc::{GithubOidcSource, OidcSpec, DEFAULT_API_URL, DEFAULT_STS_URL};
-pub use gitlab::{GitlabMode, GitlabSource, GitlabSpec};
+#[cfg(unix)]
+pub use github_app::owner_and_repo;
+pub use github_app::{GithubAppSource, GithubAppSpec};
+pub use github_oidc::{GithubOidcSource, OidcSpec};
+pub use gitlab::{GitlabSource, GitlabSpec};
 pub use oauth::{OauthSource, OauthSpec};
 pub use pat::{account_for, forget_all, PatSource};
 

@@ -30,9 +30,8 @@ pub struct Readiness {
     /// The known_hosts file that holds the host key.
     pub known_in: Option<PathBuf>,
     pub known_hosts_files: Vec<PathBuf>,
-    /// The ssh command asked, and whether `-G` worked (else defaults were assumed).
+    /// The ssh command asked (when `-G` did not work, defaults were assumed: see `ssh_error`).
     pub ssh_command: String,
-    pub asked_ssh: bool,
     /// Why `-G` did not work (ssh's first complaint), when it did not.
     pub ssh_error: Option<String>,
     /// Where ssh connects (after `HostName`/`Port`), and whether a `HostKeyAlias` names it.
@@ -107,7 +106,6 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         .or_else(|| env.get("GIT_SSH").map(crate::proc::sh_quote))
         .unwrap_or_else(|| "ssh".into());
     let resolved = ask_ssh(&ssh_command, base);
-    let asked_ssh = resolved.is_ok();
     let ssh_error = resolved.as_ref().err().cloned();
     let cfg = resolved.unwrap_or_default();
     // ssh expands `~` with the account's home from the password database, not `$HOME`; `-G`
@@ -189,7 +187,6 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         known_in,
         known_hosts_files,
         ssh_command,
-        asked_ssh,
         ssh_error,
         alias: alias.is_some(),
         hostname,
@@ -308,7 +305,11 @@ mod tests {
         ]);
         let base = SshBase::parse("git.corp.test:/srv/").unwrap();
         let r = check(&base, &env, None);
-        assert!(r.asked_ssh, "ssh -G did not work");
+        assert!(
+            r.ssh_error.is_none(),
+            "ssh -G did not work: {:?}",
+            r.ssh_error
+        );
         assert_eq!(r.known_hosts_name, "[127.0.0.1]:2222");
         assert_eq!(r.looked_for, vec![d.path().join("id_test")]);
         let p = r.problems("git.corp.test");

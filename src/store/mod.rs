@@ -12,5 +12,4 @@ pub mod payload;
 pub mod revocation;
 
 pub use self::cache::{CachedToken, TokenCache};
-pub use self::keyring::{Backend, Keyring, KeyringSettings};
-pub use self::lock::ScopeLock;
+pub use self::keyring::{Keyring, KeyringSettings};

@@ -20,9 +20,10 @@ use crate::store::lease::{sha256_hex, Lease, LeaseDir, LeaseToken};
 /// One credential handed to the job.
 pub struct Issued {
     pub host: String,
-    pub rule: String,
     pub username: String,
     pub token: SecretString,
+    /// Sent by the `ci` agent (Unix only) as the credential's expiry.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub expires_at: Option<u64>,
 }
 
@@ -107,7 +108,6 @@ pub fn issue_one(
     }
     Ok(Some(Issued {
         host: host.to_string(),
-        rule: rule.pattern.clone(),
         username: cred.username,
         token: cred.secret,
         expires_at: cred.expires_at,
@@ -165,7 +165,6 @@ mod tests {
     fn masks_only_under_github_actions() {
         let issued = vec![Issued {
             host: "h".into(),
-            rule: "h".into(),
             username: "x-access-token".into(),
             token: secret("ghs_a%b".into()),
             expires_at: None,

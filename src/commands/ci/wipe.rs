@@ -39,7 +39,8 @@ pub struct Report {
     /// The lease file had gone (its directory removed or moved while the command ran): wiped
     /// from what gocred held in memory.
     pub from_memory: bool,
-    /// SHA-256 of every token the wiped lease file listed.
+    /// SHA-256 of every token the wiped lease file listed (read by `ci exec`, Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub seen: Vec<String>,
 }
 
@@ -189,6 +190,7 @@ pub fn wipe_claimed(ld: &LeaseDir, c: Claimed) -> Report {
 
 /// Wipes what `lease` (held in memory) holds beyond what a wipe of its lease file already saw
 /// (`seen`, the hashes that file listed); everything when the file had gone (`None`).
+#[cfg(unix)]
 pub fn wipe_in_memory(lease: &mut Lease, seen: Option<&[String]>) -> Report {
     let mut report = Report {
         from_memory: seen.is_none(),

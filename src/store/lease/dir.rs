@@ -87,6 +87,7 @@ impl LeaseDir {
         Ok(LeaseDir { dir })
     }
 
+    #[cfg(all(test, unix))]
     pub fn path(&self) -> &Path {
         &self.dir
     }
@@ -96,6 +97,7 @@ impl LeaseDir {
     }
 
     /// The agent socket path for a lease.
+    #[cfg(unix)]
     pub fn socket(&self, id: &BlockId) -> PathBuf {
         self.dir.join(format!("{id}.sock"))
     }

@@ -30,7 +30,7 @@ use crate::store::revocation::Revocation;
 mod dir;
 mod process;
 
-pub use dir::{Claimed, LeaseDir, Listed, Status};
+pub use dir::{Claimed, LeaseDir, Status};
 
 const SUFFIX: &str = ".lease";
 const CLAIM: &str = ".lease.claim-";

@@ -105,9 +105,6 @@ pub enum Change {
 #[derive(Debug, Default)]
 pub struct Edited {
     pub changed: bool,
-    /// There was no file before.
-    pub created: bool,
-    pub previous_mode: Option<u32>,
 }
 
 fn refuse(path: &Path, why: impl std::fmt::Display, hint: &str) -> Error {
@@ -149,24 +146,12 @@ pub fn edit(path: &Path, decide: &mut dyn FnMut(&Snapshot) -> Result<Change>) ->
     remove_stale_temps(path);
     for _ in 0..20 {
         let (snap, old) = read_locked(path)?;
-        let edited = Edited {
-            changed: true,
-            created: snap.content.is_none(),
-            previous_mode: snap.mode,
-        };
+        let edited = Edited { changed: true };
         match decide(&snap)? {
-            Change::Keep => {
-                return Ok(Edited {
-                    changed: false,
-                    ..edited
-                })
-            }
+            Change::Keep => return Ok(Edited { changed: false }),
             Change::Delete => {
                 if snap.identity.is_none() {
-                    return Ok(Edited {
-                        changed: false,
-                        ..edited
-                    });
+                    return Ok(Edited { changed: false });
                 }
                 if current_identity(path)? != snap.identity {
                     continue;
@@ -367,10 +352,9 @@ mod tests {
     fn creates_then_edits_private() {
         let d = private_dir();
         let p = d.path().join(".netrc");
-        let e = append(&p, b"one\n").unwrap();
-        assert!(e.created && e.changed);
-        let e = append(&p, b"two\n").unwrap();
-        assert!(!e.created);
+        assert!(!p.exists());
+        assert!(append(&p, b"one\n").unwrap().changed);
+        assert!(append(&p, b"two\n").unwrap().changed);
         assert_eq!(fs::read(&p).unwrap(), b"one\ntwo\n");
         assert_eq!(
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
