@@ -37,7 +37,7 @@ use crate::store::revocation::{Revocation, Revoked};
 
 /// What a session was started with.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub allow: Vec<String>,
     /// Unix seconds.
     pub end: u64,
@@ -52,7 +52,7 @@ struct Held {
     revocable: bool,
 }
 
-pub struct Session {
+pub(crate) struct Session {
     pub id: String,
     settings: Settings,
     allow: Patterns,
@@ -68,7 +68,7 @@ pub struct Session {
 
 /// What the end of a session did.
 #[derive(Debug, Default)]
-pub struct Ended {
+pub(crate) struct Ended {
     pub revoked: usize,
     pub failed: Vec<String>,
 }
@@ -79,7 +79,7 @@ fn is_glob(p: &str) -> bool {
 }
 
 /// Checks `--allow` patterns: each one GOPRIVATE pattern, host first.
-pub fn check_allow(patterns: &[String]) -> Result<()> {
+pub(crate) fn check_allow(patterns: &[String]) -> Result<()> {
     if patterns.is_empty() {
         return Err(Error::Usage(
             "give at least one --allow PATTERN (e.g. --allow 'github.com/acme/*'): an agent \
@@ -104,7 +104,7 @@ pub fn check_allow(patterns: &[String]) -> Result<()> {
 }
 
 impl Session {
-    pub fn new(id: String, settings: Settings, opts: Options, audit: Audit) -> Session {
+    pub(crate) fn new(id: String, settings: Settings, opts: Options, audit: Audit) -> Session {
         Session {
             id,
             settings,
@@ -117,16 +117,16 @@ impl Session {
         }
     }
 
-    pub fn options(&self) -> &Options {
+    pub(crate) fn options(&self) -> &Options {
         &self.opts
     }
 
-    pub fn audit(&self) -> &Audit {
+    pub(crate) fn audit(&self) -> &Audit {
         &self.audit
     }
 
     /// Logs a session event (start, end) with no request.
-    pub fn log_event(&self, event: &str, reason: &str) {
+    pub(crate) fn log_event(&self, event: &str, reason: &str) {
         let _ = self.audit.write(
             &self.id,
             &Entry {
@@ -140,7 +140,7 @@ impl Session {
     }
 
     /// Ends the session: nothing more is answered; every token minted for it is revoked.
-    pub fn close(&self) -> Ended {
+    pub(crate) fn close(&self) -> Ended {
         self.closed.store(true, Ordering::SeqCst);
         let mut out = Ended::default();
         let minted = std::mem::take(&mut *lock(&self.minted));

@@ -13,7 +13,7 @@ use super::report::{clean, Finding, Report};
 use super::{Doctor, Repo, Route};
 use crate::protocol::{Origin, Scheme};
 
-pub fn run(d: &mut Doctor, r: &mut Report) {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) {
     match d.route.clone() {
         Route::Off(_) => {
             for id in ["goget.page", "goget.auth", "goget.reporoot"] {

@@ -16,7 +16,7 @@ use crate::env::Env;
 
 /// What was found for one ssh endpoint.
 #[derive(Debug, Clone)]
-pub struct Readiness {
+pub(crate) struct Readiness {
     /// `host` or `[host]:port` as looked up in known_hosts (or the HostKeyAlias).
     pub known_hosts_name: String,
     /// Private key files that exist.
@@ -43,12 +43,12 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    pub fn has_key(&self) -> bool {
+    pub(crate) fn has_key(&self) -> bool {
         !self.keys.is_empty() || self.agent_keys.is_some_and(|n| n > 0)
     }
 
     /// One sentence per missing piece, saying what to do.
-    pub fn problems(&self, host: &str) -> Vec<String> {
+    pub(crate) fn problems(&self, host: &str) -> Vec<String> {
         let mut out = Vec::new();
         if !self.has_key() {
             out.push(format!(
@@ -71,7 +71,7 @@ impl Readiness {
     }
 
     /// A one-line summary for `explain`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let key = match (self.keys.first(), self.agent_keys) {
             (_, Some(n)) if n > 0 => format!("{n} key(s) in ssh-agent"),
             (Some(k), _) => format!("key {}", k.display()),
@@ -97,7 +97,7 @@ fn list(paths: &[PathBuf]) -> String {
 }
 
 /// Checks `base`. `core_ssh_command` is git's `core.sshCommand`, if set.
-pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readiness {
+pub(crate) fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readiness {
     let ssh_command = env
         .get("GIT_SSH_COMMAND")
         .map(str::to_string)

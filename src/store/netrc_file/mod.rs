@@ -30,7 +30,7 @@ const MAX_SIZE: u64 = 16 << 20;
 
 /// Where the readers look: `$HOME/.netrc` (git reads only this one) and `$NETRC` (Go) when it
 /// names another file. On Windows Go prefers `%USERPROFILE%\_netrc` when it exists.
-pub fn targets(env: &Env) -> Result<Vec<PathBuf>> {
+pub(crate) fn targets(env: &Env) -> Result<Vec<PathBuf>> {
     let home = env.get("HOME").map(PathBuf::from).or_else(home_fallback);
     let home = home.filter(|h| h.is_absolute()).ok_or_else(|| {
         Error::with_hint(
@@ -82,7 +82,7 @@ fn same_file_key(p: &Path) -> PathBuf {
 }
 
 /// The file as read under the lock.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// `None`: there is no file yet.
     pub content: Option<FileBytes>,
     /// Permission bits of the existing file.
@@ -91,7 +91,7 @@ pub struct Snapshot {
 }
 
 /// What to do with the file.
-pub enum Change {
+pub(crate) enum Change {
     Keep,
     Write {
         content: FileBytes,
@@ -103,7 +103,7 @@ pub enum Change {
 
 /// What [`edit`] did.
 #[derive(Debug, Default)]
-pub struct Edited {
+pub(crate) struct Edited {
     pub changed: bool,
 }
 
@@ -122,7 +122,7 @@ fn dir_of(path: &Path) -> &Path {
 }
 
 /// Every refusal, checked without writing anything (not even the lock file).
-pub fn preflight(path: &Path) -> Result<()> {
+pub(crate) fn preflight(path: &Path) -> Result<()> {
     platform::check_dir(path, dir_of(path))?;
     match fs::symlink_metadata(path) {
         Ok(md) => platform::check_target(path, &md),
@@ -132,7 +132,7 @@ pub fn preflight(path: &Path) -> Result<()> {
 }
 
 /// Reads the file (under the lock), for checks after an edit. `None`: no file.
-pub fn read(path: &Path) -> Result<Option<FileBytes>> {
+pub(crate) fn read(path: &Path) -> Result<Option<FileBytes>> {
     preflight(path)?;
     let _lock = platform::NetrcLock::acquire(path)?;
     Ok(read_locked(path)?.0.content)
@@ -140,7 +140,10 @@ pub fn read(path: &Path) -> Result<Option<FileBytes>> {
 
 /// Locks, reads and replaces `path` with what `decide` returns; retries when another writer got
 /// in between. Nothing is written when a check fails.
-pub fn edit(path: &Path, decide: &mut dyn FnMut(&Snapshot) -> Result<Change>) -> Result<Edited> {
+pub(crate) fn edit(
+    path: &Path,
+    decide: &mut dyn FnMut(&Snapshot) -> Result<Change>,
+) -> Result<Edited> {
     preflight(path)?;
     let _lock = platform::NetrcLock::acquire(path)?;
     remove_stale_temps(path);
