@@ -18,8 +18,9 @@
 #
 # Environment: FRESH_MIRROR (Debian mirror; default: the first one in this machine's apt sources),
 # FRESH_GOPRIVATE (default git.corp.example), FRESH_ANSWERS (typed into the terminal for the first
-# command; default: `n` for "no rule" to each question, then `y`), FRESH_COMMANDS (one a line:
-# run these instead of the README's, to look into one step), FRESH_KEEP=1 keeps the root.
+# command, e.g. `n\ny\n` for `gocred init`'s questions; default: nothing, the README's commands
+# ask none), FRESH_COMMANDS (one a line: run these instead of the README's, to look into one
+# step), FRESH_KEEP=1 keeps the root. SIGINT/SIGTERM end the run and clean up.
 # Exit status: 0 when both commands succeeded.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -158,13 +159,42 @@ done
 
 path="/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 goprivate="${FRESH_GOPRIVATE:-git.corp.example}"
-answers="${FRESH_ANSWERS:-n\ny\n}"
+answers="${FRESH_ANSWERS:-}"
+# Copies its input to stdout, and each line with the seconds since it started to file $1.
+stamp() {
+  local t0=$SECONDS line
+  while IFS= read -r line || [ -n "$line" ]; do
+    printf '%s\n' "$line"
+    printf '%d\t%s\n' $((SECONDS - t0)) "${line%$'\r'}" >>"$1"
+  done
+}
 # One README command, as root in the chroot's checkout, on a pseudo-terminal (`script`); its
-# output goes to ours and to a log kept in the root.
+# output goes to ours and to a log kept in the root (/root/LOG, and LOG.stamps with the times).
 in_root() {
   local cmd="$1" input="$2" log="$3"
-  printf '%b' "$input" | chroot "$root" /usr/bin/env -i HOME=/root PATH="$path" TERM=dumb \
-    GOPRIVATE="$goprivate" /usr/bin/script -qefc "cd /root/gocred && $cmd" "/root/$log"
+  # In the background, waited for: bash runs the INT/TERM traps (and so the clean-up) only
+  # between commands, and `wait` is one it can interrupt. A background job starts with SIGINT
+  # and SIGQUIT ignored, which its children inherit: env gives the command the defaults back, as
+  # a user's shell has them (the tests of `ci exec`'s signal forwarding depend on it).
+  printf '%b' "$input" | chroot "$root" /usr/bin/env -i --default-signal=INT,QUIT \
+    HOME=/root PATH="$path" TERM=dumb \
+    GOPRIVATE="$goprivate" /usr/bin/script -qefc "cd /root/gocred && $cmd" "/root/$log" |
+    stamp "$root/root/$log.stamps" &
+  wait $!
+}
+# Where the commands' phases ended, in seconds into the command: the first line matching each.
+phases() {
+  local n="$1" label re at
+  while IFS='|' read -r label re; do
+    at="$(awk -F'\t' -v re="$re" '$2 ~ re { print $1; exit }' "$root/root/command-$n.log.stamps" 2>/dev/null)"
+    [ -z "$at" ] || printf '  command %d: %-36s at %4d s\n' "$n" "$label" "$at" >&2
+  done <<'EOF'
+build dependencies installed|^install.sh: building gocred with cargo
+gocred built and installed|^installed: 
+test dependencies installed|^go version go
+tests built, first test binary runs|^ +Running 
+tests done|^tests: 
+EOF
 }
 
 status=0
@@ -182,6 +212,8 @@ done
 last="$(tr -d '\r' <"$root/root/command-$n.log" | grep -v '^Script done' | grep -v '^[[:space:]]*$' | tail -n 1 || true)"
 say "last line of command $n: $last"
 report
+say "phases:"
+for ((i = 1; i <= n; i++)); do phases "$i"; done
 [ "$status" = 0 ] || die "a command failed (see the timings)"
 case "$last" in
   "tests: "*" passed, 0 failed, "*) say "both commands passed on a brand-new Debian 12" ;;

@@ -10,8 +10,9 @@
 # tar, and sha256sum (or shasum, or openssl).
 #
 # From a checkout (the default when run from one, or --from-source): cargo build, with cargo's
-# progress. Needs Rust (cargo), a C compiler and linker (cc), and git; on Debian/Ubuntu, as root
-# or with sudo, it installs gcc, libc6-dev and git with apt-get when they are missing.
+# progress. Needs Rust (cargo), a C compiler and linker (cc), CA certificates and git; on
+# Debian/Ubuntu, as root or with sudo, install/build-deps.sh installs gcc, libc6-dev,
+# ca-certificates and git with apt-get when they are missing.
 #
 # Options:
 #   --prefix DIR        install into DIR/bin (GOCRED_PREFIX; default ~/.local)
@@ -213,33 +214,25 @@ install_release() {
 
 install_source() {
   [ -n "$checkout" ] || die "--from-source needs a gocred checkout (run install/install.sh from it)"
-  # A brand-new Debian/Ubuntu has neither: with apt and root (or sudo), add them as
-  # install/test-deps.sh does; anywhere else, say what is missing.
-  apt_pkgs=""
-  command -v cc >/dev/null 2>&1 || apt_pkgs="gcc libc6-dev"
-  command -v git >/dev/null 2>&1 || apt_pkgs="$apt_pkgs git"
-  if [ -n "$apt_pkgs" ] && command -v apt-get >/dev/null 2>&1; then
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    if [ -z "$sudo" ] || sudo -n true 2>/dev/null; then
-      say "installing what cargo needs to build: $apt_pkgs (apt-get)"
-      export DEBIAN_FRONTEND=noninteractive
-      # shellcheck disable=SC2086 # word splitting of the package list is intended
-      if ! { $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq &&
-        $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
-          $apt_pkgs >/dev/null; }; then
-        say "apt-get could not install $apt_pkgs"
-      fi
-    fi
+  # What building needs besides Rust (gcc + libc6-dev, ca-certificates for cargo's downloads,
+  # git), named once in build-deps.sh: on Debian/Ubuntu, as root or with sudo, it adds what is
+  # missing with apt-get; anywhere, it says what is still missing.
+  if ! sh "$checkout/install/build-deps.sh"; then
+    command -v cargo >/dev/null 2>&1 || say "building needs Rust (cargo: https://rustup.rs) as well"
+    die "cannot build from source (see above); or install a release without Rust: install.sh --release"
   fi
-  missing=""
-  command -v cargo >/dev/null 2>&1 || missing="$missing Rust (cargo: https://rustup.rs)"
-  command -v cc >/dev/null 2>&1 || missing="$missing, a C compiler and linker (cc: apt-get install gcc libc6-dev)"
-  command -v git >/dev/null 2>&1 || missing="$missing, git"
-  [ -z "$missing" ] || die "building needs${missing#,}; or install a release without Rust: install.sh --release"
+  command -v cargo >/dev/null 2>&1 ||
+    die "building needs Rust (cargo: https://rustup.rs); or install a release without Rust: install.sh --release"
   say "building gocred with cargo (a release build; a few minutes on a small machine)"
+  # The release build's flags (static on Linux), for this machine's target only: with an
+  # explicit --target they never reach build scripts and proc macros.
+  host="$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')"
+  [ -n "$host" ] || die "rustc -vV names no host target"
+  # shellcheck source=install/build-env.sh
+  . "$checkout/install/build-env.sh"
+  gocred_build_env "$host"
   # cargo's own progress: a bar on a terminal, one line per crate otherwise.
-  cargo install --locked --force --path "$checkout" --root "$prefix"
+  cargo install --locked --force --path "$checkout" --root "$prefix" --target "$host"
   ln -sfn gocred "$bin/git-credential-gocred"
 }
 

@@ -10,10 +10,20 @@ use crate::commands::{
 use crate::error::{Error, Result};
 use crate::settings::{Env, Settings};
 
+/// `gocred --version`: `0.1.0 (commit 0123456789ab, x86_64-unknown-linux-gnu)` (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("GOCRED_BUILD_COMMIT"),
+    ", ",
+    env!("GOCRED_BUILD_TARGET"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gocred",
-    version,
+    version = VERSION,
     about = "Credentials for private Go modules: git credential helper routed by GOPRIVATE, secrets in the OS keyring",
     after_help = "As git's helper: git config --global credential.https://git.corp.example.helper gocred"
 )]
@@ -70,7 +80,9 @@ pub(crate) enum Command {
 }
 
 fn settings() -> Result<Settings> {
-    Settings::load(Env::from_process())
+    let s = Settings::load(Env::from_process())?;
+    crate::commands::trace::settings(&s);
+    Ok(s)
 }
 
 /// Git runs `gocred get|store|erase` for every request it makes, so start-up is the product:
@@ -94,6 +106,7 @@ pub fn parse_credential_operation() -> Option<Cli> {
 
 pub fn run(cli: Cli) -> Result<()> {
     let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+    crate::trace::init(std::env::var_os(crate::trace::VAR).as_deref(), &mut err);
     let stdin = || io::stdin().lock();
     match cli.command {
         Command::Get => credential::run(

@@ -56,7 +56,16 @@ pub(crate) fn client(timeout: Duration) -> Result<Client, String> {
         .timeout(timeout)
         .user_agent(concat!("gocred/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
-        .https_only(false) // checked per URL by `check_url`
+        .https_only(false); // checked per URL by `check_url`
+                            // Linux resolves with hickory (Cargo.toml: static builds have no NSS). Without a readable
+                            // /etc/resolv.conf reqwest would point hickory at Google's public DNS, sending internal
+                            // host names there: use the C library's resolver then, as a dynamic build does.
+    #[cfg(target_os = "linux")]
+    let inner = match std::fs::File::open("/etc/resolv.conf") {
+        Ok(_) => inner,
+        Err(_) => inner.no_hickory_dns(),
+    };
+    let inner = inner
         .build()
         .map_err(|e| format!("cannot set up HTTPS: {e}"))?;
     Ok(Client { inner, timeout })

@@ -40,6 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "error",
             "env",
             "state",
+            "trace",
             "gitconfig",
             "agent_socket",
         ],

@@ -30,6 +30,7 @@
 //! gitlab) talk HTTPS through [`http`] and keep tokens in `store::cache`. [`env`] is the process
 //! environment snapshot and [`state`] the clock, the one freshness rule and the state directory.
 //! Layers and the flow of one `get`: docs/architecture.md.
+//! [`trace`] owns `GOCRED_TRACE` output: every decision of a request, never a secret.
 
 #[cfg(unix)]
 pub(crate) mod agent;
@@ -60,6 +61,7 @@ pub(crate) mod sources;
 pub(crate) mod ssh;
 pub(crate) mod state;
 pub(crate) mod store;
+pub(crate) mod trace;
 
 #[cfg(test)]
 mod layering_test;

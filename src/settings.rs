@@ -31,6 +31,8 @@ pub(crate) enum VarOrigin {
 #[derive(Debug, Clone)]
 pub(crate) struct GoVars {
     pub values: HashMap<&'static str, (String, VarOrigin)>,
+    /// Go's env file (`GOENV`), when there is one; `GOCRED_TRACE` names it.
+    pub env_file: Option<PathBuf>,
 }
 
 impl GoVars {
@@ -63,7 +65,7 @@ impl GoVars {
             };
             values.insert(name, entry);
         }
-        GoVars { values }
+        GoVars { values, env_file }
     }
 
     pub(crate) fn value(&self, name: &str) -> &str {

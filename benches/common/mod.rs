@@ -134,3 +134,32 @@ pub fn run_interleaved(cs: &mut [Contender], rounds: usize) -> Vec<f64> {
         })
         .collect()
 }
+
+/// The binary users run: `$GOCRED_BENCH_BINARY`, else the release build `install/release.sh`
+/// makes for this machine (`target/<host>/release/gocred`: static-pie on Linux, see
+/// install/build-env.sh). `None` when neither exists (build it with `bash install/release.sh`).
+pub fn release_binary() -> Option<PathBuf> {
+    if let Some(b) = std::env::var_os("GOCRED_BENCH_BINARY").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(b));
+    }
+    let out = Command::new("rustc").arg("-vV").output().ok()?;
+    let host = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))?;
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    Some(dir.join(host).join("release/gocred")).filter(|p| p.is_file())
+}
+
+/// The median of `a[i] / b[i]` over rounds run back to back (each pair saw the same machine).
+pub fn paired_median_ratio(a: &Contender, b: &Contender) -> f64 {
+    let mut r: Vec<f64> = a
+        .times
+        .iter()
+        .zip(&b.times)
+        .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
+        .collect();
+    r.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    r[r.len() / 2]
+}

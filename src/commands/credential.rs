@@ -19,6 +19,16 @@ pub(crate) enum Operation {
     Erase,
 }
 
+impl Operation {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Operation::Get => "get",
+            Operation::Store => "store",
+            Operation::Erase => "erase",
+        }
+    }
+}
+
 /// Runs one operation. `load` builds Settings after the request has been read and validated.
 pub(crate) fn run(
     op: Operation,
@@ -32,6 +42,7 @@ pub(crate) fn run(
     if let Some(agent) = crate::agent::client_from_env()? {
         return agent.forward_credential(op, &req, out, err);
     }
+    crate::commands::trace::request(op.as_str(), &req.origin, req.path.as_deref());
     let settings = load()?;
     let Some(routed) = route(&settings, &req, op, err)? else {
         return Ok(());
@@ -52,9 +63,21 @@ fn route<'s>(
     err: &mut dyn Write,
 ) -> Result<Option<Routed<'s>>> {
     let host = req.origin.authority();
+    crate::commands::trace::rules(&settings.rules, &req.origin, req.path.as_deref());
     match settings.route(&req.origin, req.path.as_deref())? {
-        Route::Source(routed) => Ok(Some(routed)),
+        Route::Source(routed) => {
+            crate::trace!(
+                "route: {} serves {host}",
+                crate::commands::trace::rule_name(routed.rule)
+            );
+            Ok(Some(routed))
+        }
         Route::Ssh(rule) => {
+            crate::trace!(
+                "{}: rule `{}` uses ssh: no answer over https",
+                op.as_str(),
+                rule.pattern
+            );
             if op == Operation::Get {
                 let _ = writeln!(
                     err,
@@ -70,7 +93,15 @@ fn route<'s>(
                 Some(p) => format!("{host}/{}", p.strip_suffix(".git").unwrap_or(p)),
                 None => host.clone(),
             };
-            if let Some(glob) = settings.scope.is_private(&module) {
+            let private = settings.scope.is_private(&module);
+            crate::trace!(
+                "route: no rule covers {host}; {module} is {}: no answer (git asks its next helper)",
+                private.as_ref().map_or_else(
+                    || "not private per GOPRIVATE".to_string(),
+                    |g| format!("private per GOPRIVATE pattern `{g}`")
+                )
+            );
+            if let Some(glob) = private {
                 let _ = writeln!(
                     err,
                     "gocred: no credential rule for {host} (private per GOPRIVATE pattern `{glob}`); \
@@ -82,6 +113,7 @@ fn route<'s>(
         }
         Route::Ambiguous(rules) => {
             let names: Vec<&str> = rules.iter().map(|r| r.pattern.as_str()).collect();
+            crate::trace!("route: ambiguous, no path from git: {}", names.join(", "));
             let _ = writeln!(
                 err,
                 "gocred: several rules cover {host} ({}) and git sent no repository path; run: \
@@ -95,6 +127,7 @@ fn route<'s>(
 
 fn get(routed: &Routed, q: &Query, req: &Request, out: &mut dyn Write) -> Result<()> {
     let cred = routed.credential(q)?;
+    crate::commands::trace::answered("get", routed.rule, &cred);
     let resp = Response {
         username: cred.username,
         password: cred.secret,
@@ -122,7 +155,12 @@ fn store(routed: &Routed, t: &Query, req: &Request, err: &mut dyn Write) -> Resu
     {
         return Ok(()); // git never stores expired credentials; neither do we
     }
-    if routed.source.store(&routed.ctx, t, user, pw)? == Stored::Saved {
+    let stored = routed.source.store(&routed.ctx, t, user, pw)?;
+    crate::trace!(
+        "store: {}: {stored:?}",
+        crate::commands::trace::rule_name(routed.rule)
+    );
+    if stored == Stored::Saved {
         let _ = writeln!(
             err,
             "gocred: remembered the credential git confirmed for `{}`",
@@ -136,7 +174,13 @@ fn erase(routed: &Routed, t: &Query, req: &Request, err: &mut dyn Write) -> Resu
     let Some(pw) = req.password.as_ref() else {
         return Ok(()); // never "erase all" on a request without the rejected password
     };
-    match routed.source.erase(&routed.ctx, t, pw)? {
+    let erased = routed.source.erase(&routed.ctx, t, pw)?;
+    crate::trace!(
+        "erase: {} (rejected password {}): {erased:?}",
+        crate::commands::trace::rule_name(routed.rule),
+        crate::trace::secret(pw)
+    );
+    match erased {
         Erased::Dropped => {
             let _ = writeln!(
                 err,

@@ -50,6 +50,7 @@ pub(crate) fn run(
         return agent.goauth(args.url.as_deref(), stdin, out);
     }
     let Some(raw) = args.url else {
+        crate::trace!("goauth: first call (no URL): answering every prefix the rules serve");
         return first_call(&load()?, out, err);
     };
     let url = RequestUrl::parse(&raw).map_err(refused)?;
@@ -150,13 +151,28 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
                 let mut set = CredentialSet::new(lines.next().expect("a key"), header);
                 lines.for_each(|l| set.add_url(l));
                 match resp.push(set) {
-                    Ok(()) => answered = proposed,
+                    Ok(()) => {
+                        crate::trace!(
+                            "goauth: {shown}: answered by {}",
+                            crate::commands::trace::rule_name(rule)
+                        );
+                        answered = proposed
+                    }
                     Err(e) => note(err, rule, &e.to_string()),
                 }
             }
-            Ok(None) => {}
+            Ok(None) => {
+                crate::trace!(
+                    "goauth: {shown}: {} has nothing",
+                    crate::commands::trace::rule_name(rule)
+                );
+            }
             Err(e) => {
                 failed += 1;
+                crate::trace!(
+                    "goauth: {shown}: {} failed: {e}",
+                    crate::commands::trace::rule_name(rule)
+                );
                 let _ = writeln!(
                     err,
                     "gocred: goauth: skipping {shown}: {e}{}",
@@ -177,6 +193,7 @@ fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> 
 /// With the URL: the rule `get` would pick for it, answered for that URL only.
 fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<()> {
     let origin = url.origin();
+    crate::commands::trace::request("goauth", origin, url.path());
     let shown = format!(
         "https://{}/{}",
         origin.authority(),
@@ -189,6 +206,7 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
         )));
     }
     let rules = &settings.rules.rules;
+    crate::commands::trace::rules(&settings.rules, origin, Some(url.path().unwrap_or("")));
     let rule = match settings.route(origin, Some(url.path().unwrap_or("")))? {
         // A path-scoped rule never answers for the host root.
         Route::Source(r) if r.rule.path_glob.is_none() || url.path().is_some() => r.rule,
@@ -268,6 +286,7 @@ fn header_for(
         Some(_) => {
             match crate::commands::ci::agent::ask_agent(&settings.env, &origin.authority()) {
                 Ok(Some((username, secret, expires_at))) => {
+                    crate::trace!("goauth: asked the ci exec agent");
                     let cred = Credential {
                         username,
                         secret,
@@ -287,6 +306,7 @@ fn header_for(
         }
         _ => routed.credential(&q)?,
     };
+    crate::commands::trace::answered("goauth", rule, &cred);
     let header = match rule.auth {
         HttpAuth::Basic => Header::basic(&cred.username, &cred.secret),
         HttpAuth::Bearer => Header::bearer(&cred.secret),
@@ -310,6 +330,10 @@ fn insecure_message(glob: &str) -> String {
 mod tests;
 
 fn note(err: &mut dyn Write, rule: &Rule, what: &str) {
+    crate::trace!(
+        "goauth: {}: {what}",
+        crate::commands::trace::rule_name(rule)
+    );
     let _ = writeln!(
         err,
         "gocred: goauth: rule `{}` (line {}): {what}",

@@ -16,6 +16,7 @@ pub(crate) mod logout;
 #[cfg(unix)]
 pub(crate) mod ssh;
 pub(crate) mod token;
+pub(crate) mod trace;
 pub(crate) mod uninit;
 
 use crate::error::Error;

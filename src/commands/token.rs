@@ -22,6 +22,8 @@ pub(crate) fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> 
     if let Some(agent) = crate::agent::client_from_env()? {
         return agent.token(&t.origin, t.path.as_deref(), out);
     }
+    crate::commands::trace::request("token", &t.origin, t.path.as_deref());
+    crate::commands::trace::rules(&settings.rules, &t.origin, t.path.as_deref());
     let routed = match settings.route(&t.origin, t.path.as_deref())? {
         Route::Source(r) => r,
         Route::NoRule => {
@@ -44,6 +46,7 @@ pub(crate) fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> 
         }
     };
     let cred = routed.credential(&routed.query(&t.origin, t.path.as_deref()))?;
+    crate::commands::trace::answered("token", routed.rule, &cred);
     // Our copy of the line is zeroed when dropped.
     let mut line = Zeroizing::new(String::with_capacity(cred.secret.expose_secret().len() + 1));
     line.push_str(cred.secret.expose_secret());

@@ -332,11 +332,19 @@ pub(crate) fn cached_mint(
     account: &str,
     mint: impl FnOnce(Option<crate::store::CachedToken>) -> Result<crate::store::CachedToken>,
 ) -> Result<Credential> {
+    let mut minted = false;
     let tok = token_cache(ctx)?.get_or_mint(account, |prev| {
+        minted = true;
+        crate::trace!("token cache: no usable token for {account}; minting");
         let tok = mint(prev)?;
         state_files::record_issued(ctx, &q.rule.pattern, account)?;
         Ok(tok)
     })?;
+    crate::trace!(
+        "token cache: {} for {account}, {}",
+        if minted { "minted" } else { "hit" },
+        crate::trace::expiry(Some(tok.expires_at))
+    );
     Ok(Credential {
         username: username_for(&q.rule, Some(tok.username)),
         secret: tok.token,

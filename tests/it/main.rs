@@ -5,12 +5,15 @@
 //! A new file under `tests/` must be declared here (`mod name;`): `autotests = false` in
 //! Cargo.toml means cargo builds nothing else, and `layout` fails while a file is left out.
 
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))] // the Unix-only modules are the users
+
 mod support;
 
 mod agent;
 mod ci;
 mod ci_mint;
 mod ci_socket;
+mod cli_conventions;
 mod credential;
 mod doctor;
 mod e2e_go;
@@ -28,5 +31,7 @@ mod mint_oauth;
 mod netrc_models;
 mod release_install;
 mod scope_vs_go;
+mod static_binary;
 mod support_smoke;
+mod trace;
 mod trust;

@@ -461,7 +461,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// Test CA + server certificate (SAN git.corp.test, proxy.corp.test, *.corp.test) + a client
 /// bundle (system CAs + test CA). P-256 keys: fast to make.
-fn make_pki(root: &Path) {
+pub fn make_pki(root: &Path) {
     let pki = root.join("pki");
     openssl(
         &pki,

@@ -32,7 +32,7 @@ mod secret_service;
 mod ssh_server;
 pub mod token_service;
 
-pub use git_server::{GitServer, BEARER_PROXY_HOST, GIT_HOST, RELEASES_HOST};
+pub use git_server::{make_pki, GitServer, BEARER_PROXY_HOST, GIT_HOST, RELEASES_HOST};
 pub use github_api::{Fault, GithubApi};
 pub use gitlab_api::GitlabApi;
 pub use go_userauth::{GoParse, GoUserAuth};
