@@ -29,11 +29,11 @@ pub const VERSION: &str = concat!(
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// (git) Answer a credential request on stdin.
     Get,
     /// (git) A credential worked: remember it for a `pat` rule that has none yet.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Default)]
-pub struct Env {
+pub(crate) struct Env {
     vars: HashMap<String, String>,
 }
 
@@ -22,7 +22,7 @@ impl std::fmt::Debug for Env {
 }
 
 impl Env {
-    pub fn from_process() -> Env {
+    pub(crate) fn from_process() -> Env {
         Env {
             vars: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -30,7 +30,8 @@ impl Env {
         }
     }
 
-    pub fn from_pairs<I: IntoIterator<Item = (S, S)>, S: Into<String>>(pairs: I) -> Env {
+    #[cfg(test)]
+    pub(crate) fn from_pairs<I: IntoIterator<Item = (S, S)>, S: Into<String>>(pairs: I) -> Env {
         Env {
             vars: pairs
                 .into_iter()
@@ -40,20 +41,15 @@ impl Env {
     }
 
     /// The value, if set and non-empty (Go treats empty as unset for these variables).
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.vars
             .get(key)
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
 
-    /// Whether the variable exists at all, even empty.
-    pub fn is_set(&self, key: &str) -> bool {
-        self.vars.contains_key(key)
-    }
-
     /// The user config dir as Go's `os.UserConfigDir` and `dirs` compute it.
-    pub fn user_config_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn user_config_dir(&self) -> Option<PathBuf> {
         if cfg!(any(target_os = "macos", windows)) {
             return dirs::config_dir();
         }

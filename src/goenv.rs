@@ -14,18 +14,18 @@ use crate::error::{Error, Result};
 use crate::settings::{parse_go_env, Env};
 
 /// The variables init may change; stripped from `go`'s environment while it edits the file.
-pub const MANAGED: [&str; 4] = ["GOPRIVATE", "GONOSUMDB", "GOAUTH", "GONOPROXY"];
+pub(crate) const MANAGED: [&str; 4] = ["GOPRIVATE", "GONOSUMDB", "GOAUTH", "GONOPROXY"];
 
 /// A located `go` and its env file.
 #[derive(Debug, Clone)]
-pub struct GoEnv {
+pub(crate) struct GoEnv {
     program: PathBuf,
     pub file: PathBuf,
 }
 
 impl GoEnv {
     /// Finds `go` on PATH and asks it where its env file is (`go env GOENV`).
-    pub fn locate(env: &Env) -> Result<GoEnv> {
+    pub(crate) fn locate(env: &Env) -> Result<GoEnv> {
         let program = find_go(env).ok_or_else(|| {
             Error::with_hint(
                 "`go` is not on PATH; init runs `go env -w` to set GOAUTH and GONOSUMDB",
@@ -72,7 +72,7 @@ impl GoEnv {
     }
 
     /// The file's bytes, `None` when it does not exist.
-    pub fn read_file(&self) -> Result<Option<String>> {
+    pub(crate) fn read_file(&self) -> Result<Option<String>> {
         match std::fs::read_to_string(&self.file) {
             Ok(t) => Ok(Some(t)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -81,7 +81,7 @@ impl GoEnv {
     }
 
     /// The values in the file, as Go reads them (later lines win; empty = unset).
-    pub fn file_values(&self) -> Result<HashMap<String, String>> {
+    pub(crate) fn file_values(&self) -> Result<HashMap<String, String>> {
         Ok(self
             .read_file()?
             .map(|t| parse_go_env(&t))
@@ -89,14 +89,14 @@ impl GoEnv {
     }
 
     /// `go env -w NAME=VALUE`.
-    pub fn set(&self, name: &str, value: &str) -> Result<()> {
+    pub(crate) fn set(&self, name: &str, value: &str) -> Result<()> {
         check_value(name, value)?;
         self.run(&["env", "-w", &format!("{name}={value}")])
             .map(drop)
     }
 
     /// `go env -u NAME`.
-    pub fn unset(&self, name: &str) -> Result<()> {
+    pub(crate) fn unset(&self, name: &str) -> Result<()> {
         self.run(&["env", "-u", name]).map(drop)
     }
 }
@@ -106,7 +106,7 @@ fn find_go(env: &Env) -> Option<PathBuf> {
 }
 
 /// No control characters (a LF would add a line to the env file) and no empty names.
-pub fn check_value(name: &str, value: &str) -> Result<()> {
+pub(crate) fn check_value(name: &str, value: &str) -> Result<()> {
     if name.is_empty() || value.chars().any(|c| c.is_control()) {
         return Err(Error::other(format!(
             "refusing to write {name}=`{}`: control character",
@@ -118,7 +118,7 @@ pub fn check_value(name: &str, value: &str) -> Result<()> {
 
 /// The GOAUTH entry that runs gocred: `<absolute path> goauth`. Go splits GOAUTH commands on
 /// whitespace (and reads quotes), so a path with whitespace or quotes cannot work.
-pub fn goauth_command(gocred: &Path) -> Result<String> {
+pub(crate) fn goauth_command(gocred: &Path) -> Result<String> {
     let p = gocred.to_str().ok_or_else(|| {
         Error::other(format!(
             "the path of gocred ({}) is not UTF-8; GOAUTH cannot name it",
@@ -142,7 +142,7 @@ pub fn goauth_command(gocred: &Path) -> Result<String> {
 }
 
 /// Whether a GOAUTH list already runs `gocred goauth` (any path to gocred).
-pub fn goauth_has_gocred(value: &str) -> bool {
+pub(crate) fn goauth_has_gocred(value: &str) -> bool {
     value.split(';').any(|cmd| {
         let mut words = cmd.split_whitespace();
         let prog = words.next().unwrap_or("");
@@ -156,7 +156,7 @@ pub fn goauth_has_gocred(value: &str) -> bool {
 /// already in it. gocred goes first (Go uses the first command that answers); what was there
 /// stays after it, and an unset GOAUTH keeps Go's default `netrc` so `.netrc` users lose nothing.
 /// `off` cannot be combined with anything, so it is replaced.
-pub fn goauth_value(ours: &str, current: Option<&str>) -> Option<String> {
+pub(crate) fn goauth_value(ours: &str, current: Option<&str>) -> Option<String> {
     let current = current.map(str::trim).filter(|v| !v.is_empty());
     match current {
         Some(v) if goauth_has_gocred(v) => None,
@@ -168,7 +168,7 @@ pub fn goauth_value(ours: &str, current: Option<&str>) -> Option<String> {
 
 /// The GONOSUMDB value that also covers `goprivate`, or `None` when it already does (an empty
 /// GONOSUMDB falls back to GOPRIVATE, docs/protocols/go-modules.md).
-pub fn gonosumdb_value(goprivate: &str, current: Option<&str>) -> Option<String> {
+pub(crate) fn gonosumdb_value(goprivate: &str, current: Option<&str>) -> Option<String> {
     let current = current.filter(|v| !v.is_empty())?;
     let sumdb = crate::scope::Patterns::parse(current);
     let listed: Vec<&str> = current
@@ -186,7 +186,7 @@ pub fn gonosumdb_value(goprivate: &str, current: Option<&str>) -> Option<String>
 }
 
 /// `current` plus `more`, comma-separated, without duplicates.
-pub fn join_patterns(current: &str, more: &[&str]) -> String {
+pub(crate) fn join_patterns(current: &str, more: &[&str]) -> String {
     let mut out: Vec<String> = current
         .split(',')
         .filter(|p| !p.is_empty())

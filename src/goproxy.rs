@@ -14,10 +14,10 @@ use crate::scope::Patterns;
 use crate::settings::GoVars;
 
 /// Go's default when GOPROXY is unset (GOROOT/go.env).
-pub const DEFAULT: &str = "https://proxy.golang.org,direct";
+pub(crate) const DEFAULT: &str = "https://proxy.golang.org,direct";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
+pub(crate) enum Entry {
     Direct,
     Off,
     /// A proxy URL; `origin`/`path` are set for well-formed `https://` URLs without user info.
@@ -29,7 +29,7 @@ pub enum Entry {
 }
 
 /// The entries Go would use, in order.
-pub fn entries(goproxy: &str) -> Vec<Entry> {
+pub(crate) fn entries(goproxy: &str) -> Vec<Entry> {
     let list = if goproxy.is_empty() { DEFAULT } else { goproxy };
     let mut out = Vec::new();
     for raw in list
@@ -69,7 +69,7 @@ pub fn entries(goproxy: &str) -> Vec<Entry> {
 }
 
 /// The proxy URLs Go asks, in order (those before the first `direct` or `off`).
-pub fn proxy_urls(goproxy: &str) -> Vec<String> {
+pub(crate) fn proxy_urls(goproxy: &str) -> Vec<String> {
     entries(goproxy)
         .into_iter()
         .filter_map(|e| match e {
@@ -81,7 +81,7 @@ pub fn proxy_urls(goproxy: &str) -> Vec<String> {
 
 /// A proxy a gocred rule serves, named in GOPROXY.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServedProxy {
+pub(crate) struct ServedProxy {
     pub url: String,
     pub origin: Origin,
     /// The pattern of the rule that answers for it.
@@ -89,7 +89,7 @@ pub struct ServedProxy {
 }
 
 /// The GOPROXY entries that a rule with a source serves.
-pub fn served_proxies(go: &GoVars, rules: &Rules) -> Vec<ServedProxy> {
+pub(crate) fn served_proxies(go: &GoVars, rules: &Rules) -> Vec<ServedProxy> {
     entries(go.value("GOPROXY"))
         .into_iter()
         .filter_map(|e| match e {
@@ -112,13 +112,13 @@ pub fn served_proxies(go: &GoVars, rules: &Rules) -> Vec<ServedProxy> {
 
 /// Why `module` skips every proxy: the variable that decides it and its matching pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bypass {
+pub(crate) struct Bypass {
     /// `GONOPROXY`, or `GOPRIVATE` when GONOPROXY is empty and falls back to it.
     pub variable: &'static str,
     pub pattern: String,
 }
 
-pub fn bypass(go: &GoVars, module: &str) -> Option<Bypass> {
+pub(crate) fn bypass(go: &GoVars, module: &str) -> Option<Bypass> {
     let (variable, list) = match go.value("GONOPROXY") {
         "" => ("GOPRIVATE", go.value("GOPRIVATE")),
         v => ("GONOPROXY", v),
@@ -130,7 +130,7 @@ pub fn bypass(go: &GoVars, module: &str) -> Option<Bypass> {
 }
 
 /// The sentence for `explain`/`init` when `module` would bypass a proxy gocred serves.
-pub fn trap_note(go: &GoVars, rules: &Rules, module: &str) -> Option<String> {
+pub(crate) fn trap_note(go: &GoVars, rules: &Rules, module: &str) -> Option<String> {
     let served = served_proxies(go, rules);
     let proxy = served.first()?;
     let b = bypass(go, module)?;

@@ -23,30 +23,30 @@ use secrecy::zeroize::Zeroizing;
 
 use crate::secret::{ExposeSecret, SecretString};
 use deadline::{is_timeout, Bounded, Deadline, SelfTimed};
-pub use server_text::clean;
+pub(crate) use server_text::clean;
 use server_text::error_fields;
 
-pub mod deadline;
+pub(crate) mod deadline;
 mod endpoint;
 mod error;
-pub mod redact;
+pub(crate) mod redact;
 mod server_text;
 
-pub use endpoint::{check_endpoint, check_url, is_loopback};
-pub use error::{describe_error, HttpError};
+pub(crate) use endpoint::{check_endpoint, check_url, is_loopback};
+pub(crate) use error::HttpError;
 use error::{describe_transport, io_kind, timed_out};
 
 /// The longest `Retry-After` we wait out, summed over retries, before giving up.
-pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// The total timeout of a request whose rule sets none.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bodies larger than this are refused unread: a token answer is a few KiB.
 const MAX_BODY: usize = 1024 * 1024;
 
 /// A client whose every request must be complete within `timeout`.
-pub fn client(timeout: Duration) -> Result<Client, String> {
+pub(crate) fn client(timeout: Duration) -> Result<Client, String> {
     // reqwest is built without a default TLS provider; ring is the one we ship. Installing
     // twice is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -73,21 +73,21 @@ pub fn client(timeout: Duration) -> Result<Client, String> {
 
 /// The one way gocred talks HTTP to a token service. Requests are built with [`Request`], which
 /// registers every secret it carries for redaction and holds the whole exchange to one deadline.
-pub struct Client {
+pub(crate) struct Client {
     inner: reqwest::blocking::Client,
     timeout: Duration,
 }
 
 impl Client {
-    pub fn get(&self, url: impl AsRef<str>) -> Request<'_> {
+    pub(crate) fn get(&self, url: impl AsRef<str>) -> Request<'_> {
         self.request(Method::GET, url)
     }
 
-    pub fn post(&self, url: impl AsRef<str>) -> Request<'_> {
+    pub(crate) fn post(&self, url: impl AsRef<str>) -> Request<'_> {
         self.request(Method::POST, url)
     }
 
-    pub fn delete(&self, url: impl AsRef<str>) -> Request<'_> {
+    pub(crate) fn delete(&self, url: impl AsRef<str>) -> Request<'_> {
         self.request(Method::DELETE, url)
     }
 
@@ -103,7 +103,7 @@ impl Client {
 }
 
 /// A form field: plain (`grant_type`, `client_id`) or a secret (registered for redaction).
-pub enum Field<'a> {
+pub(crate) enum Field<'a> {
     Plain(&'a str),
     Secret(&'a SecretString),
 }
@@ -123,7 +123,7 @@ enum Body<'a> {
 /// One request, rebuilt for each retry. Header values are static strings or secrets: a value
 /// computed at run time can only be added as a secret, so nothing sensitive can reach a header
 /// without being registered with [`redact`]. Secrets are registered when the request is sent.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     client: &'a Client,
     method: Method,
     url: String,
@@ -132,30 +132,30 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn header(mut self, name: &'static str, value: &'static str) -> Self {
+    pub(crate) fn header(mut self, name: &'static str, value: &'static str) -> Self {
         self.headers.push((name, Value::Plain(value)));
         self
     }
 
     /// A header whose value is a secret (`PRIVATE-TOKEN`, a whole `Authorization` value).
-    pub fn secret_header(mut self, name: &'static str, value: &'a SecretString) -> Self {
+    pub(crate) fn secret_header(mut self, name: &'static str, value: &'a SecretString) -> Self {
         self.headers.push((name, Value::Secret(value)));
         self
     }
 
     /// `Authorization: Bearer <token>`.
-    pub fn bearer(mut self, token: &'a SecretString) -> Self {
+    pub(crate) fn bearer(mut self, token: &'a SecretString) -> Self {
         self.headers.push(("Authorization", Value::Bearer(token)));
         self
     }
 
-    pub fn form(mut self, fields: Vec<(&'static str, Field<'a>)>) -> Self {
+    pub(crate) fn form(mut self, fields: Vec<(&'static str, Field<'a>)>) -> Self {
         self.body = Body::Form(fields);
         self
     }
 
     /// A JSON body. Bodies gocred sends as JSON hold no secret (names, scopes, dates).
-    pub fn json(mut self, body: &impl serde::Serialize) -> Self {
+    pub(crate) fn json(mut self, body: &impl serde::Serialize) -> Self {
         self.body = Body::Json(serde_json::to_value(body).unwrap_or_default());
         self
     }
@@ -216,7 +216,7 @@ impl<'a> Request<'a> {
     /// secondary rate limit) with `Retry-After` is retried while the wait fits both the deadline
     /// and [`MAX_RETRY_WAIT`]. A 2xx is returned; anything else is an [`HttpError::Status`] whose
     /// message is the server's one-line explanation with every secret redacted.
-    pub fn send(&self) -> Result<Answer, HttpError> {
+    pub(crate) fn send(&self) -> Result<Answer, HttpError> {
         self.register();
         let deadline = Deadline::after(self.client.timeout);
         let mut waited = Duration::ZERO;
@@ -259,21 +259,21 @@ impl<'a> Request<'a> {
     }
 
     /// [`Request::send`], and the 2xx body parsed as JSON.
-    pub fn send_json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+    pub(crate) fn send_json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
         self.send()?.json()
     }
 }
 
 /// A 2xx answer, read to the end within the request's deadline.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     /// Zeroized on drop: it may hold a token.
     pub body: Zeroizing<Vec<u8>>,
 }
 
 impl Answer {
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|e| {
             // serde_json's message names the position and field, never the value.
             HttpError::Garbage(format!("not the JSON the API documents ({e})"))

@@ -33,35 +33,35 @@
 //! [`trace`] owns `GOCRED_TRACE` output: every decision of a request, never a secret.
 
 #[cfg(unix)]
-pub mod agent;
+pub(crate) mod agent;
 #[cfg(unix)]
-pub mod agent_socket;
+pub(crate) mod agent_socket;
 pub mod cli;
-pub mod commands;
+pub(crate) mod commands;
 pub mod config;
-pub mod doctor;
-pub mod env;
+pub(crate) mod doctor;
+pub(crate) mod env;
 pub mod error;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod gitconfig;
-pub mod goauth;
-pub mod goenv;
-pub mod goproxy;
-pub mod http;
+pub(crate) mod gitconfig;
+pub(crate) mod goauth;
+pub(crate) mod goenv;
+pub(crate) mod goproxy;
+pub(crate) mod http;
 pub mod netrc;
-pub mod proc;
+pub(crate) mod proc;
 pub mod protocol;
 pub mod rules;
 pub mod scope;
 pub mod secret;
-pub mod settings;
-pub mod sources;
-pub mod ssh;
-pub mod state;
-pub mod store;
-pub mod trace;
+pub(crate) mod settings;
+pub(crate) mod sources;
+pub(crate) mod ssh;
+pub(crate) mod state;
+pub(crate) mod store;
+pub(crate) mod trace;
 
 #[cfg(test)]
 mod layering_test;

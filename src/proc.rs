@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 const MAX_OUT: u64 = 1024 * 1024;
 
-pub struct Captured {
+pub(crate) struct Captured {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -30,15 +30,15 @@ impl std::fmt::Debug for Captured {
 }
 
 impl Captured {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.status.success()
     }
 
-    pub fn stdout_text(&self) -> String {
+    pub(crate) fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
-    pub fn stderr_text(&self) -> String {
+    pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
 }
@@ -58,7 +58,7 @@ impl Drop for Captured {
 /// past the deadline; output printed before the deadline counts for nothing then, since it may
 /// be cut short. `Err` says why it did not run or finish (not found, timed out); a non-zero exit
 /// is an `Ok` with that status.
-pub fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Captured, String> {
+pub(crate) fn run(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Result<Captured, String> {
     let prog = cmd.get_program().to_string_lossy().into_owned();
     let input = if stdin.is_empty() {
         Stdio::null()
@@ -221,7 +221,7 @@ fn kill_group(child: &mut std::process::Child) {
 }
 
 /// How a program ended, for messages: `exit status 3`, `killed by signal 9`.
-pub fn describe_status(s: ExitStatus) -> String {
+pub(crate) fn describe_status(s: ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
@@ -237,7 +237,7 @@ pub fn describe_status(s: ExitStatus) -> String {
 
 /// Quotes `s` as one word for a POSIX shell, when it needs it (commands shown to be pasted, and
 /// program paths put into an `sh -c` line).
-pub fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_./,:=@+%".contains(&b));
@@ -252,7 +252,7 @@ pub fn sh_quote(s: &str) -> String {
 /// they mean the current directory, which is wherever git runs us), for tools reported on before
 /// they run and for `command` programs (`fsutil::trust::program`). On Windows a name without an
 /// extension is tried with each of `.exe`, `.com`, `.bat`, `.cmd` in turn, as `cmd.exe` does.
-pub fn which(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
+pub(crate) fn which(name: &str, path_var: Option<&str>) -> Option<std::path::PathBuf> {
     if name.contains(std::path::is_separator) {
         let p = std::path::PathBuf::from(name);
         return is_exec(&p).then_some(p);

@@ -12,7 +12,7 @@ use crate::config::{ConfigFile, HttpAuth, RuleSpec, Transport};
 use crate::error::{Error, Result};
 use crate::protocol::{Origin, ProtocolError, Scheme};
 use crate::scope::path_match;
-pub use crate::sources::SourceSpec;
+pub(crate) use crate::sources::SourceSpec;
 use crate::sources::{Query, RuleRef, Source};
 
 /// The host half of a rule, compiled.
@@ -78,7 +78,7 @@ pub struct Rule {
     /// Pattern elements after the host (`acme/*`), one trailing `/` stripped; `None` = whole host.
     pub path_glob: Option<String>,
     /// `None` only for `transport = "ssh"` rules, which never answer over HTTPS.
-    pub source: Option<SourceSpec>,
+    pub(crate) source: Option<SourceSpec>,
     pub username: Option<String>,
     pub allow_http: bool,
     pub transport: Transport,
@@ -144,12 +144,12 @@ impl Rule {
     }
 
     /// The source that answers for this rule; `None` for `transport = "ssh"` rules.
-    pub fn source(&self) -> Option<Box<dyn Source>> {
+    pub(crate) fn source(&self) -> Option<Box<dyn Source>> {
         self.source.as_ref().map(SourceSpec::source)
     }
 
     /// The request as this rule's source sees it.
-    pub fn query<'a>(&self, origin: &'a Origin, path: Option<&'a str>) -> Query<'a> {
+    pub(crate) fn query<'a>(&self, origin: &'a Origin, path: Option<&'a str>) -> Query<'a> {
         Query {
             origin,
             path,

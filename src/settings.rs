@@ -15,13 +15,13 @@ use crate::rules::{Rule, Rules, Selection};
 use crate::scope::GoScope;
 use crate::sources::{Context, Credential, Query, Source};
 
-pub use crate::env::Env;
-pub use crate::state::{CacheSettings, DEFAULT_MARGIN_SECS};
-pub use crate::store::KeyringSettings;
+pub(crate) use crate::env::Env;
+pub(crate) use crate::state::CacheSettings;
+pub(crate) use crate::store::KeyringSettings;
 
 /// Where a Go variable's value came from (shown by `explain`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VarOrigin {
+pub(crate) enum VarOrigin {
     Environment,
     GoEnvFile(PathBuf),
     Unset,
@@ -29,24 +29,25 @@ pub enum VarOrigin {
 
 /// GOPRIVATE / GONOPROXY / GONOSUMDB as `go` would see them.
 #[derive(Debug, Clone)]
-pub struct GoVars {
+pub(crate) struct GoVars {
     pub values: HashMap<&'static str, (String, VarOrigin)>,
+    /// Go's env file (`GOENV`), when there is one; `GOCRED_TRACE` names it.
     pub env_file: Option<PathBuf>,
 }
 
 impl GoVars {
-    pub const NAMES: [&'static str; 3] = ["GOPRIVATE", "GONOPROXY", "GONOSUMDB"];
+    pub(crate) const NAMES: [&'static str; 3] = ["GOPRIVATE", "GONOPROXY", "GONOSUMDB"];
     /// Read too, for `goauth` and `explain`: where Go's own requests go and how it authenticates
     /// them. Not part of the scope.
-    pub const FETCH_NAMES: [&'static str; 3] = ["GOPROXY", "GOINSECURE", "GOAUTH"];
+    pub(crate) const FETCH_NAMES: [&'static str; 3] = ["GOPROXY", "GOINSECURE", "GOAUTH"];
 
-    pub fn read(env: &Env) -> GoVars {
+    pub(crate) fn read(env: &Env) -> GoVars {
         let names: Vec<&'static str> = Self::NAMES.into_iter().chain(Self::FETCH_NAMES).collect();
         Self::read_names(env, &names)
     }
 
     /// The same for any list of variables (`doctor` reads more of them).
-    pub fn read_names(env: &Env, names: &[&'static str]) -> GoVars {
+    pub(crate) fn read_names(env: &Env, names: &[&'static str]) -> GoVars {
         let env_file = go_env_file(env);
         let mut file_values: Option<HashMap<String, String>> = None;
         let mut values = HashMap::new();
@@ -67,24 +68,24 @@ impl GoVars {
         GoVars { values, env_file }
     }
 
-    pub fn value(&self, name: &str) -> &str {
+    pub(crate) fn value(&self, name: &str) -> &str {
         self.values.get(name).map_or("", |(v, _)| v.as_str())
     }
 
-    pub fn origin(&self, name: &str) -> VarOrigin {
+    pub(crate) fn origin(&self, name: &str) -> VarOrigin {
         self.values
             .get(name)
             .map_or(VarOrigin::Unset, |(_, o)| o.clone())
     }
 
-    pub fn scope(&self) -> GoScope {
+    pub(crate) fn scope(&self) -> GoScope {
         let opt = |n: &str| Some(self.value(n)).filter(|v| !v.is_empty());
         GoScope::new(opt("GOPRIVATE"), opt("GONOPROXY"), opt("GONOSUMDB"))
     }
 }
 
 /// `$GOENV` (unless `off`), else `<user config dir>/go/env` — go:cmd/go/internal/cfg `EnvFile`.
-pub fn go_env_file(env: &Env) -> Option<PathBuf> {
+pub(crate) fn go_env_file(env: &Env) -> Option<PathBuf> {
     match env.get("GOENV") {
         Some("off") => None,
         Some(f) => Some(PathBuf::from(f)),
@@ -93,7 +94,7 @@ pub fn go_env_file(env: &Env) -> Option<PathBuf> {
 }
 
 /// Go's `readEnvFile`: `KEY=VALUE` lines, keys start with A–Z, later lines win, junk ignored.
-pub fn parse_go_env(text: &str) -> HashMap<String, String> {
+pub(crate) fn parse_go_env(text: &str) -> HashMap<String, String> {
     let mut m = HashMap::new();
     for line in text.split('\n') {
         let Some((k, v)) = line.split_once('=') else {
@@ -115,7 +116,7 @@ fn read_go_env_file(path: &Path) -> HashMap<String, String> {
 
 /// Everything a command needs.
 #[derive(Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub env: Env,
     pub go: GoVars,
     pub scope: GoScope,
@@ -126,7 +127,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn load(env: Env) -> Result<Settings> {
+    pub(crate) fn load(env: Env) -> Result<Settings> {
         let go = GoVars::read(&env);
         let scope = go.scope();
         let config_path = config::default_path(env.get("GOCRED_CONFIG"), env.user_config_dir());
@@ -154,7 +155,7 @@ impl Settings {
     /// Settings for in-process tests: `config` in a private temp file, `env` plus `GOENV=off`
     /// (no real Go env file joins in). The dir must live as long as the settings are used.
     #[cfg(test)]
-    pub fn for_test(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
+    pub(crate) fn for_test(config: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Settings) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config).unwrap();
@@ -174,14 +175,14 @@ impl Settings {
     }
 
     /// What the sources read of these settings, with a keyring opened on first use.
-    pub fn context(&self) -> Context<'_> {
+    pub(crate) fn context(&self) -> Context<'_> {
         Context::new(&self.env, &self.keyring, &self.cache)
     }
 
     /// Where a request for `origin` (and git's `path`) goes: the first matching rule
     /// (`Rules::select`), refused over plain http unless it opted in (`Rules::check_scheme`),
     /// and its source. The one route of `get`, `goauth`, `token` and `doctor`.
-    pub fn route(&self, origin: &UrlOrigin, path: Option<&str>) -> Result<Route<'_>> {
+    pub(crate) fn route(&self, origin: &UrlOrigin, path: Option<&str>) -> Result<Route<'_>> {
         Ok(match self.rules.select(origin, path) {
             Selection::None => Route::NoRule,
             Selection::Ambiguous(rules) => Route::Ambiguous(rules),
@@ -194,7 +195,7 @@ impl Settings {
 
     /// The source of a rule chosen by other means (`goauth`'s first call walks the rules);
     /// `None` for `transport = "ssh"` rules.
-    pub fn routed<'s>(&'s self, rule: &'s Rule) -> Option<Routed<'s>> {
+    pub(crate) fn routed<'s>(&'s self, rule: &'s Rule) -> Option<Routed<'s>> {
         Some(Routed {
             rule,
             source: rule.source()?,
@@ -203,7 +204,7 @@ impl Settings {
     }
 
     /// The config path or a clear error when no config dir can be found.
-    pub fn require_config_path(&self) -> Result<&Path> {
+    pub(crate) fn require_config_path(&self) -> Result<&Path> {
         self.config_path.as_deref().ok_or_else(|| {
             crate::error::Error::with_hint(
                 "no place for the config file: neither GOCRED_CONFIG nor a home directory is set",
@@ -227,7 +228,7 @@ impl std::fmt::Debug for Settings {
 }
 
 /// Where one request goes.
-pub enum Route<'s> {
+pub(crate) enum Route<'s> {
     /// No rule covers it: answer nothing, let git try its next helper.
     NoRule,
     /// No path and several rules share the host: we cannot know which one git means.
@@ -238,7 +239,7 @@ pub enum Route<'s> {
 }
 
 /// A rule with its source, ready to ask.
-pub struct Routed<'s> {
+pub(crate) struct Routed<'s> {
     pub rule: &'s Rule,
     pub source: Box<dyn Source>,
     pub ctx: Context<'s>,
@@ -246,20 +247,20 @@ pub struct Routed<'s> {
 
 impl Routed<'_> {
     /// The request as the source sees it.
-    pub fn query<'a>(&self, origin: &'a UrlOrigin, path: Option<&'a str>) -> Query<'a> {
+    pub(crate) fn query<'a>(&self, origin: &'a UrlOrigin, path: Option<&'a str>) -> Query<'a> {
         self.rule.query(origin, path)
     }
 
     /// The credential to hand out for `q`: the source's, refused inside the configured margin
     /// (`Credential::check_usable`).
-    pub fn credential(&self, q: &Query) -> Result<Credential> {
+    pub(crate) fn credential(&self, q: &Query) -> Result<Credential> {
         let cred = self.source.get(&self.ctx, q)?;
         self.check_fresh(q, &cred)?;
         Ok(cred)
     }
 
     /// The one freshness rule, for a credential from elsewhere (the `ci exec` agent).
-    pub fn check_fresh(&self, q: &Query, cred: &Credential) -> Result<()> {
+    pub(crate) fn check_fresh(&self, q: &Query, cred: &Credential) -> Result<()> {
         cred.check_usable(q, self.ctx.cache.margin_secs)
     }
 }

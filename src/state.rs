@@ -10,10 +10,10 @@ use crate::env::Env;
 
 /// Default margin: GitHub/GitLab tokens live an hour or more; five minutes spare covers a long
 /// `go mod download` and clock skew.
-pub const DEFAULT_MARGIN_SECS: u64 = 300;
+pub(crate) const DEFAULT_MARGIN_SECS: u64 = 300;
 
 /// Unix seconds now (0 if the clock is before 1970).
-pub fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -21,13 +21,13 @@ pub fn now_secs() -> u64 {
 
 /// The one freshness rule: usable while more than `margin` seconds are left, so git or Go can
 /// finish with it. `None`: no known expiry (a stored PAT, a variable).
-pub fn usable(expires_at: Option<u64>, margin: u64) -> bool {
+pub(crate) fn usable(expires_at: Option<u64>, margin: u64) -> bool {
     expires_at.is_none_or(|exp| exp > now_secs().saturating_add(margin))
 }
 
 /// How minted tokens are cached: the margin and the private directory for lock files.
 #[derive(Debug, Clone)]
-pub struct CacheSettings {
+pub(crate) struct CacheSettings {
     /// Never hand out (or reuse) a token that expires within this many seconds.
     pub margin_secs: u64,
     /// [`state_dir`]: lock files and non-secret memory, never a token.
@@ -36,7 +36,7 @@ pub struct CacheSettings {
 
 impl CacheSettings {
     /// The configured margin (or the default) and the state directory of `env`.
-    pub fn new(margin_secs: Option<u64>, env: &Env) -> CacheSettings {
+    pub(crate) fn new(margin_secs: Option<u64>, env: &Env) -> CacheSettings {
         CacheSettings {
             margin_secs: margin_secs.unwrap_or(DEFAULT_MARGIN_SECS),
             dir: state_dir(env),
@@ -47,7 +47,7 @@ impl CacheSettings {
 /// gocred's private state directory: `$XDG_CACHE_HOME/gocred`, else `~/.cache/gocred` (the
 /// `dirs` cache dir on macOS/Windows). Holds lock files and non-secret memory such as which
 /// installation serves which owner; never a token.
-pub fn state_dir(env: &Env) -> Option<PathBuf> {
+pub(crate) fn state_dir(env: &Env) -> Option<PathBuf> {
     let base = if cfg!(any(target_os = "macos", windows)) {
         dirs::cache_dir()
     } else {

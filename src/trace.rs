@@ -30,7 +30,7 @@ use crate::protocol::escape_for_display;
 use crate::secret::{ExposeSecret, SecretString};
 
 /// The variable's name.
-pub const VAR: &str = "GOCRED_TRACE";
+pub(crate) const VAR: &str = "GOCRED_TRACE";
 
 static ON: AtomicBool = AtomicBool::new(false);
 static SINK: OnceLock<Sink> = OnceLock::new();
@@ -42,13 +42,13 @@ enum Sink {
 
 /// Whether tracing is on (one relaxed load: the whole cost of a call site when it is off).
 #[inline]
-pub fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
 /// Turns tracing on from the variable's value (`None`: unset). A value that cannot be used
 /// (a relative path, a file that cannot be opened) leaves it off and says so on `err`, once.
-pub fn init(value: Option<&OsStr>, err: &mut dyn Write) {
+pub(crate) fn init(value: Option<&OsStr>, err: &mut dyn Write) {
     let Some(value) = value else { return };
     let sink = match value.to_str().map(str::to_ascii_lowercase).as_deref() {
         Some("" | "0" | "false" | "no" | "off") => return,
@@ -99,7 +99,7 @@ fn open_append(path: &std::path::Path) -> std::io::Result<File> {
 }
 
 /// Writes one trace line (use [`trace!`](crate::trace!), which checks [`enabled`] first).
-pub fn emit(args: fmt::Arguments) {
+pub(crate) fn emit(args: fmt::Arguments) {
     let Some(sink) = SINK.get() else { return };
     let mut line = format!("gocred trace: {} ", Timestamp(std::time::SystemTime::now()));
     let _ = fmt::write(&mut line, args);
@@ -161,7 +161,7 @@ impl fmt::Display for UtcSecs {
 /// How a secret appears in a trace: `<redacted, 40 bytes, fingerprint sha256:0123456789ab>`.
 /// The fingerprint is the first 12 hex digits of the value's SHA-256: enough to tell two tokens
 /// apart, nothing of the value itself.
-pub fn secret(s: &SecretString) -> impl fmt::Display + '_ {
+pub(crate) fn secret(s: &SecretString) -> impl fmt::Display + '_ {
     struct Redacted<'a>(&'a SecretString);
     impl fmt::Display for Redacted<'_> {
         fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -177,7 +177,7 @@ pub fn secret(s: &SecretString) -> impl fmt::Display + '_ {
 }
 
 /// `expires 2026-12-02T17:21:16Z (3599 s left)`, or `does not expire`.
-pub fn expiry(expires_at: Option<u64>) -> String {
+pub(crate) fn expiry(expires_at: Option<u64>) -> String {
     match expires_at {
         None => "does not expire".into(),
         Some(at) => {

@@ -20,16 +20,16 @@ use crate::secret::{ExposeSecret, SecretString};
 use crate::settings::Env;
 
 /// The log's file name in the state directory.
-pub const FILE: &str = "agent-audit.log";
+pub(crate) const FILE: &str = "agent-audit.log";
 
-pub struct Audit {
+pub(crate) struct Audit {
     path: PathBuf,
     file: Mutex<File>,
 }
 
 /// One line's fields.
 #[derive(Default)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     pub event: &'a str,
     pub pid: Option<u32>,
     pub uid: Option<u32>,
@@ -42,12 +42,12 @@ pub struct Entry<'a> {
 }
 
 /// `<state dir>/agent-audit.log`, where the state dir is gocred's (`$XDG_CACHE_HOME/gocred`).
-pub fn default_path(env: &Env) -> Option<PathBuf> {
+pub(crate) fn default_path(env: &Env) -> Option<PathBuf> {
     crate::state::state_dir(env).map(|d| d.join(FILE))
 }
 
 /// A token's fingerprint as the log shows it: `sha256:` and 16 hex digits.
-pub fn fingerprint(token: &SecretString) -> String {
+pub(crate) fn fingerprint(token: &SecretString) -> String {
     let hex = crate::store::lease::sha256_hex(token.expose_secret().as_bytes());
     format!("sha256:{}", &hex[..16])
 }
@@ -70,7 +70,7 @@ fn field(v: Option<&str>) -> String {
 
 impl Audit {
     /// Opens (creating 0600) the log at `path`, in a private directory ([`crate::store::lock::private_dir`]).
-    pub fn open(path: &Path) -> Result<Audit> {
+    pub(crate) fn open(path: &Path) -> Result<Audit> {
         if let Some(dir) = path.parent() {
             crate::store::lock::private_dir(dir)?;
         }
@@ -96,13 +96,13 @@ impl Audit {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Appends one line for `session`. A failing write is returned (the caller refuses to answer
     /// what it cannot log).
-    pub fn write(&self, session: &str, e: &Entry) -> std::io::Result<()> {
+    pub(crate) fn write(&self, session: &str, e: &Entry) -> std::io::Result<()> {
         let now = time::OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc());

@@ -26,20 +26,20 @@ use crate::secret::{ExposeSecret, SecretString};
 use crate::settings::Env;
 
 /// The whole exchange, minting included (the agent's own deadline is 10 s).
-pub const ASK_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const ASK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The agent named by the environment.
 #[derive(Debug, Clone)]
-pub struct Client {
+pub(crate) struct Client {
     path: PathBuf,
 }
 
 /// `Some` when `GOCRED_AGENT` is set (non-empty) in this process's environment.
-pub fn client_from_env() -> Result<Option<Client>> {
+pub(crate) fn client_from_env() -> Result<Option<Client>> {
     from_env(&Env::from_process())
 }
 
-pub fn from_env(env: &Env) -> Result<Option<Client>> {
+pub(crate) fn from_env(env: &Env) -> Result<Option<Client>> {
     match env.get(super::AGENT_VAR) {
         None => Ok(None),
         Some(p) => Ok(Some(Client {
@@ -49,7 +49,7 @@ pub fn from_env(env: &Env) -> Result<Option<Client>> {
 }
 
 /// A credential the agent gave.
-pub struct Given {
+pub(crate) struct Given {
     pub username: String,
     pub password: SecretString,
     pub expiry: Option<u64>,
@@ -64,12 +64,12 @@ fn agent_error(path: &Path, why: impl std::fmt::Display) -> Error {
 }
 
 impl Client {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Checks the socket file (see the module docs); the reason when it fails.
-    pub fn check_socket(&self) -> std::result::Result<(), String> {
+    pub(crate) fn check_socket(&self) -> std::result::Result<(), String> {
         let real = crate::fsutil::trust::resolve(&self.path).map_err(|e| e.to_string())?;
         let md =
             std::fs::symlink_metadata(&real).map_err(|e| format!("{}: {e}", real.display()))?;
@@ -95,7 +95,7 @@ impl Client {
     }
 
     /// One exchange with the agent.
-    pub fn ask(&self, ask: &Ask) -> Result<Reply> {
+    pub(crate) fn ask(&self, ask: &Ask) -> Result<Reply> {
         self.check_socket()
             .map_err(|why| agent_error(&self.path, format!("refusing the socket: {why}")))?;
         let expect = crate::agent_socket::Expected {
@@ -115,7 +115,7 @@ impl Client {
     }
 
     /// The agent's credential for `origin` and `path`, or why there is none.
-    pub fn get(
+    pub(crate) fn get(
         &self,
         origin: &Origin,
         path: Option<&str>,
@@ -143,7 +143,7 @@ impl Client {
     }
 
     /// `gocred get|store|erase` in client mode, with git's request already read and validated.
-    pub fn forward_credential(
+    pub(crate) fn forward_credential(
         &self,
         op: Operation,
         req: &Request,
@@ -180,7 +180,12 @@ impl Client {
     }
 
     /// `gocred token TARGET` in client mode.
-    pub fn token(&self, origin: &Origin, path: Option<&str>, out: &mut dyn Write) -> Result<()> {
+    pub(crate) fn token(
+        &self,
+        origin: &Origin,
+        path: Option<&str>,
+        out: &mut dyn Write,
+    ) -> Result<()> {
         let g = self
             .get(origin, path)?
             .map_err(|reason| Error::other(format!("the agent gave no token: {reason}")))?;
@@ -193,7 +198,7 @@ impl Client {
 
     /// `gocred goauth [URL]` in client mode. Go's first call (no URL) gets an empty answer: the
     /// agent answers per request, so Go asks again with the URL after the server's 4xx.
-    pub fn goauth(
+    pub(crate) fn goauth(
         &self,
         url: Option<&str>,
         stdin: Option<impl Read>,
@@ -227,7 +232,7 @@ impl Client {
     }
 
     /// `ping`: the session's id, agent pid, end and allow-list.
-    pub fn ping(&self) -> Result<(String, u32, u64, Vec<String>)> {
+    pub(crate) fn ping(&self) -> Result<(String, u32, u64, Vec<String>)> {
         match self.ask(&Ask::Ping)? {
             Reply::Pong {
                 session,

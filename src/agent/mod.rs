@@ -12,13 +12,13 @@
 //! Transport, peer checks, limits and stopping are `agent_socket`'s (the same server and client as
 //! `ci exec`); the frames are [`wire`]'s. Wire format and threat model: docs/agent.md.
 
-pub mod audit;
-pub mod client;
-pub mod registry;
-pub mod session;
-pub mod wire;
+pub(crate) mod audit;
+pub(crate) mod client;
+pub(crate) mod registry;
+pub(crate) mod session;
+pub(crate) mod wire;
 
-pub use client::{client_from_env, Client};
+pub(crate) use client::client_from_env;
 
 /// The variable that puts `gocred get|goauth|token` in client mode: the agent's socket path.
-pub const AGENT_VAR: &str = "GOCRED_AGENT";
+pub(crate) const AGENT_VAR: &str = "GOCRED_AGENT";

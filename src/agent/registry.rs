@@ -17,7 +17,7 @@ const SUFFIX: &str = ".session.json";
 
 /// One session as `status` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub id: String,
     pub holder: Holder,
     pub socket: PathBuf,
@@ -29,7 +29,7 @@ pub struct Entry {
 }
 
 /// The directory: `<runtime dir>/gocred/agent`, private.
-pub fn dir(env: &Env) -> Result<PathBuf> {
+pub(crate) fn dir(env: &Env) -> Result<PathBuf> {
     let base = env
         .get("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -51,7 +51,7 @@ pub fn dir(env: &Env) -> Result<PathBuf> {
 }
 
 /// Records `e` (0600, atomic).
-pub fn add(dir: &Path, e: &Entry) -> Result<PathBuf> {
+pub(crate) fn add(dir: &Path, e: &Entry) -> Result<PathBuf> {
     let path = dir.join(format!("{}{SUFFIX}", e.id));
     let json = serde_json::to_vec_pretty(e).map_err(|e| Error::other(e.to_string()))?;
     crate::fsutil::write_atomic(&path, &json, 0o600)?;
@@ -59,7 +59,7 @@ pub fn add(dir: &Path, e: &Entry) -> Result<PathBuf> {
 }
 
 /// Every recorded session, live ones first; stale files are removed.
-pub fn list(dir: &Path) -> Vec<(Entry, bool)> {
+pub(crate) fn list(dir: &Path) -> Vec<(Entry, bool)> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
@@ -88,6 +88,6 @@ pub fn list(dir: &Path) -> Vec<(Entry, bool)> {
 }
 
 /// A fresh session id (16 hex digits; not a secret, only unique).
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     crate::store::lease::new_id().to_string()
 }

@@ -36,7 +36,7 @@ use crate::store::revocation::{Revocation, Revoked};
 
 /// What a session was started with.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub allow: Vec<String>,
     /// Unix seconds.
     pub end: u64,
@@ -51,7 +51,7 @@ struct Held {
     revocable: bool,
 }
 
-pub struct Session {
+pub(crate) struct Session {
     pub id: String,
     settings: Settings,
     allow: Patterns,
@@ -67,13 +67,13 @@ pub struct Session {
 
 /// What the end of a session did.
 #[derive(Debug, Default)]
-pub struct Ended {
+pub(crate) struct Ended {
     pub revoked: usize,
     pub failed: Vec<String>,
 }
 
 impl Session {
-    pub fn new(id: String, settings: Settings, opts: Options, audit: Audit) -> Session {
+    pub(crate) fn new(id: String, settings: Settings, opts: Options, audit: Audit) -> Session {
         Session {
             id,
             settings,
@@ -86,16 +86,16 @@ impl Session {
         }
     }
 
-    pub fn options(&self) -> &Options {
+    pub(crate) fn options(&self) -> &Options {
         &self.opts
     }
 
-    pub fn audit(&self) -> &Audit {
+    pub(crate) fn audit(&self) -> &Audit {
         &self.audit
     }
 
     /// Logs a session event (start, end) with no request.
-    pub fn log_event(&self, event: &str, reason: &str) {
+    pub(crate) fn log_event(&self, event: &str, reason: &str) {
         let _ = self.audit.write(
             &self.id,
             &Entry {
@@ -109,7 +109,7 @@ impl Session {
     }
 
     /// Ends the session: nothing more is answered; every token minted for it is revoked.
-    pub fn close(&self) -> Ended {
+    pub(crate) fn close(&self) -> Ended {
         self.closed.store(true, Ordering::SeqCst);
         let mut out = Ended::default();
         let minted = std::mem::take(&mut *lock(&self.minted));
@@ -408,7 +408,7 @@ impl Handler for Session {
 }
 
 mod allow;
-pub use allow::check_allow;
+pub(crate) use allow::check_allow;
 
 #[cfg(test)]
 mod tests;

@@ -12,13 +12,13 @@ use crate::protocol::{escape_for_display, read_request, Origin, Scheme};
 use crate::secret::{secret, ExposeSecret, SecretString};
 
 /// The frame version the agent and client speak (`pong` says it).
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 /// The largest reply a client reads.
-pub const MAX_REPLY: usize = 64 * 1024;
+pub(crate) const MAX_REPLY: usize = 64 * 1024;
 
 /// What a client asks.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Ask {
+pub(crate) enum Ask {
     /// Who are you, until when, for what (no secret in the answer).
     Ping,
     /// A credential for an https origin and, when known, a repository or URL path.
@@ -29,7 +29,7 @@ pub enum Ask {
 }
 
 impl Ask {
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         match self {
             Ask::Ping => b"ping\n".to_vec(),
             Ask::Get { origin, path } => {
@@ -48,7 +48,7 @@ impl Ask {
 
     /// Reads a request as the agent receives it; `Err` says why it is refused (never a secret:
     /// the values a refusal names are escaped).
-    pub fn decode(frame: &[u8]) -> std::result::Result<Ask, String> {
+    pub(crate) fn decode(frame: &[u8]) -> std::result::Result<Ask, String> {
         let (verb, rest) = match frame.iter().position(|&b| b == b'\n') {
             Some(i) => (&frame[..i], &frame[i + 1..]),
             None => (frame, &[][..]),
@@ -78,7 +78,7 @@ impl Ask {
 
 /// What the agent answers.
 #[derive(Debug)]
-pub enum Reply {
+pub(crate) enum Reply {
     Credential {
         username: String,
         password: SecretString,
@@ -106,7 +106,7 @@ fn clean(v: &str) -> bool {
 impl Reply {
     /// The reply's bytes, or `None` when a value cannot be framed (a control character): then
     /// nothing is sent rather than a broken frame.
-    pub fn encode(&self) -> Option<secrecy::zeroize::Zeroizing<Vec<u8>>> {
+    pub(crate) fn encode(&self) -> Option<secrecy::zeroize::Zeroizing<Vec<u8>>> {
         let text = match self {
             Reply::Credential {
                 username,
@@ -163,7 +163,7 @@ impl Reply {
 
     /// Reads the agent's reply on the client side. Anything malformed is an error, never a
     /// half-read credential.
-    pub fn decode(bytes: &[u8]) -> Result<Reply> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Reply> {
         let bad = |why: &str| Error::other(format!("the agent's reply is malformed: {why}"));
         let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
         let mut lines = text.split('\n');

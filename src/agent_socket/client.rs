@@ -19,7 +19,7 @@ use super::poll_one;
 
 /// Who must be serving the socket.
 #[derive(Debug, Clone, Copy)]
-pub struct Expected {
+pub(crate) struct Expected {
     pub uid: u32,
     /// The server's pid, when the client was told it (as `ci exec` tells its command).
     pub pid: Option<u32>,
@@ -27,7 +27,7 @@ pub struct Expected {
 
 /// Sends `request` (its lines; the ending empty line is added) to the server at `path` and
 /// returns its whole reply (at most `max_reply` bytes), all before `timeout` has passed.
-pub fn ask(
+pub(crate) fn ask(
     path: &Path,
     expect: Expected,
     request: &[u8],

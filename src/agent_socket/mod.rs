@@ -12,13 +12,13 @@
 //! reply is everything the server writes before it closes. One exchange per connection. What the
 //! lines mean is up to the handler (docs/ci-socket.md for `ci exec`'s, docs/agent.md for the agent's).
 
-pub mod client;
-pub mod peer;
-pub mod server;
+pub(crate) mod client;
+pub(crate) mod peer;
+pub(crate) mod server;
 
-pub use client::{ask, Expected};
-pub use peer::{Peer, PeerPolicy};
-pub use server::{Handler, Limits, Server};
+pub(crate) use client::{ask, Expected};
+pub(crate) use peer::{Peer, PeerPolicy};
+pub(crate) use server::{Handler, Limits, Server};
 
 use std::os::fd::RawFd;
 use std::time::Instant;

@@ -15,11 +15,11 @@ use std::os::fd::{FromRawFd, RawFd};
 
 /// Whether this platform tells a socket's peer pid and lets us walk its ancestry (`/proc`).
 /// Elsewhere only the uid is known, and [`PeerPolicy::SameUserInTree`] refuses everyone.
-pub const PIDS_KNOWN: bool = cfg!(any(target_os = "linux", target_os = "android"));
+pub(crate) const PIDS_KNOWN: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// The peer's credentials, as the kernel recorded them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
+pub(crate) struct Peer {
     /// 0 when the kernel gives none (the peer lives in a pid namespace we cannot see).
     pub pid: u32,
     pub uid: u32,
@@ -28,7 +28,7 @@ pub struct Peer {
 
 /// Which peers a server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PeerPolicy {
+pub(crate) enum PeerPolicy {
     /// Any process of this user.
     SameUser,
     /// A process of this user that descends from `root` (its child, grandchild, …), never
@@ -38,7 +38,7 @@ pub enum PeerPolicy {
 
 impl PeerPolicy {
     /// The peer, when the policy admits it; otherwise why not (no secret in it).
-    pub fn admit(&self, conn: &impl AsRawFd) -> Result<Peer, String> {
+    pub(crate) fn admit(&self, conn: &impl AsRawFd) -> Result<Peer, String> {
         let peer = peer_of(conn).map_err(|e| format!("cannot tell who connected: {e}"))?;
         let me = crate::fsutil::euid();
         if peer.uid != me {
@@ -73,7 +73,7 @@ impl PeerPolicy {
 
 /// `SO_PEERCRED` (Linux); `getpeereid` elsewhere, which gives no pid (0).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn peer_of(conn: &impl AsRawFd) -> io::Result<Peer> {
+pub(crate) fn peer_of(conn: &impl AsRawFd) -> io::Result<Peer> {
     let mut cred = libc::ucred {
         pid: 0,
         uid: u32::MAX,
@@ -103,7 +103,7 @@ pub fn peer_of(conn: &impl AsRawFd) -> io::Result<Peer> {
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn peer_of(conn: &impl AsRawFd) -> io::Result<Peer> {
+pub(crate) fn peer_of(conn: &impl AsRawFd) -> io::Result<Peer> {
     let (mut uid, mut gid) = (u32::MAX, u32::MAX);
     // SAFETY: getpeereid(3) writes two ids into locals that live across the call.
     #[allow(unsafe_code)]
@@ -153,7 +153,7 @@ fn pidfd_pid(fd: &OwnedFd) -> Option<u32> {
 }
 
 /// The parent of `pid` (`/proc/<pid>/stat` field 4).
-pub fn parent_of(pid: u32) -> Option<u32> {
+pub(crate) fn parent_of(pid: u32) -> Option<u32> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields follow the last ')'.
     stat.rsplit_once(')')?
@@ -166,7 +166,7 @@ pub fn parent_of(pid: u32) -> Option<u32> {
 
 /// Whether `pid` is a (grand…)child of `root`. Depth is bounded: a ppid chain is short, and a
 /// loop seen mid-reparenting must not hang the check.
-pub fn descends_from(pid: u32, root: u32) -> bool {
+pub(crate) fn descends_from(pid: u32, root: u32) -> bool {
     let mut cur = pid;
     for _ in 0..256 {
         match parent_of(cur) {

@@ -28,7 +28,7 @@ use super::{poll_one, END};
 
 /// How much a server takes on.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Live connections in total; more are closed at once.
     pub connections: usize,
     /// Live connections from one peer pid.
@@ -54,7 +54,7 @@ impl Default for Limits {
 }
 
 /// What a server does with the requests it admits.
-pub trait Handler: Send + Sync + 'static {
+pub(crate) trait Handler: Send + Sync + 'static {
     /// The reply to one request (its bytes up to, not including, the empty line), or `None` to
     /// close without a word.
     fn answer(&self, peer: &Peer, request: &[u8]) -> Option<Zeroizing<Vec<u8>>>;
@@ -90,7 +90,7 @@ impl Shared {
 }
 
 /// A running server. [`Server::stop`] (or drop) ends it.
-pub struct Server {
+pub(crate) struct Server {
     path: PathBuf,
     bound: (u64, u64),
     shared: Arc<Shared>,
@@ -100,7 +100,7 @@ pub struct Server {
 
 impl Server {
     /// Listens at `path` (mode 0600; the caller keeps it in a private directory) and serves.
-    pub fn start(
+    pub(crate) fn start(
         path: &Path,
         policy: PeerPolicy,
         limits: Limits,
@@ -131,18 +131,19 @@ impl Server {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Live connections now (for tests and status lines).
-    pub fn live(&self) -> usize {
+    /// Live connections now (for tests).
+    #[cfg(test)]
+    pub(crate) fn live(&self) -> usize {
         self.shared.lock().live.len()
     }
 
     /// Stops accepting, cuts every connection, and from now on answers nobody. Bounded by
     /// `Limits::stop_wait` (twice at most), whatever the peers or the socket path do.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         {
             let mut st = self.shared.lock();
             st.stopped = true;

@@ -20,7 +20,7 @@ use crate::settings::Settings;
 
 /// What every session takes.
 #[derive(Debug, Clone, Args)]
-pub struct SessionArgs {
+pub(crate) struct SessionArgs {
     /// Serve only requests whose `host/path` this GOPRIVATE-style pattern matches (repeatable),
     /// e.g. 'github.com/acme/*'. Nothing outside it is answered.
     #[arg(long = "allow", value_name = "PATTERN")]
@@ -37,7 +37,7 @@ pub struct SessionArgs {
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     #[command(subcommand)]
     pub command: Option<AgentCommand>,
     #[command(flatten)]
@@ -49,13 +49,13 @@ pub struct AgentArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AgentCommand {
+pub(crate) enum AgentCommand {
     /// List the live agent sessions of this user.
     Status,
 }
 
 /// `8h` → 8 hours. Units s, m, h, d; a bare number is seconds.
-pub fn parse_ttl(s: &str) -> Result<Duration> {
+pub(crate) fn parse_ttl(s: &str) -> Result<Duration> {
     let bad = || {
         Error::Usage(format!(
             "--ttl `{}`: want a duration such as 90s, 30m, 8h or 1d (at most 7 days)",
@@ -82,7 +82,7 @@ pub fn parse_ttl(s: &str) -> Result<Duration> {
 }
 
 /// A session being served.
-pub struct Running {
+pub(crate) struct Running {
     pub session: Arc<Session>,
     server: Server,
     socket: PathBuf,
@@ -92,13 +92,13 @@ pub struct Running {
 /// Who may connect: any process of this user (`gocred agent`), or only the process tree below
 /// this gocred (`gocred ssh`, `gocred exec --agent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Peers {
+pub(crate) enum Peers {
     SameUser,
     OwnTree,
 }
 
 /// Starts a session serving at `socket` (default: in the registry directory).
-pub fn start(
+pub(crate) fn start(
     settings: &Settings,
     args: &SessionArgs,
     socket: Option<&Path>,
@@ -219,13 +219,13 @@ fn prepare_socket_path(p: &Path) -> Result<PathBuf> {
 }
 
 impl Running {
-    pub fn socket(&self) -> &Path {
+    pub(crate) fn socket(&self) -> &Path {
         &self.socket
     }
 
     /// Ends the session (nothing answered, tokens revoked) when its TTL passes, even while its
     /// command still runs (`ssh`, `exec`).
-    pub fn close_at_end(&self) {
+    pub(crate) fn close_at_end(&self) {
         let s = self.session.clone();
         let left = s.options().end.saturating_sub(crate::state::now_secs());
         std::thread::spawn(move || {
@@ -240,7 +240,7 @@ impl Running {
 
     /// Ends the session: stops serving, revokes its tokens, removes the socket and the record.
     /// Says what it did on `err`.
-    pub fn finish(mut self, why: &str, err: &mut dyn Write) {
+    pub(crate) fn finish(mut self, why: &str, err: &mut dyn Write) {
         self.server.stop();
         let ended = self.session.close();
         let _ = std::fs::remove_file(&self.socket);
@@ -261,7 +261,7 @@ impl Running {
 }
 
 /// Why a session ends.
-pub enum EndReason {
+pub(crate) enum EndReason {
     Signal(i32),
     Ttl,
     ChildExited,
@@ -269,7 +269,7 @@ pub enum EndReason {
 
 /// Waits until a signal (SIGINT, SIGTERM, SIGHUP) arrives, the session's TTL passes, or
 /// `done` receives.
-pub fn wait_end(end: u64, done: Option<mpsc::Receiver<()>>) -> Result<EndReason> {
+pub(crate) fn wait_end(end: u64, done: Option<mpsc::Receiver<()>>) -> Result<EndReason> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let (tx, rx) = mpsc::channel::<EndReason>();
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
@@ -297,7 +297,7 @@ pub fn wait_end(end: u64, done: Option<mpsc::Receiver<()>>) -> Result<EndReason>
     Ok(why)
 }
 
-pub fn run(
+pub(crate) fn run(
     args: AgentArgs,
     settings: impl FnOnce() -> Result<Settings>,
     out: &mut dyn Write,
@@ -370,7 +370,7 @@ fn status(settings: &Settings, out: &mut dyn Write) -> Result<()> {
 }
 
 /// Unix seconds as RFC 3339 UTC.
-pub fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs as i64)
         .ok()
         .and_then(|t| {
@@ -383,7 +383,7 @@ pub fn rfc3339(secs: u64) -> String {
 /// The far side's environment for a session at `socket`: `GOCRED_AGENT`, git's helper (`helper`,
 /// for each allowed host only, with `useHttpPath` so the agent sees the repository) appended to
 /// the command-scope git config `env` already has, and `GOAUTH`.
-pub fn far_side_env(
+pub(crate) fn far_side_env(
     env: &crate::settings::Env,
     socket: &str,
     allow: &[String],

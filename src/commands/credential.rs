@@ -13,14 +13,14 @@ use crate::settings::{Route, Routed, Settings};
 use crate::sources::{Erased, Query, Stored};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
+pub(crate) enum Operation {
     Get,
     Store,
     Erase,
 }
 
 impl Operation {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Operation::Get => "get",
             Operation::Store => "store",
@@ -30,7 +30,7 @@ impl Operation {
 }
 
 /// Runs one operation. `load` builds Settings after the request has been read and validated.
-pub fn run(
+pub(crate) fn run(
     op: Operation,
     input: impl BufRead,
     out: &mut dyn Write,

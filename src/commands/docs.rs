@@ -11,7 +11,7 @@ use clap_complete::Shell;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to print a completion script for.
     #[arg(value_enum)]
     pub shell: CompletionShell,
@@ -19,7 +19,7 @@ pub struct CompletionsArgs {
 
 /// The shells the release archive ships scripts for (clap_complete also knows elvish).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum CompletionShell {
+pub(crate) enum CompletionShell {
     Bash,
     Zsh,
     Fish,
@@ -37,7 +37,7 @@ impl From<CompletionShell> for Shell {
     }
 }
 
-pub fn completions(args: CompletionsArgs, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn completions(args: CompletionsArgs, out: &mut dyn Write) -> Result<()> {
     let mut cmd = crate::cli::Cli::command();
     // Generated into a buffer first: a half-written script on a closed pipe is worse than none.
     let mut buf = Vec::new();
@@ -46,7 +46,7 @@ pub fn completions(args: CompletionsArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write gocred.1 and one page per subcommand (gocred-login.1, gocred-ci-netrc.1, …) into
     /// DIR instead of printing gocred.1.
     #[arg(long, value_name = "DIR")]
@@ -55,7 +55,7 @@ pub struct ManArgs {
 
 /// The roff source of gocred(1) on stdout (`gocred man | man -l -`), or every page into a
 /// directory: gocred(1) names its subcommands' pages, so the archive ships them all.
-pub fn man(args: ManArgs, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn man(args: ManArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(dir) = args.out_dir {
         std::fs::create_dir_all(&dir)
             .and_then(|()| clap_mangen::generate_to(crate::cli::Cli::command(), &dir))

@@ -14,7 +14,7 @@ use crate::rules::Rules;
 use crate::settings::{Env, GoVars, KeyringSettings, Settings};
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// A module path (with or without @version) or a URL.
     pub target: String,
     /// Print a JSON array of checks: {id, status (ok|warn|fail|skip), message, fix}.
@@ -22,7 +22,7 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
-pub fn run(args: DoctorArgs, env: Env, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: DoctorArgs, env: Env, out: &mut dyn Write) -> Result<()> {
     let resolved = resolve_target(&args.target)?;
     let version = (!args.target.contains("://"))
         .then(|| args.target.split_once('@').map(|(_, v)| v.to_string()))
@@ -33,7 +33,6 @@ pub fn run(args: DoctorArgs, env: Env, out: &mut dyn Write) -> Result<()> {
         Err(e) => (fallback_settings(env), Some(e.to_string())),
     };
     let target = Target {
-        raw: args.target.clone(),
         module: resolved.module_path.clone(),
         version,
         resolved,

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// Serve CMD from an agent session of its own (required: the only mode of `exec`).
     #[arg(long, required = true)]
     pub agent: bool,
@@ -30,7 +30,7 @@ pub struct ExecArgs {
 }
 
 /// This gocred's own path, as git's helper and Go's GOAUTH command.
-pub fn own_commands() -> Result<(String, String)> {
+pub(crate) fn own_commands() -> Result<(String, String)> {
     let exe = std::env::current_exe().map_err(|e| Error::io("finding gocred's own path", e))?;
     let exe = exe
         .to_str()
@@ -47,7 +47,7 @@ pub fn own_commands() -> Result<(String, String)> {
 }
 
 /// Runs `cmd` with signals forwarded to it; its exit code (128+N when signal N killed it).
-pub fn run_child(mut cmd: Command, err: &mut dyn Write) -> Result<u8> {
+pub(crate) fn run_child(mut cmd: Command, err: &mut dyn Write) -> Result<u8> {
     let mut forwarder = Forwarder::install()?;
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -73,7 +73,7 @@ pub fn run_child(mut cmd: Command, err: &mut dyn Write) -> Result<u8> {
     })
 }
 
-pub fn run(
+pub(crate) fn run(
     args: ExecArgs,
     settings: impl FnOnce() -> Result<Settings>,
     err: &mut dyn Write,

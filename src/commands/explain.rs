@@ -12,7 +12,7 @@ use crate::rules::{Rule, Selection};
 use crate::settings::{Settings, VarOrigin};
 
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// A module path (with or without @version) or a URL.
     pub target: String,
     /// Print one JSON object (stable fields: target, private, goprivate_pattern, noproxy,
@@ -21,7 +21,7 @@ pub struct ExplainArgs {
     pub json: bool,
 }
 
-pub fn run(args: ExplainArgs, settings: &Settings, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: ExplainArgs, settings: &Settings, out: &mut dyn Write) -> Result<()> {
     let report = explain(&args.target, settings)?;
     let text = if args.json {
         serde_json::to_string_pretty(&report).expect("json value")
@@ -31,7 +31,7 @@ pub fn run(args: ExplainArgs, settings: &Settings, out: &mut dyn Write) -> Resul
     writeln!(out, "{text}").map_err(|e| Error::io("writing to stdout", e))
 }
 
-pub fn explain(raw: &str, settings: &Settings) -> Result<Value> {
+pub(crate) fn explain(raw: &str, settings: &Settings) -> Result<Value> {
     let t = match resolve_target(raw) {
         Ok(t) => t,
         // A module path git could never ask about (`a.b/x//y`, `a.b/./x`): still say what Go's

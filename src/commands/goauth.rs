@@ -31,14 +31,14 @@ use crate::settings::{Route, Settings};
 use crate::sources::Credential;
 
 #[derive(Debug, Args)]
-pub struct GoauthArgs {
+pub(crate) struct GoauthArgs {
     /// The request URL of Go's retry call after a 4xx (absent on Go's first call).
     pub url: Option<String>,
 }
 
 /// Runs one GOAUTH call. `stdin` is `None` when there is nothing to read (a terminal);
 /// `load` builds Settings after the URL and stdin have been checked.
-pub fn run(
+pub(crate) fn run(
     args: GoauthArgs,
     stdin: Option<impl Read>,
     out: &mut dyn Write,

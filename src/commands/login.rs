@@ -22,7 +22,7 @@ use crate::sources::{account_for, Login, SecretInput};
 use crate::store::payload::PatSecret;
 
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// GOPRIVATE-style pattern the rule serves: `git.corp.example`, `github.com/acme/*`.
     pub pattern: String,
     /// Where the token comes from: pat (keyring), env (a variable), command (a program), or a
@@ -57,7 +57,7 @@ pub struct LoginArgs {
 
 /// Flags of the minting sources (flattened into `login`'s); each is the rule key of its name.
 #[derive(Debug, Default, Args)]
-pub struct MintArgs {
+pub(crate) struct MintArgs {
     /// github-app: the App's numeric ID.
     #[arg(long)]
     pub app_id: Option<u64>,
@@ -158,7 +158,7 @@ impl LoginArgs {
     }
 }
 
-pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
     let kind = SourceKind::parse(&args.source).expect("clap restricts values");
     let spec = args.rule_spec(kind);
     let rule = Rule::compile(&spec, 0).map_err(Error::Usage)?;
@@ -188,7 +188,7 @@ pub fn run(args: LoginArgs, settings: &Settings, err: &mut dyn Write) -> Result<
 }
 
 /// Stores a `pat` secret in the keyring and adds (or updates) the rule (`init` shares it).
-pub fn save(
+pub(crate) fn save(
     settings: &Settings,
     spec: &RuleSpec,
     secret: Option<PatSecret>,

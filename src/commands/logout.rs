@@ -15,12 +15,12 @@ use crate::settings::Settings;
 use crate::sources::{Context, Source, SourceSpec};
 
 #[derive(Debug, Args)]
-pub struct LogoutArgs {
+pub(crate) struct LogoutArgs {
     /// The pattern given to `gocred login`.
     pub pattern: String,
 }
 
-pub fn run(args: LogoutArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: LogoutArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
     let config = settings.require_config_path()?.to_path_buf();
     let pattern = &args.pattern;
     let rule = settings.rules.rules.iter().find(|r| r.pattern == *pattern);

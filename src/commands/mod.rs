@@ -1,23 +1,23 @@
 //! One file per command, each with its own Args struct and one `run` function.
 
 #[cfg(unix)]
-pub mod agent;
-pub mod ci;
-pub mod credential;
-pub mod docs;
-pub mod doctor;
+pub(crate) mod agent;
+pub(crate) mod ci;
+pub(crate) mod credential;
+pub(crate) mod docs;
+pub(crate) mod doctor;
 #[cfg(unix)]
-pub mod exec;
-pub mod explain;
-pub mod goauth;
-pub mod init;
-pub mod login;
-pub mod logout;
+pub(crate) mod exec;
+pub(crate) mod explain;
+pub(crate) mod goauth;
+pub(crate) mod init;
+pub(crate) mod login;
+pub(crate) mod logout;
 #[cfg(unix)]
-pub mod ssh;
-pub mod token;
-pub mod trace;
-pub mod uninit;
+pub(crate) mod ssh;
+pub(crate) mod token;
+pub(crate) mod trace;
+pub(crate) mod uninit;
 
 use crate::error::Error;
 use crate::protocol::{Origin, Scheme};
@@ -26,7 +26,7 @@ use crate::protocol::{Origin, Scheme};
 /// (`https://git.corp.example/team/lib.git`). Resolved to the origin git would ask about, the
 /// repository path, and the module-path form Go's GOPRIVATE matching uses.
 #[derive(Debug)]
-pub struct ResolvedTarget {
+pub(crate) struct ResolvedTarget {
     pub origin: Origin,
     pub path: Option<String>,
     /// What Go matches GOPRIVATE against. A module path is kept exactly as written (minus
@@ -39,7 +39,7 @@ pub struct ResolvedTarget {
 
 /// Why `p` is not a module path `go` accepts (the main rules of Go's `module.CheckPath`); `None`
 /// if it looks valid.
-pub fn module_path_problem(p: &str) -> Option<String> {
+pub(crate) fn module_path_problem(p: &str) -> Option<String> {
     if p.is_empty() {
         return Some("it is empty".into());
     }
@@ -74,7 +74,7 @@ pub fn module_path_problem(p: &str) -> Option<String> {
     None
 }
 
-pub fn resolve_target(raw: &str) -> Result<ResolvedTarget, Error> {
+pub(crate) fn resolve_target(raw: &str) -> Result<ResolvedTarget, Error> {
     let bad = |why: &str| {
         Error::Usage(format!(
             "TARGET `{}`: {why}",

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 
 #[derive(Debug, Args)]
-pub struct SshArgs {
+pub(crate) struct SshArgs {
     #[command(flatten)]
     pub session: SessionArgs,
     /// Run this on the far side (with `sh -c`) instead of a login shell.
@@ -50,7 +50,7 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-pub fn run(
+pub(crate) fn run(
     args: SshArgs,
     settings: impl FnOnce() -> Result<Settings>,
     err: &mut dyn Write,

@@ -11,12 +11,12 @@ use crate::secret::ExposeSecret;
 use crate::settings::{Route, Settings};
 
 #[derive(Debug, Args)]
-pub struct TokenArgs {
+pub(crate) struct TokenArgs {
     /// A module path or URL.
     pub target: String,
 }
 
-pub fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: TokenArgs, settings: &Settings, out: &mut dyn Write) -> Result<()> {
     let t = resolve_target(&args.target)?;
     #[cfg(unix)]
     if let Some(agent) = crate::agent::client_from_env()? {

@@ -9,7 +9,7 @@ use crate::settings::{Settings, VarOrigin as ValueOrigin};
 use crate::trace::{emit, enabled, expiry, secret};
 
 /// The request as it arrived: protocol, host and path (never the user name or password).
-pub fn request(command: &str, origin: &Origin, path: Option<&str>) {
+pub(crate) fn request(command: &str, origin: &Origin, path: Option<&str>) {
     if !enabled() {
         return;
     }
@@ -22,7 +22,7 @@ pub fn request(command: &str, origin: &Origin, path: Option<&str>) {
 }
 
 /// Where each setting came from: the config file, the GOPRIVATE family, the keyring.
-pub fn settings(s: &Settings) {
+pub(crate) fn settings(s: &Settings) {
     if !enabled() {
         return;
     }
@@ -71,7 +71,7 @@ pub fn settings(s: &Settings) {
 }
 
 /// Each rule in order and why it does or does not cover the request (first match wins).
-pub fn rules(rules: &Rules, origin: &Origin, path: Option<&str>) {
+pub(crate) fn rules(rules: &Rules, origin: &Origin, path: Option<&str>) {
     if !enabled() {
         return;
     }
@@ -109,7 +109,7 @@ pub fn rules(rules: &Rules, origin: &Origin, path: Option<&str>) {
 }
 
 /// `rule `git.corp.example` (line 3, pat)`.
-pub fn rule_name(r: &Rule) -> String {
+pub(crate) fn rule_name(r: &Rule) -> String {
     format!(
         "rule `{}` (line {}, {})",
         r.pattern,
@@ -119,7 +119,7 @@ pub fn rule_name(r: &Rule) -> String {
 }
 
 /// What was handed out, by whom, until when.
-pub fn answered(command: &str, rule: &Rule, cred: &crate::sources::Credential) {
+pub(crate) fn answered(command: &str, rule: &Rule, cred: &crate::sources::Credential) {
     if !enabled() {
         return;
     }

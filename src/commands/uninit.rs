@@ -20,7 +20,7 @@ use crate::goenv::GoEnv;
 use crate::settings::{parse_go_env, Settings};
 
 #[derive(Debug, Args)]
-pub struct UninitArgs {
+pub(crate) struct UninitArgs {
     /// Print what would be removed, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -29,7 +29,7 @@ pub struct UninitArgs {
     pub forget: bool,
 }
 
-pub fn run(
+pub(crate) fn run(
     args: UninitArgs,
     settings: &Settings,
     out: &mut dyn Write,

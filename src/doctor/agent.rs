@@ -10,7 +10,7 @@ use super::Doctor;
 use crate::agent::client;
 
 /// Runs the agent checks; `false` (and nothing reported) when `GOCRED_AGENT` is not set.
-pub fn run(d: &mut Doctor, r: &mut Report) -> bool {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) -> bool {
     let Ok(Some(c)) = client::from_env(d.env) else {
         return false;
     };

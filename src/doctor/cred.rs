@@ -15,8 +15,7 @@ use crate::settings::Route;
 use crate::sources::{self, account_for, Context};
 
 /// What gocred would answer for the repository host (kept for `git.helpers` to compare).
-pub struct Outcome {
-    pub pattern: String,
+pub(crate) struct Outcome {
     pub username: String,
     pub secret: SecretString,
     /// `Some(true)` accepted by the server, `Some(false)` rejected, `None` not probed.
@@ -33,7 +32,10 @@ fn uses_http_path(d: &mut Doctor, o: &Origin) -> bool {
 }
 
 /// gocred's answer for `o` without a path: (rule, username, token), if it has one.
-pub fn gocred_plain<'s>(d: &Doctor<'s>, o: &Origin) -> Option<(&'s Rule, String, SecretString)> {
+pub(crate) fn gocred_plain<'s>(
+    d: &Doctor<'s>,
+    o: &Origin,
+) -> Option<(&'s Rule, String, SecretString)> {
     let settings: &'s crate::settings::Settings = d.settings;
     let Ok(Route::Source(routed)) = settings.route(o, None) else {
         return None;
@@ -48,7 +50,7 @@ pub fn gocred_plain<'s>(d: &Doctor<'s>, o: &Origin) -> Option<(&'s Rule, String,
 }
 
 /// `Authorization: Basic …` with gocred's credential for `o` (used for the subgroup check).
-pub fn gocred_basic(d: &mut Doctor, o: &Origin) -> Option<SecretString> {
+pub(crate) fn gocred_basic(d: &mut Doctor, o: &Origin) -> Option<SecretString> {
     gocred_plain(d, o).map(|(_, u, s)| crate::secret::basic_auth(&u, &s))
 }
 
@@ -66,7 +68,7 @@ fn skip_all(r: &mut Report, why: &str) {
     }
 }
 
-pub fn run(d: &mut Doctor, r: &mut Report) {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) {
     if let Some(p) = &d.served_by_proxy {
         return skip_all(
             r,
@@ -200,7 +202,6 @@ pub fn run(d: &mut Doctor, r: &mut Report) {
         &src.renew_hint(&rule.pattern),
     ));
     let mut outcome = Outcome {
-        pattern: rule.pattern.clone(),
         username: cred.username.clone(),
         secret: cred.secret,
         accepted: None,
@@ -274,7 +275,7 @@ fn keyring_finding(r: &mut Report, ctx: &Context, rule: &Rule, spec: &SourceSpec
 
 /// `gocred login PATTERN`, keeping the username: login rewrites the rule, so a username the
 /// rule or the stored entry carried must be given again.
-pub fn login_fix(rule: &Rule, username: Option<&str>) -> String {
+pub(crate) fn login_fix(rule: &Rule, username: Option<&str>) -> String {
     let mut s = format!("gocred login {}", sh_quote(&rule.pattern));
     if let Some(u) = username
         .or(rule.username.as_deref())

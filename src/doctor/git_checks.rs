@@ -11,7 +11,7 @@ use crate::protocol::Origin;
 
 const PUBLIC_HOSTS: [&str; 3] = ["github.com", "gitlab.com", "bitbucket.org"];
 
-pub fn run(d: &mut Doctor, r: &mut Report) {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) {
     version(d, r);
     if let Some(p) = d.served_by_proxy.clone() {
         for id in ["git.helpers", "git.usehttppath", "git.insteadof"] {

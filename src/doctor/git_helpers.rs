@@ -16,10 +16,10 @@ use crate::proc;
 use crate::protocol::Origin;
 use crate::secret::{same_secret, secret, ExposeSecret, SecretString};
 
-pub const HELPER_KEYS: &str = r"^credential\.(.*\.)?helper$";
+pub(crate) const HELPER_KEYS: &str = r"^credential\.(.*\.)?helper$";
 
 /// Another way git gets a credential for `o` (a non-gocred helper, `~/.netrc`), for cred.rule.
-pub fn other_sources(d: &mut Doctor, o: &Origin) -> Option<String> {
+pub(crate) fn other_sources(d: &mut Doctor, o: &Origin) -> Option<String> {
     let url = format!("https://{}/", o.authority());
     let entries = d.git.entries(HELPER_KEYS);
     let (chain, _) = gitconf::helper_chain(&entries, &url);
@@ -29,7 +29,7 @@ pub fn other_sources(d: &mut Doctor, o: &Origin) -> Option<String> {
     super::netrc::git_entry_line(d, &o.host).map(|(p, line)| format!("{} line {line}", p.display()))
 }
 
-pub fn helpers(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) {
+pub(crate) fn helpers(d: &mut Doctor, r: &mut Report, url: &str, o: &Origin) {
     if let Some(f) = extra_header(d, url, o) {
         r.push(f);
     }
@@ -180,21 +180,21 @@ fn fill_with(h: &Helper, url: &str) -> Option<(String, SecretString)> {
 
 /// What `git credential fill` answered: its fields, the password apart as a secret.
 #[derive(Default)]
-pub struct Filled {
+pub(crate) struct Filled {
     fields: HashMap<String, String>,
     pub password: Option<SecretString>,
 }
 
 impl Filled {
     /// A field other than the password ("" when absent).
-    pub fn field(&self, key: &str) -> &str {
+    pub(crate) fn field(&self, key: &str) -> &str {
         self.fields.get(key).map_or("", String::as_str)
     }
 }
 
 /// Runs `cmd` (a `git … credential fill`) as a caller that cannot prompt, asking for `url`.
 /// `Ok(None)` when git fails (no helper answered).
-pub fn credential_fill(cmd: &mut Command, url: &str) -> Result<Option<Filled>, String> {
+pub(crate) fn credential_fill(cmd: &mut Command, url: &str) -> Result<Option<Filled>, String> {
     cmd.env("GIT_TERMINAL_PROMPT", "0")
         .env("GCM_INTERACTIVE", "never")
         .env("GIT_ASKPASS", "false")
@@ -226,7 +226,13 @@ pub fn credential_fill(cmd: &mut Command, url: &str) -> Result<Option<Filled>, S
 }
 
 /// Git's first authenticated request with (user, pw); the status, or `None` if it could not run.
-pub fn probe(d: &mut Doctor, o: &Origin, url: &str, user: &str, pw: &SecretString) -> Option<u16> {
+pub(crate) fn probe(
+    d: &mut Doctor,
+    o: &Origin,
+    url: &str,
+    user: &str,
+    pw: &SecretString,
+) -> Option<u16> {
     let path = url
         .split_once(&o.authority())
         .map(|(_, p)| p.trim_end_matches('/').to_string())?;
@@ -245,7 +251,7 @@ pub fn probe(d: &mut Doctor, o: &Origin, url: &str, user: &str, pw: &SecretStrin
 }
 
 /// The commands that make gocred the first helper git asks for `host` (see [`add_gocred`]).
-pub fn make_gocred_first(d: &mut Doctor, host: &str) -> String {
+pub(crate) fn make_gocred_first(d: &mut Doctor, host: &str) -> String {
     let entries = d.git.entries(HELPER_KEYS);
     let (chain, _) = gitconf::helper_chain(&entries, &format!("https://{host}/"));
     add_gocred(&chain, &entries, host, true)

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-pub use crate::gitconfig::urlmatch::url_matches;
-pub use crate::gitconfig::Entry;
+pub(crate) use crate::gitconfig::urlmatch::url_matches;
+pub(crate) use crate::gitconfig::Entry;
 use crate::proc;
 
 /// The `git config` option that edits the file `e` lives in.
-pub fn file_option(e: &Entry) -> Option<String> {
+pub(crate) fn file_option(e: &Entry) -> Option<String> {
     match e.scope.as_str() {
         "global" => Some("--global".into()),
         "system" => Some("--system".into()),
@@ -27,10 +27,10 @@ pub fn file_option(e: &Entry) -> Option<String> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct GitVersion(pub u32, pub u32, pub u32);
+pub(crate) struct GitVersion(pub u32, pub u32, pub u32);
 
 #[derive(Default)]
-pub struct GitView {
+pub(crate) struct GitView {
     version: Option<Result<(GitVersion, String), String>>,
     urlmatch: HashMap<(String, String), Option<String>>,
     regexp: HashMap<String, Vec<Entry>>,
@@ -39,7 +39,7 @@ pub struct GitView {
 /// `git` seeing the configuration Go's git sees: Go runs git with `GIT_DIR` set to a bare repo
 /// in its module cache, so only system, global and command-line (`GIT_CONFIG_*`) config apply —
 /// never the repository doctor happens to be run in. A `GIT_DIR` that cannot exist does that.
-pub fn git_command() -> Command {
+pub(crate) fn git_command() -> Command {
     let mut c = Command::new("git");
     c.env("GIT_DIR", "/dev/null/gocred-doctor-no-repository");
     c
@@ -51,7 +51,7 @@ fn git(args: &[&str]) -> Result<proc::Captured, String> {
 
 impl GitView {
     /// `git --version`, parsed; the raw line for messages.
-    pub fn version(&mut self) -> Result<(GitVersion, String), String> {
+    pub(crate) fn version(&mut self) -> Result<(GitVersion, String), String> {
         self.version
             .get_or_insert_with(|| {
                 let out = git(&["--version"])?;
@@ -64,7 +64,7 @@ impl GitView {
     }
 
     /// `git config --get-urlmatch KEY URL` (the best-matching single value).
-    pub fn urlmatch(&mut self, key: &str, url: &str) -> Option<String> {
+    pub(crate) fn urlmatch(&mut self, key: &str, url: &str) -> Option<String> {
         self.urlmatch
             .entry((key.to_string(), url.to_string()))
             .or_insert_with(|| {
@@ -76,7 +76,7 @@ impl GitView {
     }
 
     /// Every entry whose key matches `regex` (case-insensitive keys), in config order.
-    pub fn entries(&mut self, regex: &str) -> Vec<Entry> {
+    pub(crate) fn entries(&mut self, regex: &str) -> Vec<Entry> {
         self.regexp
             .entry(regex.to_string())
             .or_insert_with(|| {
@@ -110,18 +110,18 @@ fn parse_version(line: &str) -> Option<GitVersion> {
 
 /// One helper in git's list for a URL, with the config entry that put it there.
 #[derive(Debug, Clone)]
-pub struct Helper {
+pub(crate) struct Helper {
     pub entry: Entry,
 }
 
 impl Helper {
-    pub fn value(&self) -> &str {
+    pub(crate) fn value(&self) -> &str {
         self.entry.value_str()
     }
 
     /// Is this gocred (`gocred`, `/path/gocred …`, `/path/git-credential-gocred`), also when a
     /// shell helper runs it later in its line (`!env X=1 /path/gocred`)?
-    pub fn is_gocred(&self) -> bool {
+    pub(crate) fn is_gocred(&self) -> bool {
         crate::gitconfig::urlmatch::is_gocred(self.value())
             || self
                 .value()
@@ -131,7 +131,7 @@ impl Helper {
 
     /// The helper as messages show it: an inline shell helper (`!…`) can hold a password, so
     /// only its kind is shown.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         match self.value().starts_with('!') {
             true => "an inline shell helper (`!…`)".to_string(),
             false => super::report::clean(self.value()),
@@ -139,7 +139,7 @@ impl Helper {
     }
 
     /// How git will run it (docs/protocols/git-credential.md), for messages.
-    pub fn command(&self) -> String {
+    pub(crate) fn command(&self) -> String {
         let v = self.value();
         if let Some(s) = v.strip_prefix('!') {
             s.to_string()
@@ -152,7 +152,7 @@ impl Helper {
 }
 
 /// The helpers git will run for `url`, in order, and whether an empty value reset the list.
-pub fn helper_chain(entries: &[Entry], url: &str) -> (Vec<Helper>, bool) {
+pub(crate) fn helper_chain(entries: &[Entry], url: &str) -> (Vec<Helper>, bool) {
     let mut chain = Vec::new();
     let mut reset = false;
     for e in entries {
@@ -181,7 +181,7 @@ pub fn helper_chain(entries: &[Entry], url: &str) -> (Vec<Helper>, bool) {
 }
 
 /// The insteadOf rewrite git applies to `url`: (config entry, base, rewritten URL).
-pub fn rewrite(entries: &[Entry], url: &str) -> Option<(Entry, String, String)> {
+pub(crate) fn rewrite(entries: &[Entry], url: &str) -> Option<(Entry, String, String)> {
     let mut best: Option<(Entry, String, String)> = None;
     for e in entries {
         let k = &e.key;
@@ -208,7 +208,7 @@ pub fn rewrite(entries: &[Entry], url: &str) -> Option<(Entry, String, String)> 
 }
 
 /// Is this URL one git fetches over SSH (`ssh://`, `git+ssh://`, or scp-like `user@host:path`)?
-pub fn is_ssh_url(url: &str) -> bool {
+pub(crate) fn is_ssh_url(url: &str) -> bool {
     url.starts_with("ssh://")
         || url.starts_with("git+ssh://")
         || url.starts_with("ssh+git://")

@@ -17,7 +17,7 @@ const PUBLIC_PROXIES: [&str; 4] = [
     "goproxy.dev",
 ];
 
-pub fn is_public_proxy(url: &str) -> bool {
+pub(crate) fn is_public_proxy(url: &str) -> bool {
     let host = url
         .split("://")
         .nth(1)
@@ -64,7 +64,7 @@ fn appended(current: &str, pattern: &str) -> String {
 }
 
 /// Runs the scope checks; returns the slot reserved for `go.gonoproxy`.
-pub fn run(d: &mut Doctor, r: &mut Report) -> Slot {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) -> Slot {
     let s = scope(d);
     let m = d.target.module.clone();
     let private = s.is_private(&m).map(str::to_string);
@@ -228,7 +228,7 @@ fn describe_route(d: &Doctor) -> Finding {
 
 /// `go.gonoproxy`, judged after the other links: a private proxy that GONOPROXY makes Go skip is
 /// only a failure when the direct route it takes instead is broken and the proxy has the module.
-pub fn judge_gonoproxy(d: &mut Doctor, r: &mut Report, slot: Slot) {
+pub(crate) fn judge_gonoproxy(d: &mut Doctor, r: &mut Report, slot: Slot) {
     let s = scope(d);
     let m = d.target.module.clone();
     let private = s.is_private(&m).is_some() || has_rule(d);

@@ -9,7 +9,7 @@ use super::Doctor;
 use crate::proc;
 use crate::scope::Patterns;
 
-pub fn run(d: &mut Doctor, r: &mut Report) {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) {
     goflags(d, r);
     goinsecure(d, r);
     goauth_check(d, r);

@@ -17,7 +17,7 @@ use crate::settings::Env;
 
 /// Headers Go would add, and where they came from (for messages: never the value).
 #[derive(Debug)]
-pub struct GoCredential {
+pub(crate) struct GoCredential {
     pub headers: Vec<(String, SecretString)>,
     pub source: String,
     /// For Basic credentials: the username and password (to compare with gocred's).
@@ -26,7 +26,7 @@ pub struct GoCredential {
 
 /// One GOAUTH entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Off,
     Netrc,
     Git(String),
@@ -34,7 +34,7 @@ pub enum Method {
 }
 
 /// Parses GOAUTH as Go does; `Err` is Go's own fatal error.
-pub fn parse_goauth(value: &str) -> Result<Vec<Method>, String> {
+pub(crate) fn parse_goauth(value: &str) -> Result<Vec<Method>, String> {
     let parts: Vec<&str> = value.split(';').map(str::trim).collect();
     let mut out = Vec::new();
     for p in &parts {
@@ -72,7 +72,7 @@ pub fn parse_goauth(value: &str) -> Result<Vec<Method>, String> {
 }
 
 /// Where Go reads netrc: `$NETRC`, else `$HOME/.netrc`.
-pub fn go_netrc_path(env: &Env) -> Option<std::path::PathBuf> {
+pub(crate) fn go_netrc_path(env: &Env) -> Option<std::path::PathBuf> {
     env.get("NETRC")
         .map(std::path::PathBuf::from)
         .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".netrc")))
@@ -80,7 +80,7 @@ pub fn go_netrc_path(env: &Env) -> Option<std::path::PathBuf> {
 
 /// The prefix cache Go builds (`storeCredential` / `loadCredential`).
 #[derive(Default)]
-pub struct Cache {
+pub(crate) struct Cache {
     map: HashMap<String, GoCredential>,
 }
 
@@ -101,7 +101,7 @@ impl Cache {
     }
 
     /// Longest stored prefix of `url` (query included, as Go does).
-    pub fn load(&self, url: &str) -> Option<&GoCredential> {
+    pub(crate) fn load(&self, url: &str) -> Option<&GoCredential> {
         let mut p = url.trim_start_matches("https://").trim_end_matches('/');
         loop {
             if let Some(c) = self.map.get(p) {
@@ -114,7 +114,7 @@ impl Cache {
 
 /// Runs GOAUTH: `retry` = `None` for Go's initial run, `Some((url, response head))` for the
 /// re-run after a 4xx. Problems (a failing command) are returned as notes, as `go -x` logs them.
-pub fn run(
+pub(crate) fn run(
     env: &Env,
     methods: &[Method],
     retry: Option<(&str, &str)>,
@@ -194,7 +194,7 @@ fn basic(user: &str, pw: SecretString, source: String) -> GoCredential {
 }
 
 /// `git credential fill` in `dir` with `url=<url>`, as Go runs it; returns (prefix, user, pw).
-pub fn git_fill(dir: &str, url: &str) -> Result<(String, String, SecretString), String> {
+pub(crate) fn git_fill(dir: &str, url: &str) -> Result<(String, String, SecretString), String> {
     let mut cmd = Command::new("git");
     cmd.args(["credential", "fill"]).current_dir(dir);
     let mut filled = super::git_helpers::credential_fill(&mut cmd, url)?

@@ -9,10 +9,10 @@ use std::time::Duration;
 use crate::proc;
 use crate::secret::{secret, ExposeSecret, SecretString};
 
-pub type Found = Vec<(Vec<String>, Vec<(String, SecretString)>)>;
+pub(crate) type Found = Vec<(Vec<String>, Vec<(String, SecretString)>)>;
 
 /// Runs a GOAUTH user command and parses its output (go:cmd/go/internal/auth/userauth.go).
-pub fn run_command(cmdline: &str, retry: Option<(&str, &str)>) -> Result<Found, String> {
+pub(crate) fn run_command(cmdline: &str, retry: Option<(&str, &str)>) -> Result<Found, String> {
     let words = split_words(cmdline)?;
     let mut cmd = Command::new(&words[0]);
     cmd.args(&words[1..]);
@@ -30,7 +30,7 @@ pub fn run_command(cmdline: &str, retry: Option<(&str, &str)>) -> Result<Found, 
 }
 
 /// Go's `parseUserAuth`: blocks of URL lines, an empty line, header lines, an empty line.
-pub fn parse_user_auth(mut data: &str) -> Result<Found, String> {
+pub(crate) fn parse_user_auth(mut data: &str) -> Result<Found, String> {
     let mut out = Vec::new();
     let next = |d: &mut &str, what: &str| -> Result<String, String> {
         let (line, rest) = d
@@ -78,7 +78,7 @@ pub fn parse_user_auth(mut data: &str) -> Result<Found, String> {
 }
 
 /// cmd/internal/quoted.Split: fields separated by spaces, `'…'` and `"…"` group.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn split_words(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let (mut quote, mut any) = (None, false);

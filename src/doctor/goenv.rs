@@ -17,7 +17,7 @@ use super::report::sh_quote;
 use crate::proc;
 use crate::settings::{parse_go_env, Env, GoVars, VarOrigin};
 
-pub const NAMES: [&str; 12] = [
+pub(crate) const NAMES: [&str; 12] = [
     "GOPRIVATE",
     "GONOPROXY",
     "GONOSUMDB",
@@ -33,7 +33,7 @@ pub const NAMES: [&str; 12] = [
 ];
 
 #[derive(Debug, Clone)]
-pub struct GoEnv {
+pub(crate) struct GoEnv {
     values: HashMap<String, String>,
     /// What the environment and Go's env file say, and which of them said it.
     own: GoVars,
@@ -42,7 +42,7 @@ pub struct GoEnv {
 }
 
 impl GoEnv {
-    pub fn read(env: &Env) -> GoEnv {
+    pub(crate) fn read(env: &Env) -> GoEnv {
         let own = GoVars::read_names(env, &NAMES);
         let go =
             proc::which("go", env.get("PATH")).ok_or_else(|| "`go` is not on PATH".to_string());
@@ -81,16 +81,16 @@ impl GoEnv {
         GoEnv { values, own, go }
     }
 
-    pub fn get(&self, name: &str) -> &str {
+    pub(crate) fn get(&self, name: &str) -> &str {
         self.values.get(name).map_or("", String::as_str)
     }
 
     /// Where Go reads `name` from (`Unset`: a default, Go's own or `$GOROOT/go.env`'s).
-    pub fn from(&self, name: &str) -> VarOrigin {
+    pub(crate) fn from(&self, name: &str) -> VarOrigin {
         self.own.origin(name)
     }
 
-    pub fn describe_from(&self, name: &str) -> String {
+    pub(crate) fn describe_from(&self, name: &str) -> String {
         match self.from(name) {
             VarOrigin::Environment => "environment".into(),
             VarOrigin::GoEnvFile(p) => format!("go env file {}", p.display()),
@@ -100,23 +100,10 @@ impl GoEnv {
 
     /// The command that sets `name=value` where Go will read it: `export` when the environment
     /// already sets it (`go env -w` cannot override the environment), else `go env -w`.
-    pub fn set_command(&self, name: &str, value: &str) -> String {
+    pub(crate) fn set_command(&self, name: &str, value: &str) -> String {
         match self.from(name) {
             VarOrigin::Environment => format!("export {name}={}", sh_quote(value)),
             _ => format!("go env -w {name}={}", sh_quote(value)),
-        }
-    }
-
-    /// Builds a value for tests and for the fallback path.
-    #[cfg(test)]
-    pub fn from_pairs(pairs: &[(&str, &str)]) -> GoEnv {
-        GoEnv {
-            values: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            own: GoVars::read_names(&Env::from_pairs([("GOENV", "off")]), &[]),
-            go: Err("test".into()),
         }
     }
 }

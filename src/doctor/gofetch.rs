@@ -10,7 +10,7 @@ use super::http::Response;
 use super::net::{self, Blocked, Client};
 use super::Doctor;
 
-pub struct GoFetch {
+pub(crate) struct GoFetch {
     pub first: Result<Response, Blocked>,
     /// Where the up-front credential came from, if Go sent one.
     pub first_cred: Option<String>,
@@ -22,7 +22,7 @@ pub struct GoFetch {
 
 impl GoFetch {
     /// The answer Go ends up with.
-    pub fn last(&self) -> &Result<Response, Blocked> {
+    pub(crate) fn last(&self) -> &Result<Response, Blocked> {
         match &self.retry {
             Some((r, _)) => r,
             None => &self.first,
@@ -30,7 +30,7 @@ impl GoFetch {
     }
 
     /// The credential behind [`GoFetch::last`], if any.
-    pub fn last_cred(&self) -> Option<&str> {
+    pub(crate) fn last_cred(&self) -> Option<&str> {
         match &self.retry {
             Some((_, s)) => Some(s),
             None => self.first_cred.as_deref(),
@@ -39,7 +39,7 @@ impl GoFetch {
 }
 
 /// `https://host[:port]/path?query` → (host, port, path_and_query).
-pub fn split_https(url: &str) -> Option<(String, u16, String)> {
+pub(crate) fn split_https(url: &str) -> Option<(String, u16, String)> {
     let rest = url.strip_prefix("https://")?;
     let (auth, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], rest[i..].to_string()),
@@ -71,12 +71,12 @@ fn userinfo_basic(url: &str) -> Option<crate::secret::SecretString> {
     Some(crate::secret::basic_auth(u, &p))
 }
 
-pub fn methods(d: &Doctor) -> Vec<Method> {
+pub(crate) fn methods(d: &Doctor) -> Vec<Method> {
     goauth::parse_goauth(d.go.get("GOAUTH")).unwrap_or_default()
 }
 
 /// Fetches `url` as Go would.
-pub fn fetch(d: &mut Doctor, url: &str) -> GoFetch {
+pub(crate) fn fetch(d: &mut Doctor, url: &str) -> GoFetch {
     let Some((host, port, path)) = split_https(url) else {
         return GoFetch {
             first: Err(Blocked::Error(format!("not an https URL: {url}"))),
@@ -147,7 +147,7 @@ fn response_head(res: &Response) -> String {
 }
 
 /// One-line description of an outcome for messages (status and reason; never headers).
-pub fn describe(r: &Result<Response, Blocked>) -> String {
+pub(crate) fn describe(r: &Result<Response, Blocked>) -> String {
     match r {
         Ok(res) => format!("{} {}", res.status, super::report::clean(&res.reason)),
         Err(Blocked::Unreachable(id)) => format!("not reachable (see {id})"),

@@ -13,7 +13,7 @@ use super::report::{clean, Finding, Report};
 use super::{Doctor, Repo, Route};
 use crate::protocol::{Origin, Scheme};
 
-pub fn run(d: &mut Doctor, r: &mut Report) {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) {
     match d.route.clone() {
         Route::Off(_) => {
             for id in ["goget.page", "goget.auth", "goget.reporoot"] {
@@ -95,7 +95,6 @@ fn guess_repo(d: &mut Doctor) {
         url: format!("https://{}/{p}", o.authority()),
         origin: o,
         path: p,
-        from: "assumed from the module path".into(),
     });
 }
 
@@ -282,7 +281,6 @@ fn set_repo(d: &mut Doctor, r: &mut Report, root: &str, how: &str) {
         url: root.trim_end_matches('/').to_string(),
         origin: origin.clone(),
         path,
-        from: how.to_string(),
     });
     // Git talks to the repository host (a no-op when it is the page's host, checked above).
     net::check(

@@ -10,7 +10,7 @@ use super::report::{clean, Finding};
 use super::Doctor;
 use crate::protocol::{Origin, Scheme};
 
-pub fn auth_finding(d: &mut Doctor, go: &GoFetch, url: &str, o: &Origin) -> Finding {
+pub(crate) fn auth_finding(d: &mut Doctor, go: &GoFetch, url: &str, o: &Origin) -> Finding {
     let goauth = d.go.get("GOAUTH").to_string();
     match go.last() {
         Err(Blocked::Unreachable(id)) => {
@@ -95,7 +95,7 @@ fn git_answer_rejected(
 
 /// The GOAUTH value that lets gocred answer Go (through `git credential fill`), as a command.
 /// `None` when GOAUTH already asks git (then the helper chain is what to fix).
-pub fn goauth_fix(d: &mut Doctor, host: &str) -> Option<String> {
+pub(crate) fn goauth_fix(d: &mut Doctor, host: &str) -> Option<String> {
     let cur = d.go.get("GOAUTH").trim().to_string();
     let ours = |m: &str| {
         let m = m.trim();
@@ -136,7 +136,7 @@ pub fn goauth_fix(d: &mut Doctor, host: &str) -> Option<String> {
 
 /// GitLab subgroups: anonymously the page names a shorter root than with credentials; Go only
 /// sends credentials up front (netrc, a GOAUTH command's initial answer), never after a 200.
-pub fn subgroup_trap(
+pub(crate) fn subgroup_trap(
     d: &mut Doctor,
     go: &GoFetch,
     seen: &Import,

@@ -3,7 +3,7 @@
 //! `matchGoImport`), plus Go's static table of hosts it never asks (github.com …). Pure.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Import {
+pub(crate) struct Import {
     pub prefix: String,
     pub vcs: String,
     pub repo_root: String,
@@ -11,7 +11,7 @@ pub struct Import {
 }
 
 /// Meta tags before `<body>` / `</head>`, as Go's lenient parser reads them.
-pub fn parse(html: &str) -> Vec<Import> {
+pub(crate) fn parse(html: &str) -> Vec<Import> {
     let lower = html.to_ascii_lowercase();
     let end = [lower.find("<body"), lower.find("</head")]
         .into_iter()
@@ -90,7 +90,7 @@ fn attributes(s: &str) -> Vec<(String, String)> {
 
 /// The tag for `module`: prefix equal to it or a prefix at a `/` boundary. `Err` when several
 /// match (Go refuses) or none does.
-pub fn matching<'a>(imports: &'a [Import], module: &str) -> Result<&'a Import, String> {
+pub(crate) fn matching<'a>(imports: &'a [Import], module: &str) -> Result<&'a Import, String> {
     let m: Vec<&Import> = imports
         .iter()
         .filter(|i| module == i.prefix || module.starts_with(&format!("{}/", i.prefix)))
@@ -114,7 +114,7 @@ pub fn matching<'a>(imports: &'a [Import], module: &str) -> Result<&'a Import, S
 
 /// Hosts Go maps without fetching a page (go:cmd/go/internal/vcs/vcs.go `vcsPaths`), and paths
 /// with an explicit `.git` element: the repository root Go will use, if `module` is one.
-pub fn static_root(module: &str) -> Option<(String, &'static str)> {
+pub(crate) fn static_root(module: &str) -> Option<(String, &'static str)> {
     let parts: Vec<&str> = module.split('/').collect();
     match parts.first() {
         Some(&"github.com") | Some(&"bitbucket.org") if parts.len() >= 3 => Some((

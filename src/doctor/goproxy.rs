@@ -7,7 +7,7 @@ use super::report::{Finding, Report};
 use super::Doctor;
 
 /// Go's module path escaping for proxies: an upper-case letter becomes `!` + lower case.
-pub fn escape(module: &str) -> String {
+pub(crate) fn escape(module: &str) -> String {
     let mut s = String::new();
     for c in module.chars() {
         if c.is_ascii_uppercase() {
@@ -21,7 +21,7 @@ pub fn escape(module: &str) -> String {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// The proxy lists the module (and the requested version, if any).
     Has,
     /// 404/410, or the version is missing: Go moves on to the next entry.
@@ -31,7 +31,7 @@ pub enum Answer {
 }
 
 /// Asks `proxy` for the module as Go would; reports `goproxy.module` when `report` is set.
-pub fn ask(d: &mut Doctor, r: &mut Report, proxy: &str, role: &str) -> Answer {
+pub(crate) fn ask(d: &mut Doctor, r: &mut Report, proxy: &str, role: &str) -> Answer {
     let base = proxy.trim_end_matches('/');
     let Some((host, port, _)) = gofetch::split_https(&format!("{base}/")) else {
         r.push(Finding::warn(

@@ -20,8 +20,8 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub use super::tls::{tls, TlsInfo, TlsStream};
-pub use crate::http::deadline::Deadline;
+pub(crate) use super::tls::{tls, TlsStream};
+pub(crate) use crate::http::deadline::Deadline;
 
 use crate::http::deadline::{is_timeout, Bounded};
 use crate::secret::{ExposeSecret, SecretString};
@@ -30,7 +30,7 @@ use crate::secret::{ExposeSecret, SecretString};
 const MAX_BODY: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub(crate) struct Timeouts {
     pub dns: Duration,
     pub connect: Duration,
     pub io: Duration,
@@ -40,7 +40,7 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// The deadline of one exchange starting now.
-    pub fn deadline(&self) -> Deadline {
+    pub(crate) fn deadline(&self) -> Deadline {
         Deadline::after(self.request)
     }
 }
@@ -58,7 +58,7 @@ impl Default for Timeouts {
 
 /// An HTTP proxy from HTTPS_PROXY / `http.proxy` (CONNECT tunnels only).
 #[derive(Debug, Clone)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub host: String,
     pub port: u16,
     /// `http://host:port` with any user info removed: safe to print.
@@ -69,7 +69,7 @@ pub struct Proxy {
 
 /// Resolves `host:port` within `timeout`. `getaddrinfo` cannot be cancelled, so a slow lookup is
 /// left to finish on its own thread while we report the timeout.
-pub fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
+pub(crate) fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAddr>, String> {
     let (tx, rx) = mpsc::channel();
     let name = format!("{host}:{port}");
     let _ = std::thread::Builder::new()
@@ -91,13 +91,13 @@ pub fn resolve(host: &str, port: u16, timeout: Duration) -> Result<Vec<SocketAdd
 
 /// Why a TCP connection failed.
 #[derive(Debug)]
-pub struct TcpFailure {
+pub(crate) struct TcpFailure {
     pub message: String,
     pub refused: bool,
     pub timed_out: bool,
 }
 
-pub fn tcp(addrs: &[SocketAddr], t: &Timeouts) -> Result<TcpStream, TcpFailure> {
+pub(crate) fn tcp(addrs: &[SocketAddr], t: &Timeouts) -> Result<TcpStream, TcpFailure> {
     let mut last = None;
     for a in addrs {
         match TcpStream::connect_timeout(a, t.connect) {
@@ -120,7 +120,7 @@ pub fn tcp(addrs: &[SocketAddr], t: &Timeouts) -> Result<TcpStream, TcpFailure> 
 
 /// Asks `proxy` for a tunnel to `host:port`. `Err` holds the proxy's status line or why it
 /// did not answer.
-pub fn connect_tunnel(
+pub(crate) fn connect_tunnel(
     stream: &mut TcpStream,
     proxy: &Proxy,
     host: &str,
@@ -151,25 +151,16 @@ pub fn connect_tunnel(
 
 /// One HTTP response (body capped at 1 MiB).
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub reason: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// Sends one GET (or HEAD) and reads the response. `secret_headers` are written to the socket
 /// and nowhere else.
-pub fn request(
+pub(crate) fn request(
     s: &mut TlsStream,
     method: &str,
     host_header: &str,
@@ -244,7 +235,7 @@ fn read_head(r: &mut dyn Read) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
-pub fn parse_status_line(head: &str) -> Result<(u16, String), String> {
+pub(crate) fn parse_status_line(head: &str) -> Result<(u16, String), String> {
     let line = head.lines().next().unwrap_or("");
     let mut parts = line.splitn(3, ' ');
     let (proto, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));

@@ -13,29 +13,29 @@
 //! again by later checks, so an unreachable host costs its timeout once.
 
 #[cfg(unix)]
-pub mod agent;
-pub mod cred;
-pub mod git_checks;
-pub mod git_helpers;
-pub mod gitconf;
-pub mod go_scope;
-pub mod go_tools;
-pub mod goauth;
-pub mod goauth_cmd;
-pub mod goenv;
-pub mod gofetch;
-pub mod goget;
-pub mod goget_auth;
-pub mod goimport;
-pub mod goproxy;
-pub mod http;
-pub mod net;
-pub mod netrc;
-pub mod proxyenv;
-pub mod report;
-pub mod ssh;
-pub mod tls;
-pub mod trust;
+pub(crate) mod agent;
+pub(crate) mod cred;
+pub(crate) mod git_checks;
+pub(crate) mod git_helpers;
+pub(crate) mod gitconf;
+pub(crate) mod go_scope;
+pub(crate) mod go_tools;
+pub(crate) mod goauth;
+pub(crate) mod goauth_cmd;
+pub(crate) mod goenv;
+pub(crate) mod gofetch;
+pub(crate) mod goget;
+pub(crate) mod goget_auth;
+pub(crate) mod goimport;
+pub(crate) mod goproxy;
+pub(crate) mod http;
+pub(crate) mod net;
+pub(crate) mod netrc;
+pub(crate) mod proxyenv;
+pub(crate) mod report;
+pub(crate) mod ssh;
+pub(crate) mod tls;
+pub(crate) mod trust;
 
 use std::collections::HashMap;
 
@@ -43,12 +43,11 @@ use crate::commands::ResolvedTarget;
 use crate::protocol::Origin;
 use crate::settings::{Env, Settings};
 
-pub use report::{Finding, Report, Status};
+pub(crate) use report::{Report, Status};
 
 /// What doctor was asked about.
 #[derive(Debug)]
-pub struct Target {
-    pub raw: String,
+pub(crate) struct Target {
     /// Module path as Go matches it against GOPRIVATE (`git.corp.example/team/lib`).
     pub module: String,
     /// `@version`, when given.
@@ -58,19 +57,17 @@ pub struct Target {
 
 /// Where the code is, once the go-get page (or Go's static table) has said.
 #[derive(Debug, Clone)]
-pub struct Repo {
+pub(crate) struct Repo {
     /// `https://git.corp.example/team/lib.git` (after no insteadOf rewriting).
     pub url: String,
     pub origin: Origin,
     /// Repository path without leading `/` (`team/lib.git`).
     pub path: String,
-    /// How doctor learnt it.
-    pub from: String,
 }
 
 /// How Go will fetch this module (decided by `go_scope` from GOPROXY/GONOPROXY).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// Straight from the version control server.
     Direct,
     /// Through these proxies, in order; `then_direct` when the list ends in `direct`.
@@ -83,7 +80,7 @@ pub enum Route {
 }
 
 /// Everything the checks share: inputs, and what earlier checks learnt.
-pub struct Doctor<'a> {
+pub(crate) struct Doctor<'a> {
     pub settings: &'a Settings,
     pub env: &'a Env,
     /// The config file could not be loaded (rules are then empty).
@@ -105,7 +102,11 @@ pub struct Doctor<'a> {
 }
 
 impl<'a> Doctor<'a> {
-    pub fn new(settings: &'a Settings, config_error: Option<String>, target: Target) -> Doctor<'a> {
+    pub(crate) fn new(
+        settings: &'a Settings,
+        config_error: Option<String>,
+        target: Target,
+    ) -> Doctor<'a> {
         let env = &settings.env;
         Doctor {
             settings,
@@ -126,13 +127,13 @@ impl<'a> Doctor<'a> {
     }
 
     /// The module's host (first path element) as an https origin.
-    pub fn module_origin(&self) -> &Origin {
+    pub(crate) fn module_origin(&self) -> &Origin {
         &self.target.resolved.origin
     }
 }
 
 /// All checks, in the order a fetch needs the links.
-pub fn run_checks(d: &mut Doctor) -> Report {
+pub(crate) fn run_checks(d: &mut Doctor) -> Report {
     let mut r = Report::default();
     // 1. Go's configuration.
     let gonoproxy = go_scope::run(d, &mut r);

@@ -18,13 +18,13 @@ use super::Doctor;
 use crate::secret::SecretString;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Client {
+pub(crate) enum Client {
     Go,
     Git,
 }
 
 impl Client {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Client::Go => "Go",
             Client::Git => "git",
@@ -33,7 +33,7 @@ impl Client {
 }
 
 #[derive(Default)]
-pub struct NetState {
+pub(crate) struct NetState {
     /// `Some(id)` of the check that failed, `None` when the host is fine.
     reach: HashMap<(Client, String, u16), Option<&'static str>>,
     roots: HashMap<TrustSpec, Result<Arc<RootCertStore>, String>>,
@@ -41,7 +41,7 @@ pub struct NetState {
 
 /// Why a request could not be made.
 #[derive(Debug)]
-pub enum Blocked {
+pub(crate) enum Blocked {
     /// An earlier check found the host unreachable (its id).
     Unreachable(&'static str),
     Error(String),
@@ -69,7 +69,7 @@ fn trust_spec(d: &mut Doctor, c: Client, host: &str) -> TrustSpec {
     }
 }
 
-pub fn roots(d: &mut Doctor, spec: &TrustSpec) -> Result<Arc<RootCertStore>, String> {
+pub(crate) fn roots(d: &mut Doctor, spec: &TrustSpec) -> Result<Arc<RootCertStore>, String> {
     d.net
         .roots
         .entry(spec.clone())
@@ -78,7 +78,7 @@ pub fn roots(d: &mut Doctor, spec: &TrustSpec) -> Result<Arc<RootCertStore>, Str
 }
 
 /// Checks `host:port` for each client (once per client and host), reporting what it finds.
-pub fn check(
+pub(crate) fn check(
     d: &mut Doctor,
     r: &mut Report,
     host: &str,
@@ -368,7 +368,7 @@ fn tls_phase(
 }
 
 /// One HTTPS request for `client` to `host:port` (the host should have been [`check`]ed first).
-pub fn https(
+pub(crate) fn https(
     d: &mut Doctor,
     client: Client,
     host: &str,

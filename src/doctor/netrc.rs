@@ -37,14 +37,14 @@ fn curl_match(data: &[u8], host: &str) -> Option<(String, SecretString, curl::Pl
 }
 
 /// The `~/.netrc` line git would use for `host`, if any (for cred.rule's "who answers instead").
-pub fn git_entry_line(d: &Doctor, host: &str) -> Option<(PathBuf, usize)> {
+pub(crate) fn git_entry_line(d: &Doctor, host: &str) -> Option<(PathBuf, usize)> {
     let p = git_netrc(d)?;
     let data = std::fs::read(&p).ok()?;
     let line = curl_match(&data, host)?.2.first_line;
     Some((p, line))
 }
 
-pub fn run(d: &mut Doctor, r: &mut Report) {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) {
     shadow(d, r);
     perms(d, r);
 }

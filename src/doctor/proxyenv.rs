@@ -16,7 +16,7 @@ use crate::settings::Env;
 
 /// Which variable chose the proxy and which entry (if any) excluded the host.
 #[derive(Debug, Clone)]
-pub struct ProxyChoice {
+pub(crate) struct ProxyChoice {
     pub proxy: Option<Proxy>,
     /// `HTTPS_PROXY` / `https_proxy` / `http.proxy` that named the proxy.
     pub proxy_var: Option<&'static str>,
@@ -30,14 +30,14 @@ fn first_set<'a>(env: &'a Env, names: &[&'static str]) -> Option<(&'static str, 
 }
 
 /// Go's choice for `https://host:port`.
-pub fn go_choice(env: &Env, host: &str, port: u16) -> ProxyChoice {
+pub(crate) fn go_choice(env: &Env, host: &str, port: u16) -> ProxyChoice {
     let proxy = first_set(env, &["HTTPS_PROXY", "https_proxy"]);
     let no_proxy = first_set(env, &["NO_PROXY", "no_proxy"]);
     choose(proxy, no_proxy, host, port, go_no_proxy_entry)
 }
 
 /// git's choice; `http_proxy_config` is `git config --get-urlmatch http.proxy <url>`.
-pub fn git_choice(
+pub(crate) fn git_choice(
     env: &Env,
     http_proxy_config: Option<&str>,
     host: &str,
@@ -94,7 +94,7 @@ fn choose(
 }
 
 /// Parses `http://[user:pass@]host[:port]` (scheme optional, as Go and curl allow).
-pub fn parse_proxy(raw: &str) -> Result<Proxy, String> {
+pub(crate) fn parse_proxy(raw: &str) -> Result<Proxy, String> {
     let rest = match raw.split_once("://") {
         Some(("http", r)) => r,
         Some((s, _)) => {
@@ -136,7 +136,7 @@ pub fn parse_proxy(raw: &str) -> Result<Proxy, String> {
     })
 }
 
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -212,7 +212,7 @@ fn curl_no_proxy_entry(list: &str, host: &str, _port: u16) -> Option<String> {
 }
 
 /// `list` without the entry `entry` (for a fix that keeps the user's other exclusions).
-pub fn without_entry(list: &str, entry: &str) -> String {
+pub(crate) fn without_entry(list: &str, entry: &str) -> String {
     list.split(',')
         .filter(|e| e.trim() != entry)
         .collect::<Vec<_>>()

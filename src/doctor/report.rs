@@ -8,11 +8,11 @@
 use serde::Serialize;
 
 /// Fix commands are meant to be pasted into a shell.
-pub use crate::proc::sh_quote;
+pub(crate) use crate::proc::sh_quote;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warn,
     Fail,
@@ -32,7 +32,7 @@ impl Status {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub id: &'static str,
     pub status: Status,
     pub message: String,
@@ -51,28 +51,28 @@ impl Finding {
         }
     }
 
-    pub fn ok(id: &'static str, message: impl Into<String>) -> Finding {
+    pub(crate) fn ok(id: &'static str, message: impl Into<String>) -> Finding {
         Self::new(id, Status::Ok, message)
     }
 
-    pub fn warn(id: &'static str, message: impl Into<String>) -> Finding {
+    pub(crate) fn warn(id: &'static str, message: impl Into<String>) -> Finding {
         Self::new(id, Status::Warn, message)
     }
 
-    pub fn fail(id: &'static str, message: impl Into<String>) -> Finding {
+    pub(crate) fn fail(id: &'static str, message: impl Into<String>) -> Finding {
         Self::new(id, Status::Fail, message)
     }
 
-    pub fn skip(id: &'static str, message: impl Into<String>) -> Finding {
+    pub(crate) fn skip(id: &'static str, message: impl Into<String>) -> Finding {
         Self::new(id, Status::Skip, message)
     }
 
-    pub fn fix(mut self, command: impl Into<String>) -> Finding {
+    pub(crate) fn fix(mut self, command: impl Into<String>) -> Finding {
         self.fix = Some(command.into());
         self
     }
 
-    pub fn maybe_fix(mut self, command: Option<String>) -> Finding {
+    pub(crate) fn maybe_fix(mut self, command: Option<String>) -> Finding {
         self.fix = command;
         self
     }
@@ -81,55 +81,51 @@ impl Finding {
 /// Findings in the order a fetch needs the links. A check that can only be judged later (the
 /// proxy bypass, once the direct route is known) reserves its place with [`Report::reserve`].
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     findings: Vec<Option<Finding>>,
 }
 
 /// A reserved place in the report.
 #[derive(Debug, Clone, Copy)]
-pub struct Slot(usize);
+pub(crate) struct Slot(usize);
 
 impl Report {
-    pub fn push(&mut self, f: Finding) {
+    pub(crate) fn push(&mut self, f: Finding) {
         self.findings.push(Some(scrub(f)));
     }
 
-    pub fn reserve(&mut self) -> Slot {
+    pub(crate) fn reserve(&mut self) -> Slot {
         self.findings.push(None);
         Slot(self.findings.len() - 1)
     }
 
-    pub fn fill(&mut self, slot: Slot, f: Finding) {
+    pub(crate) fn fill(&mut self, slot: Slot, f: Finding) {
         self.findings[slot.0] = Some(scrub(f));
     }
 
-    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+    pub(crate) fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().flatten()
     }
 
-    pub fn status_of(&self, id: &str) -> Option<Status> {
+    pub(crate) fn status_of(&self, id: &str) -> Option<Status> {
         self.findings().find(|f| f.id == id).map(|f| f.status)
     }
 
-    pub fn any_fail_among(&self, ids: &[&str]) -> bool {
-        self.findings()
-            .any(|f| f.status == Status::Fail && ids.contains(&f.id))
-    }
-
-    pub fn broken(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn broken(&self) -> bool {
         self.first_failure().is_some()
     }
 
-    pub fn first_failure(&self) -> Option<&Finding> {
+    pub(crate) fn first_failure(&self) -> Option<&Finding> {
         self.findings().find(|f| f.status == Status::Fail)
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let all: Vec<Finding> = self.findings().cloned().map(scrub).collect();
         serde_json::to_string_pretty(&all).expect("findings serialise")
     }
 
-    pub fn to_text(&self, header: &str) -> String {
+    pub(crate) fn to_text(&self, header: &str) -> String {
         scrub_text(&self.render_text(header))
     }
 
@@ -187,7 +183,7 @@ fn scrub(mut f: Finding) -> Finding {
 }
 
 /// [`scrub`] for one string: the one function every line doctor prints goes through.
-pub fn scrub_text(s: &str) -> String {
+pub(crate) fn scrub_text(s: &str) -> String {
     crate::http::redact::redact(&redact_userinfo(s))
 }
 
@@ -200,7 +196,7 @@ fn word_end(c: char) -> bool {
 /// password part for other schemes (`ssh://git@host` stays readable). Also caught: user info
 /// with a `/` in its password (`https://u:ab/cd@host`, which a URL parser would not even read as
 /// user info but which still shows the token), and scheme-less `user:password@host`.
-pub fn redact_userinfo(s: &str) -> String {
+pub(crate) fn redact_userinfo(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("://") {
@@ -280,7 +276,7 @@ fn schemeless(s: &str) -> String {
 }
 
 /// Makes a server- or config-controlled string safe to show on one line.
-pub fn clean(raw: &str) -> String {
+pub(crate) fn clean(raw: &str) -> String {
     let mut out = String::new();
     for c in raw.chars().take(200) {
         if c.is_control() {

@@ -17,7 +17,7 @@ use crate::ssh::readiness::Readiness;
 use crate::ssh::SshBase;
 
 /// The ssh endpoint of `ssh://[user@]host[:port]/path` or scp-like `[user@]host:path`.
-pub fn parse_ssh_url(url: &str) -> Option<SshBase> {
+pub(crate) fn parse_ssh_url(url: &str) -> Option<SshBase> {
     let (auth, scp) = match url.split_once("://") {
         Some((_, rest)) => (rest.split('/').next()?.to_string(), false),
         None => (url.split_once(':')?.0.to_string(), true),
@@ -81,14 +81,14 @@ fn join(paths: &[PathBuf]) -> String {
 }
 
 /// What will authenticate git over ssh to the host of `url`, or why nothing will.
-pub fn key_available(d: &mut Doctor, url: &str) -> Result<String, String> {
+pub(crate) fn key_available(d: &mut Doctor, url: &str) -> Result<String, String> {
     let u = parse_ssh_url(url).ok_or("not an ssh URL")?;
     key_in(&readiness(d, &u))
 }
 
 const IDS: [&str; 3] = ["ssh.key", "ssh.knownhost", "ssh.probe"];
 
-pub fn run(d: &mut Doctor, r: &mut Report) {
+pub(crate) fn run(d: &mut Doctor, r: &mut Report) {
     let Some(repo) = d.repo.clone().filter(|_| d.served_by_proxy.is_none()) else {
         return skip(r, "git is not involved in this fetch");
     };

@@ -17,16 +17,14 @@ use super::Doctor;
 
 /// What the TLS handshake saw.
 #[derive(Debug, Clone)]
-pub struct TlsInfo {
+pub(crate) struct TlsInfo {
     pub version: String,
-    /// The chain the server sent, leaf first (kept even when verification failed).
-    pub chain: Vec<CertificateDer<'static>>,
 }
 
-pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+pub(crate) type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// Handshakes with `host` over `stream`, verifying against `roots`, within `deadline`.
-pub fn tls(
+pub(crate) fn tls(
     stream: TcpStream,
     host: &str,
     roots: Arc<rustls::RootCertStore>,
@@ -67,13 +65,7 @@ pub fn tls(
     let version = s.conn.protocol_version().map_or("TLS".into(), |v| {
         format!("{v:?}").replace("TLSv1_", "TLS 1.")
     });
-    Ok((
-        s,
-        TlsInfo {
-            version,
-            chain: chain(),
-        },
-    ))
+    Ok((s, TlsInfo { version }))
 }
 
 /// Delegates to webpki and remembers what the server presented.
@@ -124,7 +116,7 @@ impl ServerCertVerifier for Recording {
 }
 
 /// GOINSECURE / http.sslVerify=false turn a verification failure into a warning (and a risk).
-pub fn insecure_for(d: &mut Doctor, clients: &[Client]) -> Option<String> {
+pub(crate) fn insecure_for(d: &mut Doctor, clients: &[Client]) -> Option<String> {
     if clients.contains(&Client::Go)
         && crate::scope::Patterns::parse(d.go.get("GOINSECURE")).matches(&d.target.module)
     {
@@ -134,7 +126,7 @@ pub fn insecure_for(d: &mut Doctor, clients: &[Client]) -> Option<String> {
 }
 
 /// Names a bundle already on this machine that verifies the server, as the fix for each client.
-pub fn tls_fix(
+pub(crate) fn tls_fix(
     d: &mut Doctor,
     f: Finding,
     clients: &[Client],

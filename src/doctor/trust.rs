@@ -17,7 +17,7 @@ use rustls::RootCertStore;
 use crate::settings::Env;
 
 /// The system bundles Go looks for, in its order (go:crypto/x509/root_linux.go).
-pub const SYSTEM_FILES: [&str; 6] = [
+pub(crate) const SYSTEM_FILES: [&str; 6] = [
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
     "/etc/ssl/ca-bundle.pem",
@@ -29,7 +29,7 @@ const SYSTEM_DIRS: [&str; 2] = ["/etc/ssl/certs", "/etc/pki/tls/certs"];
 
 /// Where one client's trusted CAs come from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TrustSpec {
+pub(crate) struct TrustSpec {
     /// How the user would name it: `SSL_CERT_FILE=/x.pem`, `the system bundle /etc/...`.
     pub label: String,
     pub files: Vec<PathBuf>,
@@ -43,7 +43,7 @@ fn system_file() -> Option<PathBuf> {
 }
 
 /// Go's trust store.
-pub fn go_trust(env: &Env) -> TrustSpec {
+pub(crate) fn go_trust(env: &Env) -> TrustSpec {
     let (files, label, chosen_by) = match env.get("SSL_CERT_FILE") {
         Some(f) => (
             vec![PathBuf::from(f)],
@@ -75,7 +75,7 @@ pub fn go_trust(env: &Env) -> TrustSpec {
 }
 
 /// git's trust store; `config_cainfo` / `config_capath` are `http.<url>.sslCAInfo/sslCAPath`.
-pub fn git_trust(
+pub(crate) fn git_trust(
     env: &Env,
     config_cainfo: Option<String>,
     config_capath: Option<String>,
@@ -117,7 +117,7 @@ pub fn git_trust(
 }
 
 /// Loads a spec into a root store. `Err` when nothing usable was found (the message says why).
-pub fn load(spec: &TrustSpec) -> Result<Arc<RootCertStore>, String> {
+pub(crate) fn load(spec: &TrustSpec) -> Result<Arc<RootCertStore>, String> {
     let mut store = RootCertStore::empty();
     let mut problems = Vec::new();
     for f in &spec.files {
@@ -160,7 +160,11 @@ fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 }
 
 /// Would `roots` accept `chain` (leaf first) for `host`? Checked offline, no new connection.
-pub fn verifies(chain: &[CertificateDer<'static>], host: &str, roots: Arc<RootCertStore>) -> bool {
+pub(crate) fn verifies(
+    chain: &[CertificateDer<'static>],
+    host: &str,
+    roots: Arc<RootCertStore>,
+) -> bool {
     let Some((leaf, rest)) = chain.split_first() else {
         return false;
     };
@@ -179,7 +183,7 @@ pub fn verifies(chain: &[CertificateDer<'static>], host: &str, roots: Arc<RootCe
 }
 
 /// CA bundles the user already has that might hold the missing CA, most specific first.
-pub fn candidate_bundles(env: &Env, git_config_cainfo: Option<&str>) -> Vec<PathBuf> {
+pub(crate) fn candidate_bundles(env: &Env, git_config_cainfo: Option<&str>) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     let vars = [
         "SSL_CERT_FILE",
@@ -202,14 +206,14 @@ pub fn candidate_bundles(env: &Env, git_config_cainfo: Option<&str>) -> Vec<Path
 
 /// What went wrong in a handshake, and whether a CA setting can fix it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsProblem {
+pub(crate) enum TlsProblem {
     UnknownAuthority,
     Expired,
     WrongName,
     Other,
 }
 
-pub fn classify(e: &rustls::Error) -> (TlsProblem, String) {
+pub(crate) fn classify(e: &rustls::Error) -> (TlsProblem, String) {
     use rustls::CertificateError as C;
     match e {
         rustls::Error::InvalidCertificate(c) => match c {

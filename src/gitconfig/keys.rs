@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 
 /// `section.sub.section.name` with section and name lower-cased (git's own key identity).
-pub fn normalise_key(key: &str) -> String {
+pub(crate) fn normalise_key(key: &str) -> String {
     match (key.find('.'), key.rfind('.')) {
         (Some(first), Some(last)) if first < last => format!(
             "{}{}{}",
@@ -22,7 +22,7 @@ pub fn normalise_key(key: &str) -> String {
 
 /// The section of a key: (`section` lower-cased, `subsection` as written); the part before the
 /// name. Entries with equal sections live in the same `[section "subsection"]`.
-pub fn section_of(key: &str) -> (String, String) {
+pub(crate) fn section_of(key: &str) -> (String, String) {
     let head = key.rsplit_once('.').map_or(key, |(h, _)| h);
     match head.split_once('.') {
         Some((s, sub)) => (s.to_ascii_lowercase(), sub.to_string()),
@@ -32,7 +32,7 @@ pub fn section_of(key: &str) -> (String, String) {
 
 /// The module docs' pattern: `^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$`,
 /// plus a port in 1..=65535. Checked on the exact string that goes into a key.
-pub fn is_valid_host(host: &str) -> bool {
+pub(crate) fn is_valid_host(host: &str) -> bool {
     let (name, port) = match host.split_once(':') {
         Some((n, p)) => (n, Some(p)),
         None => (host, None),
@@ -55,7 +55,7 @@ pub fn is_valid_host(host: &str) -> bool {
 /// `https://<host>` for a `credential.<url>.*` key. `host` may start with `*.` (git's one-label
 /// wildcard); the rest must pass [`is_valid_host`]. Upper case is folded first (hosts are
 /// case-insensitive for git).
-pub fn credential_url(host: &str) -> Result<String> {
+pub(crate) fn credential_url(host: &str) -> Result<String> {
     let lower = host.to_ascii_lowercase();
     let rest = lower.strip_prefix("*.").unwrap_or(&lower);
     if !is_valid_host(rest) {
@@ -71,17 +71,17 @@ pub fn credential_url(host: &str) -> Result<String> {
 }
 
 /// `credential.<url>.helper`.
-pub fn helper_key(url: &str) -> String {
+pub(crate) fn helper_key(url: &str) -> String {
     format!("credential.{url}.helper")
 }
 
 /// `credential.<url>.useHttpPath`.
-pub fn use_http_path_key(url: &str) -> String {
+pub(crate) fn use_http_path_key(url: &str) -> String {
     format!("credential.{url}.useHttpPath")
 }
 
 /// `url.<base>.insteadOf`.
-pub fn instead_of_key(base: &str) -> String {
+pub(crate) fn instead_of_key(base: &str) -> String {
     format!("url.{base}.insteadOf")
 }
 
@@ -97,7 +97,7 @@ pub(crate) fn check_key(key: &str) -> Result<()> {
 }
 
 /// A value we write: never CR/LF/NUL or other control characters (CVE-2025-48384).
-pub fn check_value(value: &str) -> Result<()> {
+pub(crate) fn check_value(value: &str) -> Result<()> {
     if value.chars().any(|c| c.is_control()) {
         return Err(Error::other(format!(
             "refusing to write a git config value with a control character: `{}`",

@@ -9,9 +9,9 @@
 //! way git does, so `init` can say which of the user's helpers git asks before gocred.
 
 mod keys;
-pub mod urlmatch;
+pub(crate) mod urlmatch;
 
-pub use keys::{
+pub(crate) use keys::{
     check_value, credential_url, helper_key, instead_of_key, is_valid_host, normalise_key,
     section_of, use_http_path_key,
 };
@@ -25,7 +25,7 @@ use keys::check_key;
 
 /// One `git config` entry as `--list --show-origin --show-scope` reports it, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// `system`, `global`, `local`, `command`, …
     pub scope: String,
     /// The file it came from (`file:` origin), empty for command-line entries.
@@ -38,17 +38,17 @@ pub struct Entry {
 
 impl Entry {
     /// Same key as `key` (section and name compare case-insensitively, subsection exactly).
-    pub fn is_key(&self, key: &str) -> bool {
+    pub(crate) fn is_key(&self, key: &str) -> bool {
         normalise_key(&self.key) == normalise_key(key)
     }
 
     /// The value as text; a bare key (no `=`) reads as empty.
-    pub fn value_str(&self) -> &str {
+    pub(crate) fn value_str(&self) -> &str {
         self.value.as_deref().unwrap_or("")
     }
 
     /// Where it lives, as `--show-origin` says it: `file:<path>`, or `command line:`.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         match (self.file.as_os_str().is_empty(), self.scope.as_str()) {
             (false, _) => format!("file:{}", self.file.display()),
             (true, "command") => "command line:".into(),
@@ -59,7 +59,7 @@ impl Entry {
 
 /// What `unset` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unset {
+pub(crate) enum Unset {
     Removed,
     /// The entry is no longer there (the user removed it).
     Missing,
@@ -69,7 +69,7 @@ pub enum Unset {
 
 /// The `git` program and the global config file it writes.
 #[derive(Debug, Clone)]
-pub struct GitConfig {
+pub(crate) struct GitConfig {
     program: PathBuf,
     /// The file `git config --global` writes (git's own choice, see [`global_file`]).
     pub global: PathBuf,
@@ -77,7 +77,7 @@ pub struct GitConfig {
 
 impl GitConfig {
     /// `git` from PATH, writing the global file git itself would pick for `env`.
-    pub fn new(env: &Env) -> Result<GitConfig> {
+    pub(crate) fn new(env: &Env) -> Result<GitConfig> {
         let global = global_file(env).ok_or_else(|| {
             Error::with_hint(
                 "cannot tell where git's global config lives: HOME is not set",
@@ -111,7 +111,7 @@ impl GitConfig {
     }
 
     /// The system and global entries (what applies to every repository), in git's order.
-    pub fn list_effective(&self) -> Result<Vec<Entry>> {
+    pub(crate) fn list_effective(&self) -> Result<Vec<Entry>> {
         let mut c = self.cmd();
         c.args(["--null", "--list", "--show-origin", "--show-scope"]);
         let out = self.run(&mut c, "--list")?;
@@ -124,41 +124,8 @@ impl GitConfig {
             .collect())
     }
 
-    /// The entries of the global file only (missing file: none).
-    pub fn list_global(&self) -> Result<Vec<Entry>> {
-        if !self.global.exists() {
-            return Ok(Vec::new());
-        }
-        let mut c = self.cmd();
-        c.arg("--file").arg(&self.global).args([
-            "--null",
-            "--list",
-            "--show-origin",
-            "--show-scope",
-        ]);
-        let out = self.run(&mut c, "--list")?;
-        if !out.status.success() {
-            return Err(git_error(
-                &format!("reading {}", self.global.display()),
-                &out,
-            ));
-        }
-        Ok(parse_list(&out.stdout))
-    }
-
-    /// All values of `key` in the global file.
-    pub fn get_all(&self, key: &str) -> Result<Vec<String>> {
-        check_key(key)?;
-        Ok(self
-            .list_global()?
-            .into_iter()
-            .filter(|e| e.is_key(key))
-            .map(|e| e.value.unwrap_or_else(|| "true".into()))
-            .collect())
-    }
-
     /// `git config --file <global> --add KEY VALUE`.
-    pub fn add(&self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn add(&self, key: &str, value: &str) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
         let mut c = self.cmd();
@@ -176,7 +143,7 @@ impl GitConfig {
     }
 
     /// Removes the one entry `key = value` (exact value, `--fixed-value`) from `file`.
-    pub fn unset(&self, file: &Path, key: &str, value: &str) -> Result<Unset> {
+    pub(crate) fn unset(&self, file: &Path, key: &str, value: &str) -> Result<Unset> {
         check_key(key)?;
         check_value(value)?;
         if !file.exists() {
@@ -235,7 +202,7 @@ fn git_error(what: &str, out: &std::process::Output) -> Error {
 /// The file `git config --global` writes: `$GIT_CONFIG_GLOBAL`; else `~/.gitconfig`, unless
 /// that is missing and `$XDG_CONFIG_HOME/git/config` (default `~/.config/git/config`) exists
 /// (git's `git_global_config` and the write rule in builtin/config.c).
-pub fn global_file(env: &Env) -> Option<PathBuf> {
+pub(crate) fn global_file(env: &Env) -> Option<PathBuf> {
     if let Some(p) = env.get("GIT_CONFIG_GLOBAL") {
         return Some(PathBuf::from(p));
     }
@@ -254,7 +221,7 @@ pub fn global_file(env: &Env) -> Option<PathBuf> {
 
 /// Parses `--null --list --show-origin --show-scope` output (and `--get-regexp` with the same
 /// flags): `scope\0origin\0key\nvalue\0` (a bare boolean key has no `\n`).
-pub fn parse_list(raw: &[u8]) -> Vec<Entry> {
+pub(crate) fn parse_list(raw: &[u8]) -> Vec<Entry> {
     let text = String::from_utf8_lossy(raw);
     let mut fields = text.split('\0');
     let mut out = Vec::new();

@@ -12,7 +12,7 @@ use super::Entry;
 
 /// How far a `credential.<url>` key applies to a host's repositories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applies {
+pub(crate) enum Applies {
     /// To every repository on the host.
     All,
     /// Only below a path (`credential.https://host/org.helper`).
@@ -22,7 +22,7 @@ pub enum Applies {
 
 /// The url part of a `credential.<url>.<name>` key, and the name; `(None, name)` for
 /// `credential.<name>`.
-pub fn split_credential_key(key: &str) -> Option<(Option<&str>, &str)> {
+pub(crate) fn split_credential_key(key: &str) -> Option<(Option<&str>, &str)> {
     let rest = key
         .get(..11)
         .filter(|p| p.eq_ignore_ascii_case("credential."))
@@ -35,13 +35,13 @@ pub fn split_credential_key(key: &str) -> Option<(Option<&str>, &str)> {
 
 /// Does a `credential.<url>` key apply to `https://<host>[:port]/<path>`? `host` is lower-case,
 /// `path` is "" for the host as a whole.
-pub fn applies(url: &str, host: &str, port: u16, path: &str) -> Applies {
+pub(crate) fn applies(url: &str, host: &str, port: u16, path: &str) -> Applies {
     applies_to(url, "https", host, port, path)
 }
 
 /// Does the `<url>` of a `credential.<url>.*` or `http.<url>.*` key apply to the whole of
 /// `request` (a full URL, as git fetches it)?
-pub fn url_matches(key_url: &str, request: &str) -> bool {
+pub(crate) fn url_matches(key_url: &str, request: &str) -> bool {
     let Ok(u) = url::Url::parse(request) else {
         return false;
     };
@@ -105,19 +105,19 @@ fn host_matches(pattern: &str, host: &str) -> bool {
 
 /// A helper entry that applies to the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Helper {
+pub(crate) struct Helper {
     pub entry: Entry,
     pub applies: Applies,
 }
 
 impl Helper {
-    pub fn value(&self) -> &str {
+    pub(crate) fn value(&self) -> &str {
         self.entry.value.as_deref().unwrap_or("")
     }
 }
 
 /// The helper entries for a host, in the order git reads them (resets included).
-pub fn helpers_for(entries: &[Entry], host: &str, port: u16, path: &str) -> Vec<Helper> {
+pub(crate) fn helpers_for(entries: &[Entry], host: &str, port: u16, path: &str) -> Vec<Helper> {
     entries
         .iter()
         .filter_map(|e| {
@@ -137,7 +137,7 @@ pub fn helpers_for(entries: &[Entry], host: &str, port: u16, path: &str) -> Vec<
 /// What git's helper list looks like around gocred's entry at `ours` (an index into the
 /// helpers of [`helpers_for`]).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Order {
+pub(crate) struct Order {
     /// Helpers git asks before gocred (after any reset).
     pub before: Vec<Helper>,
     /// Empty `helper =` entries before gocred's, with the helpers each one drops.
@@ -146,7 +146,7 @@ pub struct Order {
     pub reset_after: Option<Helper>,
 }
 
-pub fn order_around(helpers: &[Helper], ours: usize) -> Order {
+pub(crate) fn order_around(helpers: &[Helper], ours: usize) -> Order {
     let mut order = Order::default();
     let mut list: Vec<Helper> = Vec::new();
     for h in &helpers[..ours.min(helpers.len())] {
@@ -170,7 +170,7 @@ pub fn order_around(helpers: &[Helper], ours: usize) -> Order {
 }
 
 /// Whether a helper value runs gocred (`gocred`, `git-credential-gocred`, or a path to either).
-pub fn is_gocred(value: &str) -> bool {
+pub(crate) fn is_gocred(value: &str) -> bool {
     let v = value.trim().trim_start_matches('!').trim();
     let first = match v.chars().next() {
         Some(q @ ('\'' | '"')) => v[1..].split(q).next().unwrap_or(""),

@@ -12,10 +12,10 @@ use crate::secret::{basic_auth, check_token, secret, ExposeSecret, SecretString}
 
 /// An RFC 7230 token (`tchar`s), as Go's `validHeaderFieldName` requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderName(String);
+pub(crate) struct HeaderName(String);
 
 impl HeaderName {
-    pub fn new(name: &str) -> Result<HeaderName, GoauthError> {
+    pub(crate) fn new(name: &str) -> Result<HeaderName, GoauthError> {
         let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         if name.is_empty() || !name.bytes().all(tchar) {
             return Err(GoauthError::BadHeader("name is not an HTTP token"));
@@ -23,13 +23,13 @@ impl HeaderName {
         Ok(HeaderName(name.to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// One header line with a secret value.
-pub struct Header {
+pub(crate) struct Header {
     name: HeaderName,
     value: SecretString,
 }
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Header {
 }
 
 impl Header {
-    pub fn new(name: HeaderName, value: SecretString) -> Result<Header, GoauthError> {
+    pub(crate) fn new(name: HeaderName, value: SecretString) -> Result<Header, GoauthError> {
         let v = value.expose_secret().as_bytes();
         if v.is_empty() {
             return Err(GoauthError::BadHeader("empty value"));
@@ -61,7 +61,7 @@ impl Header {
 
     /// `Authorization: Basic base64(username:token)` (RFC 7617). A `:` in the username would
     /// move the split point, so it is refused; the token must be one printable word.
-    pub fn basic(username: &str, token: &SecretString) -> Result<Header, GoauthError> {
+    pub(crate) fn basic(username: &str, token: &SecretString) -> Result<Header, GoauthError> {
         if username.is_empty() || username.contains(':') || username.chars().any(char::is_control) {
             return Err(GoauthError::BadHeader(
                 "Basic auth needs a non-empty username without ':' or control characters",
@@ -76,7 +76,7 @@ impl Header {
     }
 
     /// `Authorization: Bearer token` (RFC 6750).
-    pub fn bearer(token: &SecretString) -> Result<Header, GoauthError> {
+    pub(crate) fn bearer(token: &SecretString) -> Result<Header, GoauthError> {
         check_token(token)
             .map_err(|_| GoauthError::BadHeader("the token is not one printable word"))?;
         let mut value = String::from("Bearer ");
@@ -84,12 +84,12 @@ impl Header {
         Header::new(HeaderName::new("Authorization")?, secret(value))
     }
 
-    pub fn name(&self) -> &HeaderName {
+    pub(crate) fn name(&self) -> &HeaderName {
         &self.name
     }
 
     /// The value; every caller is a place the secret leaves.
-    pub fn value(&self) -> &SecretString {
+    pub(crate) fn value(&self) -> &SecretString {
         &self.value
     }
 }

@@ -18,15 +18,15 @@ mod reader;
 mod url;
 mod writer;
 
-pub use header::{Header, HeaderName};
-pub use reader::{read_challenge, Challenge, MAX_CHALLENGE, MAX_CHALLENGE_LINE};
-pub use url::{RequestUrl, UrlLine, UrlPrefix};
-pub use writer::{write_response, CredentialSet, Response};
+pub(crate) use header::{Header, HeaderName};
+pub(crate) use reader::{read_challenge, MAX_CHALLENGE};
+pub(crate) use url::{RequestUrl, UrlLine, UrlPrefix};
+pub(crate) use writer::{write_response, CredentialSet, Response};
 
 /// Why a GOAUTH input or output was refused. Never carries a secret, nor a raw URL that could
 /// hold user information or control characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GoauthError {
+pub(crate) enum GoauthError {
     #[error("URL: {0}")]
     BadUrl(String),
     #[error("URL prefix: {0}")]

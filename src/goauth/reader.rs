@@ -12,15 +12,15 @@ use std::io::Read;
 use super::GoauthError;
 
 /// The whole response (Go sends headers only, no body).
-pub const MAX_CHALLENGE: usize = 64 * 1024;
+pub(crate) const MAX_CHALLENGE: usize = 64 * 1024;
 /// One line, without its LF.
-pub const MAX_CHALLENGE_LINE: usize = 8 * 1024;
+pub(crate) const MAX_CHALLENGE_LINE: usize = 8 * 1024;
 /// Header lines (Go joins repeated headers into one line).
-pub const MAX_CHALLENGE_HEADERS: usize = 256;
+pub(crate) const MAX_CHALLENGE_HEADERS: usize = 256;
 
 /// What was read: enough for a diagnostic, nothing to route on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
+pub(crate) struct Challenge {
     pub status: u16,
     pub headers: usize,
 }
@@ -31,7 +31,7 @@ fn bad(why: impl Into<String>) -> GoauthError {
 
 /// Reads and validates the response. Empty input (a person running the retry form by hand,
 /// stdin from /dev/null) is `None`.
-pub fn read_challenge(input: impl Read) -> Result<Option<Challenge>, GoauthError> {
+pub(crate) fn read_challenge(input: impl Read) -> Result<Option<Challenge>, GoauthError> {
     let mut buf = Vec::new();
     input
         .take(MAX_CHALLENGE as u64 + 1)

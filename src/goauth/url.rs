@@ -12,19 +12,19 @@ use super::GoauthError;
 use crate::protocol::{escape_for_display, normalise_path, Origin, Scheme};
 
 /// Longest retry URL we accept (Go's module paths and proxy URLs are far shorter).
-pub const MAX_URL: usize = 8192;
+pub(crate) const MAX_URL: usize = 8192;
 
 /// `https://host[:port]/[elem/…]`: every request whose URL starts with it (on `/` boundaries)
 /// gets the set's headers, unless a longer prefix matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlPrefix {
+pub(crate) struct UrlPrefix {
     origin: Origin,
     elems: Vec<String>,
 }
 
 impl UrlPrefix {
     /// The prefix for `origin` and the leading path elements `elems` (empty: the whole host).
-    pub fn new(origin: &Origin, elems: &[&str]) -> Result<UrlPrefix, GoauthError> {
+    pub(crate) fn new(origin: &Origin, elems: &[&str]) -> Result<UrlPrefix, GoauthError> {
         if origin.scheme != Scheme::Https {
             return Err(GoauthError::BadPrefix(
                 "not https (Go attaches GOAUTH credentials to https requests only)".into(),
@@ -47,17 +47,8 @@ impl UrlPrefix {
         })
     }
 
-    pub fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
-    /// The path elements after the host.
-    pub fn elems(&self) -> &[String] {
-        &self.elems
-    }
-
     /// The URL line: always ends in `/`.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut s = format!("https://{}/", self.origin.authority());
         for e in &self.elems {
             s.push_str(e);
@@ -67,7 +58,7 @@ impl UrlPrefix {
     }
 
     /// The key Go stores the credential under.
-    pub fn cache_key(&self) -> String {
+    pub(crate) fn cache_key(&self) -> String {
         let mut s = self.origin.authority();
         for e in &self.elems {
             s.push('/');
@@ -96,14 +87,14 @@ fn check_element(e: &str) -> Result<(), GoauthError> {
 
 /// The URL of Go's retry call (argv), validated; kept verbatim.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestUrl {
+pub(crate) struct RequestUrl {
     raw: String,
     origin: Origin,
     path: Option<String>,
 }
 
 impl RequestUrl {
-    pub fn parse(raw: &str) -> Result<RequestUrl, GoauthError> {
+    pub(crate) fn parse(raw: &str) -> Result<RequestUrl, GoauthError> {
         let bad = |why: String| GoauthError::BadUrl(why);
         if raw.len() > MAX_URL {
             return Err(bad(format!("longer than {MAX_URL} bytes")));
@@ -142,27 +133,27 @@ impl RequestUrl {
         })
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.raw
     }
 
-    pub fn origin(&self) -> &Origin {
+    pub(crate) fn origin(&self) -> &Origin {
         &self.origin
     }
 
     /// The path without leading/trailing `/` and without the query, for `Rules::select`.
-    pub fn path(&self) -> Option<&str> {
+    pub(crate) fn path(&self) -> Option<&str> {
         self.path.as_deref()
     }
 
     /// The key Go stores a credential under when this URL is the URL line.
-    pub fn cache_key(&self) -> String {
+    pub(crate) fn cache_key(&self) -> String {
         let k = &self.raw["https://".len()..];
         k.strip_suffix('/').unwrap_or(k).to_string()
     }
 
     /// The keys Go's `loadCredential` tries for this request, longest first.
-    pub fn lookup_keys(&self) -> Vec<String> {
+    pub(crate) fn lookup_keys(&self) -> Vec<String> {
         let mut key = self.cache_key();
         let mut keys = vec![key.clone()];
         while let Some(i) = key.rfind('/') {
@@ -173,7 +164,7 @@ impl RequestUrl {
     }
 
     /// Whether Go would attach `prefix`'s headers to this request (absent a longer prefix).
-    pub fn is_under(&self, prefix: &UrlPrefix) -> bool {
+    pub(crate) fn is_under(&self, prefix: &UrlPrefix) -> bool {
         self.lookup_keys().contains(&prefix.cache_key())
     }
 }
@@ -203,7 +194,7 @@ fn check_url_bytes(s: &str) -> Result<(), GoauthError> {
 
 /// One URL line of a credential set.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UrlLine {
+pub(crate) enum UrlLine {
     Prefix(UrlPrefix),
     /// `https://host/elem…?go-get=1`: Go's go-get page of exactly the prefix's path. Go looks a
     /// request up with its query glued to the last element, so `host/a/b?go-get=1` never hits
@@ -214,7 +205,7 @@ pub enum UrlLine {
 }
 
 impl UrlLine {
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         match self {
             UrlLine::Prefix(p) => p.render(),
             UrlLine::GoGet(p) => format!("https://{}?go-get=1", p.cache_key()),
@@ -222,7 +213,7 @@ impl UrlLine {
         }
     }
 
-    pub fn cache_key(&self) -> String {
+    pub(crate) fn cache_key(&self) -> String {
         match self {
             UrlLine::Prefix(p) => p.cache_key(),
             UrlLine::GoGet(p) => format!("{}?go-get=1", p.cache_key()),

@@ -15,45 +15,45 @@ use crate::secret::ExposeSecret;
 
 /// URL lines and the headers Go attaches to requests under them.
 #[derive(Debug)]
-pub struct CredentialSet {
+pub(crate) struct CredentialSet {
     urls: Vec<UrlLine>,
     headers: Vec<Header>,
 }
 
 impl CredentialSet {
-    pub fn new(url: UrlLine, header: Header) -> CredentialSet {
+    pub(crate) fn new(url: UrlLine, header: Header) -> CredentialSet {
         CredentialSet {
             urls: vec![url],
             headers: vec![header],
         }
     }
 
-    pub fn add_url(&mut self, url: UrlLine) {
+    pub(crate) fn add_url(&mut self, url: UrlLine) {
         self.urls.push(url);
     }
 
-    pub fn add_header(&mut self, header: Header) {
+    pub(crate) fn add_header(&mut self, header: Header) {
         self.headers.push(header);
     }
 
-    pub fn urls(&self) -> &[UrlLine] {
+    pub(crate) fn urls(&self) -> &[UrlLine] {
         &self.urls
     }
 }
 
 /// The whole answer: zero or more sets, each cache key at most once.
 #[derive(Debug, Default)]
-pub struct Response {
+pub(crate) struct Response {
     sets: Vec<CredentialSet>,
 }
 
 impl Response {
-    pub fn new() -> Response {
+    pub(crate) fn new() -> Response {
         Response::default()
     }
 
     /// Adds `set` unless one of its URLs is already answered (then nothing is added).
-    pub fn push(&mut self, set: CredentialSet) -> Result<(), GoauthError> {
+    pub(crate) fn push(&mut self, set: CredentialSet) -> Result<(), GoauthError> {
         let mut keys: Vec<String> = self
             .sets
             .iter()
@@ -70,17 +70,17 @@ impl Response {
         Ok(())
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.sets.is_empty()
     }
 
-    pub fn sets(&self) -> &[CredentialSet] {
+    pub(crate) fn sets(&self) -> &[CredentialSet] {
         &self.sets
     }
 }
 
 /// Writes `resp` in one `write_all`. An empty response writes nothing (Go: "no credentials").
-pub fn write_response(mut out: impl Write, resp: &Response) -> io::Result<()> {
+pub(crate) fn write_response(mut out: impl Write, resp: &Response) -> io::Result<()> {
     if resp.is_empty() {
         return Ok(());
     }

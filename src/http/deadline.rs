@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 /// The moment a request must be complete by.
 #[derive(Debug, Clone, Copy)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     end: Instant,
     total: Duration,
 }
 
 impl Deadline {
-    pub fn after(total: Duration) -> Deadline {
+    pub(crate) fn after(total: Duration) -> Deadline {
         Deadline {
             end: Instant::now() + total,
             total,
@@ -27,7 +27,7 @@ impl Deadline {
     }
 
     /// What is left, or the timeout error once nothing is.
-    pub fn remaining(&self) -> io::Result<Duration> {
+    pub(crate) fn remaining(&self) -> io::Result<Duration> {
         match self.end.checked_duration_since(Instant::now()) {
             Some(left) if !left.is_zero() => Ok(left),
             _ => Err(self.expired()),
@@ -35,16 +35,12 @@ impl Deadline {
     }
 
     /// Whether `wait` (a `Retry-After`) still leaves time for another attempt.
-    pub fn allows(&self, wait: Duration) -> bool {
+    pub(crate) fn allows(&self, wait: Duration) -> bool {
         Instant::now() + wait < self.end
     }
 
-    pub fn total(&self) -> Duration {
-        self.total
-    }
-
     /// The error of a request that ran out of time; says the bound, names no server text.
-    pub fn expired(&self) -> io::Error {
+    pub(crate) fn expired(&self) -> io::Error {
         io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
@@ -56,7 +52,7 @@ impl Deadline {
 }
 
 /// A stream whose blocking reads can be bounded.
-pub trait ReadTimeout {
+pub(crate) trait ReadTimeout {
     fn set_read_timeout(&mut self, d: Duration) -> io::Result<()>;
 }
 
@@ -74,7 +70,7 @@ impl<C> ReadTimeout for rustls::StreamOwned<C, TcpStream> {
 
 /// A reader whose blocking does its own timing (reqwest's body, bounded by the same deadline
 /// given to reqwest as the request's total timeout): only the check between reads is ours.
-pub struct SelfTimed<R>(pub R);
+pub(crate) struct SelfTimed<R>(pub R);
 
 impl<R> ReadTimeout for SelfTimed<R> {
     fn set_read_timeout(&mut self, _: Duration) -> io::Result<()> {
@@ -89,13 +85,13 @@ impl<R: Read> Read for SelfTimed<R> {
 }
 
 /// `inner`, with every read (and write) held to `deadline`.
-pub struct Bounded<'a, S> {
+pub(crate) struct Bounded<'a, S> {
     inner: &'a mut S,
     deadline: Deadline,
 }
 
 impl<'a, S: ReadTimeout> Bounded<'a, S> {
-    pub fn new(inner: &'a mut S, deadline: Deadline) -> Self {
+    pub(crate) fn new(inner: &'a mut S, deadline: Deadline) -> Self {
         Bounded { inner, deadline }
     }
 }
@@ -123,7 +119,7 @@ impl<S: Write> Write for Bounded<'_, S> {
     }
 }
 
-pub fn is_timeout(e: &io::Error) -> bool {
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut

@@ -3,7 +3,7 @@
 /// A URL that may receive a secret: `https://…`, or `http://` on loopback only; no user name or
 /// password in it (reqwest would send them as a second, unasked-for credential). A query is
 /// allowed: request URLs handed to us (`ACTIONS_ID_TOKEN_REQUEST_URL`) carry one.
-pub fn check_url(raw: &str) -> Result<reqwest::Url, String> {
+pub(crate) fn check_url(raw: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
     if !url.username().is_empty() || url.password().is_some() {
         // Not quoted back: the password is one.
@@ -21,7 +21,7 @@ pub fn check_url(raw: &str) -> Result<reqwest::Url, String> {
 
 /// A configured base URL (`api_url`, `sts_url`, …): [`check_url`], and no query or fragment, so
 /// paths can be appended to it.
-pub fn check_endpoint(raw: &str, what: &str) -> Result<reqwest::Url, String> {
+pub(crate) fn check_endpoint(raw: &str, what: &str) -> Result<reqwest::Url, String> {
     let url = check_url(raw).map_err(|e| format!("{what} {e}"))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("{what} `{raw}` must not have a query or fragment"));
@@ -29,7 +29,7 @@ pub fn check_endpoint(raw: &str, what: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
-pub fn is_loopback(url: &reqwest::Url) -> bool {
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

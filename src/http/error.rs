@@ -4,7 +4,7 @@ use super::clean;
 
 /// What went wrong talking to a server, without any response body.
 #[derive(Debug)]
-pub enum HttpError {
+pub(crate) enum HttpError {
     /// No answer (DNS, refused, TLS, timeout).
     Unreachable(String),
     /// An HTTP error status; `message` is the server's own one-line explanation, if any.
@@ -53,7 +53,7 @@ pub(super) fn describe_transport(e: reqwest::Error) -> HttpError {
 /// A transport error: what failed, the URL without its query, and the operating system's reason
 /// (`Connection refused`, a TLS verdict). reqwest's other inner texts may quote the server, so
 /// only an `io::Error` at the bottom of the chain is shown.
-pub fn describe_error(e: &reqwest::Error) -> String {
+pub(crate) fn describe_error(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "no answer in time (timed out)"
     } else if e.is_connect() {

@@ -21,7 +21,7 @@ use secrecy::zeroize::Zeroizing;
 use crate::secret::{ExposeSecret, SecretString};
 
 /// What replaces a secret in any text shown.
-pub const MARK: &str = "[redacted]";
+pub(crate) const MARK: &str = "[redacted]";
 
 /// Forms kept at most (a few per secret).
 const MAX_FORMS: usize = 1024;
@@ -33,12 +33,12 @@ const MIN_LEN: usize = 4;
 static KNOWN: Mutex<Vec<Zeroizing<String>>> = Mutex::new(Vec::new());
 
 /// Remembers `secret` (and the forms a server may echo it in) for [`redact`].
-pub fn register(secret: &SecretString) {
+pub(crate) fn register(secret: &SecretString) {
     register_str(secret.expose_secret());
 }
 
 /// Remembers the Basic credential `user:secret`, its base64, and the secret alone.
-pub fn register_basic(user: &str, secret: &SecretString) {
+pub(crate) fn register_basic(user: &str, secret: &SecretString) {
     let pair = Zeroizing::new(format!("{user}:{}", secret.expose_secret()));
     register_str(&pair);
     register_str(secret.expose_secret());
@@ -46,7 +46,7 @@ pub fn register_basic(user: &str, secret: &SecretString) {
 
 /// Remembers a header value: the whole value and, for `Basic`/`Bearer`, the credential in it
 /// (for Basic also the password the base64 carries).
-pub fn register_header_value(value: &SecretString) {
+pub(crate) fn register_header_value(value: &SecretString) {
     let v = value.expose_secret();
     register_str(v);
     let Some((scheme, cred)) = v.split_once(' ') else {
@@ -120,7 +120,7 @@ fn base64_cores(s: &[u8]) -> Vec<Zeroizing<String>> {
 /// `text` with every registered secret, in any of its forms, replaced by [`MARK`]. Longest
 /// forms first, so a secret inside a longer form is not half-replaced. A form is found even
 /// when some or all of its bytes are percent-encoded (`%2E`, `%2e`, `+` for a space).
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let Ok(known) = KNOWN.lock() else {
         // A poisoned registry cannot vouch for anything: show nothing.
         return MARK.to_string();

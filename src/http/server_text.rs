@@ -30,7 +30,7 @@ pub(super) fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
 /// One line of server text fit for a terminal: control characters removed, every registered
 /// secret redacted, then anything shaped like a token, ≤ 200 characters. Redaction runs on the
 /// whole text before it is shortened, so a secret cut by the limit is not left half-shown.
-pub fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     let one_line: String = s.chars().filter(|c| !c.is_control()).collect();
     let known = redact::redact(&one_line);
     escape_for_display(&redact_shapes(&known))

@@ -25,9 +25,9 @@ use crate::secret::{secret, ExposeSecret, SecretString};
 const MAX_OUTPUT: u64 = 64 * 1024;
 
 /// The keys `command` takes beyond every rule's.
-pub const KEYS: &[&str] = &["command", "timeout_secs"];
+pub(crate) const KEYS: &[&str] = &["command", "timeout_secs"];
 
-pub fn compile(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+pub(crate) fn compile(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
     let argv = spec
         .command
         .clone()
@@ -41,14 +41,14 @@ pub fn compile(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
     })
 }
 
-pub struct CommandSource {
+pub(crate) struct CommandSource {
     pub argv: Vec<String>,
     pub timeout_secs: u64,
 }
 
 /// What the command said, parsed.
 #[derive(Debug)]
-pub struct CommandOutput {
+pub(crate) struct CommandOutput {
     pub token: SecretString,
     pub username: Option<String>,
     pub expires_at: Option<u64>,
@@ -141,7 +141,9 @@ fn secret_bytes(buf: Vec<u8>) -> Option<SecretString> {
 }
 
 /// Parses the command's stdout. Errors describe the shape, never the content.
-pub fn parse_output(out: Option<SecretString>) -> std::result::Result<CommandOutput, String> {
+pub(crate) fn parse_output(
+    out: Option<SecretString>,
+) -> std::result::Result<CommandOutput, String> {
     let out = out.ok_or("printed more than 64 KiB or invalid UTF-8")?;
     let text = out.expose_secret().trim();
     if text.starts_with('{') {

@@ -6,9 +6,9 @@ use crate::error::{Error, Result};
 use crate::secret::{same_secret, secret, SecretString};
 
 /// The keys `env` takes beyond every rule's.
-pub const KEYS: &[&str] = &["variable"];
+pub(crate) const KEYS: &[&str] = &["variable"];
 
-pub fn compile(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+pub(crate) fn compile(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
     let variable = spec
         .variable
         .clone()
@@ -21,7 +21,7 @@ pub fn compile(spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
     Ok(SourceSpec::Env { variable })
 }
 
-pub struct EnvSource {
+pub(crate) struct EnvSource {
     pub variable: String,
 }
 

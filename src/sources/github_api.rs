@@ -14,12 +14,12 @@ use crate::http::{self, Client, HttpError, Request};
 use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::state::now_secs;
 
-pub const API_VERSION: &str = "2022-11-28";
-pub const ACCEPT: &str = "application/vnd.github+json";
+pub(crate) const API_VERSION: &str = "2022-11-28";
+pub(crate) const ACCEPT: &str = "application/vnd.github+json";
 
 /// What can go wrong, in terms the source turns into advice.
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     BadKey,
     /// 401: the JWT was refused (wrong App ID/client ID, wrong key, clock skew).
     JwtRefused,
@@ -47,7 +47,7 @@ struct Claims<'a> {
 
 /// A signed App JWT: `iat` back-dated 60 s for clock skew, `exp` 9 minutes ahead (GitHub
 /// refuses more than 10 minutes after `iat`), `iss` the client ID or App ID (docs/protocols/github-api.md).
-pub fn app_jwt(issuer: &str, key_pem: &SecretString) -> Result<SecretString, ApiError> {
+pub(crate) fn app_jwt(issuer: &str, key_pem: &SecretString) -> Result<SecretString, ApiError> {
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.expose_secret().as_bytes())
         .map_err(|_| ApiError::BadKey)?;
     let now = now_secs();
@@ -63,7 +63,7 @@ pub fn app_jwt(issuer: &str, key_pem: &SecretString) -> Result<SecretString, Api
 }
 
 /// GitHub's REST API at one base URL, as one App.
-pub struct Api<'a> {
+pub(crate) struct Api<'a> {
     client: Client,
     spec: &'a GithubAppSpec,
     jwt: SecretString,
@@ -88,7 +88,10 @@ struct TokenRequest<'a> {
 }
 
 impl<'a> Api<'a> {
-    pub fn new(spec: &'a GithubAppSpec, key_pem: &SecretString) -> Result<Api<'a>, ApiError> {
+    pub(crate) fn new(
+        spec: &'a GithubAppSpec,
+        key_pem: &SecretString,
+    ) -> Result<Api<'a>, ApiError> {
         let client = http::client(Duration::from_secs(spec.timeout_secs))
             .map_err(|m| ApiError::Http(HttpError::Unreachable(m)))?;
         let jwt = app_jwt(&spec.issuer, key_pem)?;
@@ -112,7 +115,11 @@ impl<'a> Api<'a> {
 
     /// The installation serving `owner` (and `repo` when known): `GET /repos/{o}/{r}/installation`,
     /// else `/orgs/{o}/installation`, falling back to `/users/{o}/installation`.
-    pub fn installation_for(&self, owner: &str, repo: Option<&str>) -> Result<u64, ApiError> {
+    pub(crate) fn installation_for(
+        &self,
+        owner: &str,
+        repo: Option<&str>,
+    ) -> Result<u64, ApiError> {
         let paths: Vec<Vec<&str>> = match repo {
             Some(r) => vec![vec!["repos", owner, r, "installation"]],
             None => vec![
@@ -137,7 +144,7 @@ impl<'a> Api<'a> {
 
     /// `POST /app/installations/{id}/access_tokens`, down-scoped to the rule's repositories and
     /// permissions (docs/protocols/github-api.md). Returns the token and its expiry (Unix seconds).
-    pub fn create_token(&self, installation: u64) -> Result<(SecretString, u64), ApiError> {
+    pub(crate) fn create_token(&self, installation: u64) -> Result<(SecretString, u64), ApiError> {
         let url = self.url(&[
             "app",
             "installations",
@@ -174,7 +181,7 @@ impl<'a> Api<'a> {
 
 /// `DELETE /installation/token` authenticated with the token itself; 204 = revoked (docs/protocols/github-api.md).
 /// A 401 means it is already dead, which is what we wanted.
-pub fn revoke(spec: &GithubAppSpec, token: &SecretString) -> Result<(), HttpError> {
+pub(crate) fn revoke(spec: &GithubAppSpec, token: &SecretString) -> Result<(), HttpError> {
     let client =
         http::client(Duration::from_secs(spec.timeout_secs)).map_err(HttpError::Unreachable)?;
     let url = format!("{}/installation/token", spec.api_url);
@@ -203,11 +210,11 @@ fn parse_time(s: &str) -> Option<u64> {
 }
 
 /// GitHub login names: letters, digits, `-`; repository names also `.` and `_`.
-pub fn valid_owner(s: &str) -> bool {
+pub(crate) fn valid_owner(s: &str) -> bool {
     !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-pub fn valid_repo(s: &str) -> bool {
+pub(crate) fn valid_repo(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 100
         && s != "."

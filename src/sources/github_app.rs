@@ -24,7 +24,7 @@ use crate::secret::SecretString;
 use crate::store::{CachedToken, TokenCache};
 
 /// The keys `github-app` takes beyond every rule's.
-pub const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "timeout_secs",
     "api_url",
     "app_id",
@@ -35,7 +35,7 @@ pub const KEYS: &[&str] = &[
 
 /// `source = "github-app"`, compiled (docs/protocols/github-api.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GithubAppSpec {
+pub(crate) struct GithubAppSpec {
     /// JWT `iss`: the client ID, else the App ID as a string.
     pub issuer: String,
     /// REST base without trailing `/`.
@@ -48,7 +48,7 @@ pub struct GithubAppSpec {
 
 const GITHUB_API: &str = "https://api.github.com";
 
-pub fn compile(spec: &RuleSpec) -> std::result::Result<GithubAppSpec, String> {
+pub(crate) fn compile(spec: &RuleSpec) -> std::result::Result<GithubAppSpec, String> {
     let issuer = match (&spec.client_id, spec.app_id) {
         (Some(c), _) if is_word(c) => c.clone(),
         (Some(_), _) => return Err("`client_id` must be letters, digits, `.`, `_` or `-`".into()),
@@ -89,7 +89,7 @@ pub fn compile(spec: &RuleSpec) -> std::result::Result<GithubAppSpec, String> {
 }
 
 /// `doctor`'s advice for a minted GitHub token that was refused or is about to expire.
-pub fn mint_again_hint(pattern: &str) -> String {
+pub(crate) fn mint_again_hint(pattern: &str) -> String {
     format!(
         "; gocred mints a new token on the next fetch (check the App's installation and \
          permissions with `gocred explain {pattern}`)"
@@ -100,14 +100,14 @@ fn login_command(pattern: &str) -> String {
     format!("gocred login {pattern} --source github-app --app-id ID < app-key.pem")
 }
 
-pub const USERNAME: &str = "x-access-token";
+pub(crate) const USERNAME: &str = "x-access-token";
 
 /// The keyring account of a rule's App key.
-pub fn key_account(pattern: &str) -> String {
+pub(crate) fn key_account(pattern: &str) -> String {
     format!("github-app:{pattern}")
 }
 
-pub struct GithubAppSource {
+pub(crate) struct GithubAppSource {
     pub spec: GithubAppSpec,
 }
 
@@ -122,7 +122,7 @@ fn fail(t: &Query, message: impl Into<String>, hint: Option<String>) -> Error {
 
 /// Owner and repository for this request: git's path first, else the rule pattern's first
 /// path element when it is a literal owner (`github.com/acme/*`).
-pub fn owner_and_repo(t: &Query) -> Result<(String, Option<String>)> {
+pub(crate) fn owner_and_repo(t: &Query) -> Result<(String, Option<String>)> {
     if let Some(path) = t.path {
         let mut parts = path.split('/');
         let owner = parts.next().unwrap_or_default();

@@ -22,14 +22,14 @@ use crate::error::{Error, Result};
 use crate::http::{self, HttpError};
 use crate::secret::{secret, ExposeSecret, SecretString};
 
-pub const DEFAULT_STS_URL: &str = "https://octo-sts.dev";
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
+pub(crate) const DEFAULT_STS_URL: &str = "https://octo-sts.dev";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// Installation tokens live one hour; the exchange does not say when this one was issued.
 const ASSUMED_LIFETIME_SECS: u64 = 55 * 60;
 
 /// The keys `github-oidc` takes beyond every rule's.
-pub const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "sts_url",
     "scope",
     "identity",
@@ -40,7 +40,7 @@ pub const KEYS: &[&str] = &[
 
 /// The exchange and API URLs must be https (or loopback http), scope and identity plain names,
 /// so nothing odd reaches a query string or a message.
-pub fn compile(spec: &RuleSpec) -> std::result::Result<OidcSpec, String> {
+pub(crate) fn compile(spec: &RuleSpec) -> std::result::Result<OidcSpec, String> {
     let name_ok = |s: &str, extra: &[u8]| {
         !s.is_empty()
             && s.len() <= 200
@@ -99,7 +99,7 @@ pub fn compile(spec: &RuleSpec) -> std::result::Result<OidcSpec, String> {
 
 /// The rule's keys, compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OidcSpec {
+pub(crate) struct OidcSpec {
     /// Base URL of the exchange service (`https://octo-sts.dev`).
     pub sts_url: String,
     /// `owner/repo` or `org`: where the trust policy lives and what the token may read.
@@ -116,7 +116,7 @@ pub struct OidcSpec {
 
 impl OidcSpec {
     /// The exchange's host (and port when not the default): octo-sts's default audience.
-    pub fn default_audience(sts_url: &str) -> Option<String> {
+    pub(crate) fn default_audience(sts_url: &str) -> Option<String> {
         let u = reqwest::Url::parse(sts_url).ok()?;
         let host = u.host_str()?;
         Some(match u.port() {
@@ -126,7 +126,7 @@ impl OidcSpec {
     }
 }
 
-pub struct GithubOidcSource {
+pub(crate) struct GithubOidcSource {
     pub spec: OidcSpec,
 }
 

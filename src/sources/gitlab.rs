@@ -23,7 +23,7 @@ use crate::secret::{secret, SecretString};
 use crate::store::{CachedToken, TokenCache};
 
 /// The keys `gitlab` takes beyond every rule's.
-pub const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "timeout_secs",
     "api_url",
     "scopes",
@@ -35,7 +35,7 @@ pub const KEYS: &[&str] = &[
 
 /// `source = "gitlab"`, compiled (docs/protocols/gitlab-api.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitlabSpec {
+pub(crate) struct GitlabSpec {
     pub mode: GitlabMode,
     pub api_url: Option<String>,
     pub scopes: Vec<String>,
@@ -45,7 +45,7 @@ pub struct GitlabSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GitlabMode {
+pub(crate) enum GitlabMode {
     /// `CI_JOB_TOKEN` of the running GitLab CI job, user `gitlab-ci-token`.
     JobToken,
     /// A project access token created/rotated through the API with a PAT from the keyring.
@@ -53,7 +53,7 @@ pub enum GitlabMode {
     Group(String),
 }
 
-pub fn compile(spec: &RuleSpec) -> std::result::Result<GitlabSpec, String> {
+pub(crate) fn compile(spec: &RuleSpec) -> std::result::Result<GitlabSpec, String> {
     let mode = match (&spec.project, &spec.group) {
         (Some(_), Some(_)) => return Err("give `project` or `group`, not both".into()),
         (Some(p), None) => GitlabMode::Project(gitlab_path(p, "project")?),
@@ -94,15 +94,15 @@ fn gitlab_path(p: &str, what: &str) -> std::result::Result<String, String> {
         .ok_or_else(|| format!("`{what} = \"{p}\"` is not a GitLab ID or path"))
 }
 
-pub const JOB_USER: &str = "gitlab-ci-token";
+pub(crate) const JOB_USER: &str = "gitlab-ci-token";
 pub(super) const TOKEN_USER: &str = "gitlab-access-token";
 
 /// The keyring account of the personal access token that manages a rule's tokens.
-pub fn account(pattern: &str) -> String {
+pub(crate) fn account(pattern: &str) -> String {
     format!("gitlab:{pattern}")
 }
 
-pub struct GitlabSource {
+pub(crate) struct GitlabSource {
     pub spec: GitlabSpec,
 }
 
@@ -409,7 +409,7 @@ fn revoke_created(ctx: &Context, pattern: &str, spec: &GitlabSpec) -> Result<usi
 /// GitLab's `expires_at` is a date; a token stops working when that day begins (UTC). Asking
 /// for `days + 1` days ahead gives a token that lives at least `days` full days, so one created
 /// just before midnight is not born inside the reuse margin.
-pub fn expiry_date(now: u64, days: u32) -> String {
+pub(crate) fn expiry_date(now: u64, days: u32) -> String {
     let day = time::OffsetDateTime::from_unix_timestamp(now as i64)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .date();
@@ -422,7 +422,7 @@ pub fn expiry_date(now: u64, days: u32) -> String {
     )
 }
 
-pub fn parse_date(s: &str) -> Option<u64> {
+pub(crate) fn parse_date(s: &str) -> Option<u64> {
     let fmt = time::format_description::parse_borrowed::<2>("[year]-[month]-[day]").ok()?;
     let d = time::Date::parse(s, &fmt).ok()?;
     u64::try_from(d.midnight().assume_utc().unix_timestamp()).ok()

@@ -59,7 +59,10 @@ impl GitlabSource {
 
 /// `DELETE {api_url}/personal_access_tokens/self` with the token: 204 revoked, 401 already
 /// revoked or expired. The error names the URL and the status, never the token.
-pub fn revoke_self(api_url: &str, token: &SecretString) -> std::result::Result<Revoked, String> {
+pub(crate) fn revoke_self(
+    api_url: &str,
+    token: &SecretString,
+) -> std::result::Result<Revoked, String> {
     let mut url = http::check_endpoint(api_url, "GitLab api_url")?;
     url.path_segments_mut()
         .map_err(|_| format!("GitLab api_url `{api_url}` cannot take a path"))?

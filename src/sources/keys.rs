@@ -6,7 +6,7 @@
 use crate::config::{RuleSpec, SourceKind};
 
 /// Keys every rule takes, whatever its source.
-pub const COMMON: &[&str] = &[
+pub(crate) const COMMON: &[&str] = &[
     "pattern",
     "source",
     "username",
@@ -19,7 +19,7 @@ pub const COMMON: &[&str] = &[
 
 /// Refuses the first key the rule sets that neither every rule nor `kind` (whose table is
 /// `own`) takes.
-pub fn check(kind: SourceKind, own: &[&str], spec: &RuleSpec) -> Result<(), String> {
+pub(crate) fn check(kind: SourceKind, own: &[&str], spec: &RuleSpec) -> Result<(), String> {
     match spec
         .set_keys()
         .into_iter()
@@ -34,13 +34,13 @@ pub fn check(kind: SourceKind, own: &[&str], spec: &RuleSpec) -> Result<(), Stri
 }
 
 /// An endpoint: https (or loopback http), no trailing `/`.
-pub fn url(raw: &str, what: &str) -> Result<String, String> {
+pub(crate) fn url(raw: &str, what: &str) -> Result<String, String> {
     crate::http::check_endpoint(raw, what)?;
     Ok(raw.trim_end_matches('/').to_string())
 }
 
 /// A name from a fixed alphabet (client IDs, repository names, GitLab paths and scopes).
-pub fn is_word(s: &str) -> bool {
+pub(crate) fn is_word(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 200
         && s.bytes()
@@ -49,11 +49,11 @@ pub fn is_word(s: &str) -> bool {
 }
 
 /// An environment variable's name.
-pub fn is_variable(s: &str) -> bool {
+pub(crate) fn is_variable(s: &str) -> bool {
     !s.is_empty() && !s.contains(['=', '\0'])
 }
 
 /// A minting source's API timeout (default 30 s, at most 300).
-pub fn api_timeout(spec: &RuleSpec) -> u64 {
+pub(crate) fn api_timeout(spec: &RuleSpec) -> u64 {
     spec.timeout_secs.unwrap_or(30).clamp(1, 300)
 }

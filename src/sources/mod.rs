@@ -33,17 +33,19 @@ use crate::secret::SecretString;
 use crate::state::CacheSettings;
 use crate::store::{Keyring, KeyringSettings};
 
-pub use command::CommandSource;
-pub use env::EnvSource;
-pub use github_app::{owner_and_repo, GithubAppSource, GithubAppSpec};
-pub use github_oidc::{GithubOidcSource, OidcSpec, DEFAULT_API_URL, DEFAULT_STS_URL};
-pub use gitlab::{GitlabMode, GitlabSource, GitlabSpec};
-pub use oauth::{OauthSource, OauthSpec};
-pub use pat::{account_for, forget_all, PatSource};
+pub(crate) use command::CommandSource;
+pub(crate) use env::EnvSource;
+#[cfg(unix)]
+pub(crate) use github_app::owner_and_repo;
+pub(crate) use github_app::{GithubAppSource, GithubAppSpec};
+pub(crate) use github_oidc::{GithubOidcSource, OidcSpec};
+pub(crate) use gitlab::{GitlabSource, GitlabSpec};
+pub(crate) use oauth::{OauthSource, OauthSpec};
+pub(crate) use pat::{account_for, forget_all, PatSource};
 
 /// How a rule gets its secret: the compiled keys of its kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceSpec {
+pub(crate) enum SourceSpec {
     Pat,
     Env {
         variable: String,
@@ -60,7 +62,10 @@ pub enum SourceSpec {
 
 impl SourceSpec {
     /// Checks a rule's keys against its kind's `KEYS` table and compiles them.
-    pub fn compile(kind: SourceKind, spec: &RuleSpec) -> std::result::Result<SourceSpec, String> {
+    pub(crate) fn compile(
+        kind: SourceKind,
+        spec: &RuleSpec,
+    ) -> std::result::Result<SourceSpec, String> {
         keys::check(kind, Self::keys(kind), spec)?;
         match kind {
             SourceKind::Pat => Ok(SourceSpec::Pat),
@@ -74,7 +79,7 @@ impl SourceSpec {
     }
 
     /// The keys `kind` takes beyond `keys::COMMON` (every rule's): each kind's one table.
-    pub fn keys(kind: SourceKind) -> &'static [&'static str] {
+    pub(crate) fn keys(kind: SourceKind) -> &'static [&'static str] {
         match kind {
             SourceKind::Pat => pat::KEYS,
             SourceKind::Env => env::KEYS,
@@ -86,7 +91,7 @@ impl SourceSpec {
         }
     }
 
-    pub fn kind(&self) -> SourceKind {
+    pub(crate) fn kind(&self) -> SourceKind {
         match self {
             SourceSpec::Pat => SourceKind::Pat,
             SourceSpec::Env { .. } => SourceKind::Env,
@@ -99,7 +104,7 @@ impl SourceSpec {
     }
 
     /// The source that answers for this spec.
-    pub fn source(&self) -> Box<dyn Source> {
+    pub(crate) fn source(&self) -> Box<dyn Source> {
         match self {
             SourceSpec::Pat => Box::new(PatSource),
             SourceSpec::Env { variable } => Box::new(EnvSource {
@@ -119,7 +124,7 @@ impl SourceSpec {
 
 /// A credential ready to hand out.
 #[derive(Debug)]
-pub struct Credential {
+pub(crate) struct Credential {
     pub username: String,
     pub secret: SecretString,
     /// Unix seconds; `None` = does not expire.
@@ -131,12 +136,12 @@ pub struct Credential {
 impl Credential {
     /// Whether it may be handed out now, under the configured margin (`[cache] margin_secs`):
     /// the one freshness rule (`state::usable`).
-    pub fn usable(&self, margin: u64) -> bool {
+    pub(crate) fn usable(&self, margin: u64) -> bool {
         crate::state::usable(self.expires_at, margin)
     }
 
     /// `Ok` if [`usable`](Self::usable); else the error every command gives for it.
-    pub fn check_usable(&self, q: &Query, margin: u64) -> Result<()> {
+    pub(crate) fn check_usable(&self, q: &Query, margin: u64) -> Result<()> {
         if self.usable(margin) {
             return Ok(());
         }
@@ -154,7 +159,7 @@ impl Credential {
 
 /// A credential handed to a CI job (`gocred ci`), with how to revoke it when the job ends.
 #[derive(Debug)]
-pub struct CiCredential {
+pub(crate) struct CiCredential {
     pub credential: Credential,
     /// `None`: the source cannot revoke (a secret the CI injected, a stored token).
     pub revoke: Option<revoke::Revocation>,
@@ -162,7 +167,7 @@ pub struct CiCredential {
 
 /// What `store` did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Stored {
+pub(crate) enum Stored {
     Saved,
     AlreadyHeld,
     NotApplicable,
@@ -170,7 +175,7 @@ pub enum Stored {
 
 /// What `erase` did.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Erased {
+pub(crate) enum Erased {
     Dropped,
     /// The rejected password is not the one we hold: keep ours (docs/protocols/git-credential-protocol.md).
     Different,
@@ -183,7 +188,7 @@ pub enum Erased {
 
 /// What a source knows of the rule that routed a request to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleRef {
+pub(crate) struct RuleRef {
     /// The source kind's name (for messages).
     pub kind: &'static str,
     pub pattern: String,
@@ -196,14 +201,14 @@ pub struct RuleRef {
 }
 
 /// The request as a source sees it.
-pub struct Query<'a> {
+pub(crate) struct Query<'a> {
     pub origin: &'a Origin,
     pub path: Option<&'a str>,
     pub rule: RuleRef,
 }
 
 /// Shared per-run state: what the sources read of the settings, and a lazily opened keyring.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub env: &'a Env,
     pub keyring_settings: &'a KeyringSettings,
     pub cache: &'a CacheSettings,
@@ -211,7 +216,7 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(
+    pub(crate) fn new(
         env: &'a Env,
         keyring_settings: &'a KeyringSettings,
         cache: &'a CacheSettings,
@@ -224,7 +229,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    pub fn keyring(&self) -> Result<&Keyring> {
+    pub(crate) fn keyring(&self) -> Result<&Keyring> {
         if let Some(k) = self.keyring.get() {
             return Ok(k);
         }
@@ -233,7 +238,7 @@ impl<'a> Context<'a> {
     }
 
     /// gocred's state directory, or a clear error when there is none.
-    pub fn state_dir(&self) -> Result<&std::path::Path> {
+    pub(crate) fn state_dir(&self) -> Result<&std::path::Path> {
         self.cache.dir.as_deref().ok_or_else(|| {
             Error::with_hint(
                 "no directory for gocred's lock files: neither XDG_CACHE_HOME nor HOME is set",
@@ -244,21 +249,21 @@ impl<'a> Context<'a> {
 }
 
 /// What `gocred login` was told about the secret it stores.
-pub struct Login<'a> {
+pub(crate) struct Login<'a> {
     pub pattern: &'a str,
     /// `--username` (a `pat` keeps it with the token).
     pub username: Option<&'a str>,
 }
 
 /// Where `login` reads a root secret from: stdin or a no-echo prompt, never argv.
-pub trait SecretInput {
+pub(crate) trait SecretInput {
     /// One line holding a token; `what` names it in the prompt and in errors.
     fn line(&mut self, what: &str) -> Result<SecretString>;
     /// A PEM file (many lines, so never from a terminal); `how` says how to give it.
     fn pem(&mut self, how: &str) -> Result<SecretString>;
 }
 
-pub trait Source {
+pub(crate) trait Source {
     /// The credential for `q`, or the error that says why there is none.
     fn get(&self, ctx: &Context, q: &Query) -> Result<Credential>;
 
@@ -350,7 +355,7 @@ pub(crate) fn cached_mint(
 
 /// The username to send: the rule's, else the source's, else a placeholder every forge accepts
 /// for token auth (GitHub/GitLab/Gitea take any non-empty name with a PAT).
-pub fn username_for(rule: &RuleRef, from_source: Option<String>) -> String {
+pub(crate) fn username_for(rule: &RuleRef, from_source: Option<String>) -> String {
     rule.username
         .clone()
         .or(from_source)
@@ -358,7 +363,7 @@ pub fn username_for(rule: &RuleRef, from_source: Option<String>) -> String {
 }
 
 /// The token cache of this run: the context's keyring, the configured margin, the lock dir.
-pub fn token_cache<'c>(ctx: &'c Context) -> Result<crate::store::TokenCache<'c>> {
+pub(crate) fn token_cache<'c>(ctx: &'c Context) -> Result<crate::store::TokenCache<'c>> {
     Ok(crate::store::TokenCache {
         keyring: ctx.keyring()?,
         margin: ctx.cache.margin_secs,

@@ -23,7 +23,7 @@ use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::store::{CachedToken, TokenCache};
 
 /// The keys `oauth` takes beyond every rule's.
-pub const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "timeout_secs",
     "client_id",
     "provider",
@@ -36,7 +36,7 @@ pub const KEYS: &[&str] = &[
 
 /// `source = "oauth"`, compiled: device flow at login, refresh at `get`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OauthSpec {
+pub(crate) struct OauthSpec {
     pub provider: String,
     pub client_id: String,
     pub device_url: Option<String>,
@@ -94,7 +94,7 @@ fn preset(provider: &str, base: Option<&str>) -> std::result::Result<Preset, Str
     })
 }
 
-pub fn compile(spec: &RuleSpec) -> std::result::Result<OauthSpec, String> {
+pub(crate) fn compile(spec: &RuleSpec) -> std::result::Result<OauthSpec, String> {
     let provider = spec.provider.clone().unwrap_or_else(|| "generic".into());
     if let Some(b) = &spec.base_url {
         url(b, "base_url")?;
@@ -139,7 +139,7 @@ pub fn compile(spec: &RuleSpec) -> std::result::Result<OauthSpec, String> {
 const ASSUMED_LIFETIME: u64 = 3600;
 
 /// The keyring account of a rule's refresh token.
-pub fn account(pattern: &str) -> String {
+pub(crate) fn account(pattern: &str) -> String {
     format!("oauth:{pattern}")
 }
 
@@ -174,7 +174,7 @@ impl Root {
     }
 }
 
-pub struct OauthSource {
+pub(crate) struct OauthSource {
     pub spec: OauthSpec,
 }
 

@@ -39,7 +39,7 @@ fn fail(message: impl Into<String>) -> Error {
 }
 
 /// Runs the whole device flow and returns the tokens.
-pub fn run(spec: &OauthSpec, err: &mut dyn Write) -> Result<Tokens> {
+pub(crate) fn run(spec: &OauthSpec, err: &mut dyn Write) -> Result<Tokens> {
     let device_url = spec.device_url.as_deref().ok_or_else(|| {
         Error::with_hint(
             format!(
@@ -129,7 +129,7 @@ fn poll(
 }
 
 /// The URI the user is sent to: https on the device endpoint's host (docs/protocols/oauth.md); shown cleaned.
-pub fn check_verification_uri(raw: &str, device_url: &str) -> Result<String> {
+pub(crate) fn check_verification_uri(raw: &str, device_url: &str) -> Result<String> {
     let bad = |why: &str| {
         fail(format!(
             "the server's verification URI {why}; not showing it"

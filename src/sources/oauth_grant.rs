@@ -15,7 +15,7 @@ use crate::http::{self, Client, Field, HttpError};
 use crate::secret::{ExposeSecret, SecretString};
 
 /// A successful token response.
-pub struct Tokens {
+pub(crate) struct Tokens {
     pub access: SecretString,
     pub refresh: Option<SecretString>,
     /// Seconds the access token lives, if the server said.
@@ -24,7 +24,7 @@ pub struct Tokens {
 
 /// A grant that did not produce tokens.
 #[derive(Debug)]
-pub enum GrantError {
+pub(crate) enum GrantError {
     /// RFC 6749 §5.2 / RFC 8628 §3.5 error code (`invalid_grant`, `slow_down`, …) and text.
     OAuth {
         code: String,
@@ -51,7 +51,7 @@ struct Wire {
     error_description: Option<String>,
 }
 
-pub fn client(spec: &OauthSpec) -> Result<Client, GrantError> {
+pub(crate) fn client(spec: &OauthSpec) -> Result<Client, GrantError> {
     http::client(Duration::from_secs(spec.timeout_secs))
         .map_err(|m| GrantError::Http(HttpError::Unreachable(m)))
 }
@@ -112,7 +112,7 @@ fn token_request(
 }
 
 /// RFC 8628 §3.4: one poll of the token endpoint with the device code.
-pub fn poll_device(
+pub(crate) fn poll_device(
     client: &Client,
     spec: &OauthSpec,
     device_code: &SecretString,
@@ -132,7 +132,7 @@ pub fn poll_device(
 }
 
 /// RFC 6749 §6: a new access token (and, on rotating servers, a new refresh token).
-pub fn refresh(
+pub(crate) fn refresh(
     client: &Client,
     spec: &OauthSpec,
     refresh_token: &SecretString,
@@ -150,7 +150,7 @@ pub fn refresh(
 
 /// RFC 7009: revoke `token` (`hint` = `refresh_token` or `access_token`). 200 = revoked or
 /// already unknown to the server.
-pub fn revoke(
+pub(crate) fn revoke(
     client: &Client,
     url: &str,
     spec: &OauthSpec,

@@ -21,10 +21,10 @@ use crate::store::keyring::Keyring;
 use crate::store::payload::PatSecret;
 
 /// `pat` takes no keys beyond every rule's.
-pub const KEYS: &[&str] = &[];
+pub(crate) const KEYS: &[&str] = &[];
 
 /// The keyring account for a rule's pattern.
-pub fn account_for(pattern: &str) -> String {
+pub(crate) fn account_for(pattern: &str) -> String {
     format!("pat:{pattern}")
 }
 
@@ -55,7 +55,7 @@ fn read_index(keyring: &Keyring, pattern: &str) -> Result<Vec<String>> {
 }
 
 /// Deletes every token `pattern` holds: the rule-wide entry and each bound one. True if any.
-pub fn forget_all(keyring: &Keyring, pattern: &str) -> Result<bool> {
+pub(crate) fn forget_all(keyring: &Keyring, pattern: &str) -> Result<bool> {
     let mut any = keyring.delete(&account_for(pattern))?;
     for account in read_index(keyring, pattern)? {
         any |= keyring.delete(&account)?;
@@ -64,7 +64,7 @@ pub fn forget_all(keyring: &Keyring, pattern: &str) -> Result<bool> {
     Ok(any)
 }
 
-pub struct PatSource;
+pub(crate) struct PatSource;
 
 impl Source for PatSource {
     fn get(&self, ctx: &Context, t: &Query) -> Result<Credential> {

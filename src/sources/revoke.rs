@@ -7,11 +7,11 @@
 
 use crate::http::{self, HttpError};
 use crate::secret::SecretString;
-pub use crate::store::revocation::{Revocation, Revoked};
+pub(crate) use crate::store::revocation::{Revocation, Revoked};
 
 impl Revocation {
     /// Revokes `token`. The error says why, and never contains the token.
-    pub fn revoke(&self, token: &SecretString) -> Result<Revoked, String> {
+    pub(crate) fn revoke(&self, token: &SecretString) -> Result<Revoked, String> {
         match self {
             Revocation::GitlabAccessToken { api_url, .. } => {
                 super::gitlab_ci::revoke_self(api_url, token)

@@ -12,12 +12,12 @@ use crate::error::{Error, Result};
 use crate::store::lock::{fingerprint, private_dir, ScopeLock, LOCK_WAIT};
 
 /// One directory of small key → value files.
-pub struct StateFiles {
+pub(crate) struct StateFiles {
     dir: PathBuf,
 }
 
 impl StateFiles {
-    pub fn new(ctx: &Context, name: &str) -> Result<StateFiles> {
+    pub(crate) fn new(ctx: &Context, name: &str) -> Result<StateFiles> {
         let root = ctx.state_dir()?;
         let dir = root.join(name);
         private_dir(&dir)?;
@@ -28,14 +28,14 @@ impl StateFiles {
         self.dir.join(fingerprint(key))
     }
 
-    pub fn get(&self, key: &str) -> Option<String> {
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
         let text = std::fs::read_to_string(self.path(key)).ok()?;
         // The key is stored too, so a digest collision reads as "unknown", never as wrong.
         let (k, v) = text.split_once('\n')?;
         (k == key).then(|| v.trim_end().to_string())
     }
 
-    pub fn put(&self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn put(&self, key: &str, value: &str) -> Result<()> {
         crate::fsutil::write_atomic(
             &self.path(key),
             format!("{key}\n{value}\n").as_bytes(),
@@ -43,7 +43,7 @@ impl StateFiles {
         )
     }
 
-    pub fn forget(&self, key: &str) -> Result<()> {
+    pub(crate) fn forget(&self, key: &str) -> Result<()> {
         match std::fs::remove_file(self.path(key)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(Error::io("forgetting a remembered installation", e))
@@ -54,7 +54,7 @@ impl StateFiles {
 }
 
 /// Notes that `account` (a token-cache entry) was filled for `pattern`.
-pub fn record_issued(ctx: &Context, pattern: &str, account: &str) -> Result<()> {
+pub(crate) fn record_issued(ctx: &Context, pattern: &str, account: &str) -> Result<()> {
     let m = StateFiles::new(ctx, "issued")?;
     let _lock = ScopeLock::acquire(ctx.state_dir()?, &format!("issued|{pattern}"), LOCK_WAIT)?;
     let mut list = m.get(pattern).unwrap_or_default();
@@ -69,7 +69,7 @@ pub fn record_issued(ctx: &Context, pattern: &str, account: &str) -> Result<()> 
 }
 
 /// The token-cache entries filled for `pattern`.
-pub fn issued(ctx: &Context, pattern: &str) -> Result<Vec<String>> {
+pub(crate) fn issued(ctx: &Context, pattern: &str) -> Result<Vec<String>> {
     let m = StateFiles::new(ctx, "issued")?;
     Ok(m.get(pattern)
         .unwrap_or_default()
@@ -79,6 +79,6 @@ pub fn issued(ctx: &Context, pattern: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-pub fn forget_issued(ctx: &Context, pattern: &str) -> Result<()> {
+pub(crate) fn forget_issued(ctx: &Context, pattern: &str) -> Result<()> {
     StateFiles::new(ctx, "issued")?.forget(pattern)
 }

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{keys, GitlabMode, SourceSpec};
+use super::gitlab::GitlabMode;
+use super::{keys, SourceSpec};
 use crate::config::{RuleSpec, SourceKind};
 
 const KINDS: [SourceKind; 7] = [

@@ -8,14 +8,14 @@
 //! host: that would send every public module over ssh, with your key, and fail for people
 //! without one.
 
-pub mod readiness;
+pub(crate) mod readiness;
 
 use crate::config::Transport;
 use crate::gitconfig::is_valid_host;
 use crate::rules::{HostPattern, Rule};
 
 /// Hosts that serve many unrelated owners: a rule may rewrite an owner there, never the host.
-pub const PUBLIC_HOSTS: &[&str] = &[
+pub(crate) const PUBLIC_HOSTS: &[&str] = &[
     "github.com",
     "gitlab.com",
     "bitbucket.org",
@@ -34,7 +34,7 @@ pub const PUBLIC_HOSTS: &[&str] = &[
 /// Where git should fetch over ssh: `[user@]host:[path]` (scp form) or
 /// `ssh://[user@]host[:port]/[path]`, ending in `:` or `/` so a repository path can follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshBase {
+pub(crate) struct SshBase {
     pub raw: String,
     pub user: Option<String>,
     pub host: String,
@@ -43,7 +43,7 @@ pub struct SshBase {
 
 impl SshBase {
     /// `git@<host>:` — what GitHub, GitLab, Bitbucket and Gitea use.
-    pub fn default_for(host: &str) -> SshBase {
+    pub(crate) fn default_for(host: &str) -> SshBase {
         SshBase {
             raw: format!("git@{host}:"),
             user: Some("git".into()),
@@ -52,7 +52,7 @@ impl SshBase {
         }
     }
 
-    pub fn parse(raw: &str) -> Result<SshBase, String> {
+    pub(crate) fn parse(raw: &str) -> Result<SshBase, String> {
         let bad = |why: &str| {
             format!(
                 "ssh_base `{}`: {why}",
@@ -120,7 +120,7 @@ impl SshBase {
 
 /// One rewrite: git replaces the prefix `instead_of` with `base`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rewrite {
+pub(crate) struct Rewrite {
     /// `url.<base>.insteadOf`: the ssh base plus the owner path.
     pub base: String,
     /// The https prefix rewritten: `https://github.com/acme/`.
@@ -130,7 +130,7 @@ pub struct Rewrite {
 }
 
 /// The rewrite an ssh rule asks for, or why it cannot have one.
-pub fn rewrite_for(rule: &Rule) -> Result<Rewrite, String> {
+pub(crate) fn rewrite_for(rule: &Rule) -> Result<Rewrite, String> {
     if rule.transport != Transport::Ssh {
         return Err(format!("rule `{}` is not an ssh rule", rule.pattern));
     }

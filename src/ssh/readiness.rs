@@ -16,7 +16,7 @@ use crate::env::Env;
 
 /// What was found for one ssh endpoint.
 #[derive(Debug, Clone)]
-pub struct Readiness {
+pub(crate) struct Readiness {
     /// `host` or `[host]:port` as looked up in known_hosts (or the HostKeyAlias).
     pub known_hosts_name: String,
     /// Private key files that exist.
@@ -30,9 +30,8 @@ pub struct Readiness {
     /// The known_hosts file that holds the host key.
     pub known_in: Option<PathBuf>,
     pub known_hosts_files: Vec<PathBuf>,
-    /// The ssh command asked, and whether `-G` worked (else defaults were assumed).
+    /// The ssh command asked (when `-G` did not work, defaults were assumed: see `ssh_error`).
     pub ssh_command: String,
-    pub asked_ssh: bool,
     /// Why `-G` did not work (ssh's first complaint), when it did not.
     pub ssh_error: Option<String>,
     /// Where ssh connects (after `HostName`/`Port`), and whether a `HostKeyAlias` names it.
@@ -44,12 +43,12 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    pub fn has_key(&self) -> bool {
+    pub(crate) fn has_key(&self) -> bool {
         !self.keys.is_empty() || self.agent_keys.is_some_and(|n| n > 0)
     }
 
     /// One sentence per missing piece, saying what to do.
-    pub fn problems(&self, host: &str) -> Vec<String> {
+    pub(crate) fn problems(&self, host: &str) -> Vec<String> {
         let mut out = Vec::new();
         if !self.has_key() {
             out.push(format!(
@@ -72,7 +71,7 @@ impl Readiness {
     }
 
     /// A one-line summary for `explain`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let key = match (self.keys.first(), self.agent_keys) {
             (_, Some(n)) if n > 0 => format!("{n} key(s) in ssh-agent"),
             (Some(k), _) => format!("key {}", k.display()),
@@ -98,7 +97,7 @@ fn list(paths: &[PathBuf]) -> String {
 }
 
 /// Checks `base`. `core_ssh_command` is git's `core.sshCommand`, if set.
-pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readiness {
+pub(crate) fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readiness {
     let ssh_command = env
         .get("GIT_SSH_COMMAND")
         .map(str::to_string)
@@ -107,7 +106,6 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         .or_else(|| env.get("GIT_SSH").map(crate::proc::sh_quote))
         .unwrap_or_else(|| "ssh".into());
     let resolved = ask_ssh(&ssh_command, base);
-    let asked_ssh = resolved.is_ok();
     let ssh_error = resolved.as_ref().err().cloned();
     let cfg = resolved.unwrap_or_default();
     // ssh expands `~` with the account's home from the password database, not `$HOME`; `-G`
@@ -189,7 +187,6 @@ pub fn check(base: &SshBase, env: &Env, core_ssh_command: Option<&str>) -> Readi
         known_in,
         known_hosts_files,
         ssh_command,
-        asked_ssh,
         ssh_error,
         alias: alias.is_some(),
         hostname,
@@ -308,7 +305,11 @@ mod tests {
         ]);
         let base = SshBase::parse("git.corp.test:/srv/").unwrap();
         let r = check(&base, &env, None);
-        assert!(r.asked_ssh, "ssh -G did not work");
+        assert!(
+            r.ssh_error.is_none(),
+            "ssh -G did not work: {:?}",
+            r.ssh_error
+        );
         assert_eq!(r.known_hosts_name, "[127.0.0.1]:2222");
         assert_eq!(r.looked_for, vec![d.path().join("id_test")]);
         let p = r.problems("git.corp.test");

@@ -18,7 +18,7 @@ use crate::state::usable;
 
 /// A minted token as cached.
 #[derive(Debug)]
-pub struct CachedToken {
+pub(crate) struct CachedToken {
     pub username: String,
     pub token: SecretString,
     /// Unix seconds. Minted tokens always expire; a source whose server did not say gives its
@@ -61,13 +61,13 @@ impl CachedToken {
     }
 
     /// Still usable for at least `margin` seconds.
-    pub fn is_fresh(&self, margin: u64) -> bool {
+    pub(crate) fn is_fresh(&self, margin: u64) -> bool {
         usable(Some(self.expires_at), margin)
     }
 }
 
 /// The cache over one keyring, with the reuse margin and the lock directory.
-pub struct TokenCache<'a> {
+pub(crate) struct TokenCache<'a> {
     pub keyring: &'a Keyring,
     pub margin: u64,
     pub lock_dir: &'a std::path::Path,
@@ -77,36 +77,40 @@ impl TokenCache<'_> {
     /// The keyring account of a scope: `cache:<kind>:<digest>`. The scope string names every
     /// input that changes what the token can do (rule, API, owner, repositories, permissions),
     /// so a changed rule never reuses a token minted for the old one.
-    pub fn account(kind: &str, scope: &str) -> String {
+    pub(crate) fn account(kind: &str, scope: &str) -> String {
         format!("cache:{kind}:{}", fingerprint(scope))
     }
 
     /// The cached token if it is fresh; an expired or unreadable entry counts as missing.
-    pub fn fresh(&self, account: &str) -> Result<Option<CachedToken>> {
+    pub(crate) fn fresh(&self, account: &str) -> Result<Option<CachedToken>> {
         Ok(self.read(account)?.filter(|t| t.is_fresh(self.margin)))
     }
 
     /// Whatever is cached, fresh or not (for revocation at logout).
-    pub fn read(&self, account: &str) -> Result<Option<CachedToken>> {
+    pub(crate) fn read(&self, account: &str) -> Result<Option<CachedToken>> {
         Ok(self
             .keyring
             .get(account)?
             .and_then(|(raw, _)| CachedToken::decode(&raw)))
     }
 
-    pub fn put(&self, account: &str, t: &CachedToken) -> Result<()> {
+    pub(crate) fn put(&self, account: &str, t: &CachedToken) -> Result<()> {
         self.keyring
             .set_expiring(account, &t.encode(), t.expires_at)?;
         Ok(())
     }
 
-    pub fn remove(&self, account: &str) -> Result<bool> {
+    pub(crate) fn remove(&self, account: &str) -> Result<bool> {
         self.keyring.delete(account)
     }
 
     /// Drops the cached token if it is `password` (git reported it rejected; docs/protocols/git-credential-protocol.md).
     /// `Some(true)` dropped, `Some(false)` a different token is cached, `None` nothing cached.
-    pub fn drop_if_same(&self, account: &str, password: &SecretString) -> Result<Option<bool>> {
+    pub(crate) fn drop_if_same(
+        &self,
+        account: &str,
+        password: &SecretString,
+    ) -> Result<Option<bool>> {
         let Some(t) = self.read(account)? else {
             return Ok(None);
         };
@@ -134,7 +138,7 @@ impl TokenCache<'_> {
 
     /// The fresh cached token, or one minted by `mint` while holding the scope's lock. `mint`
     /// runs at most once per scope across processes until its token nears expiry.
-    pub fn get_or_mint(
+    pub(crate) fn get_or_mint(
         &self,
         account: &str,
         mint: impl FnOnce(Option<CachedToken>) -> Result<CachedToken>,

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::secret::{secret, ExposeSecret, SecretString};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     SecretService,
     Keyutils,
     /// macOS Keychain / Windows Credential Manager: the crate's platform default.
@@ -23,7 +23,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Backend::SecretService => "secret-service",
             Backend::Keyutils => "keyutils (kernel user keyring)",
@@ -36,7 +36,7 @@ impl Backend {
 
 /// Which keyring to use and under which service name (`[keyring]`, `GOCRED_KEYRING*`).
 #[derive(Debug, Clone)]
-pub struct KeyringSettings {
+pub(crate) struct KeyringSettings {
     pub backend: String,
     pub service: String,
 }
@@ -44,14 +44,14 @@ pub struct KeyringSettings {
 /// A handle on the chosen store. `auto` on Linux tries Secret Service first and falls back to
 /// keyutils only when no Secret Service answers (never when one answers "locked" or "denied").
 #[derive(Debug, Clone)]
-pub struct Keyring {
+pub(crate) struct Keyring {
     candidates: Vec<Backend>,
     service: String,
 }
 
 /// How long a Secret Service call may take (an unlock prompt is never shown: we ask with no
 /// window to show it in).
-pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 const WHAT_TO_DO: &str =
     "on a desktop, log in so the keyring is unlocked (gnome-keyring, KWallet); \
@@ -59,7 +59,7 @@ on a server or CI, use `GOCRED_KEYRING=keyutils` (kernel keyring) or an `env` ru
 (`gocred login PATTERN --source env --variable NAME`)";
 
 impl Keyring {
-    pub fn open(settings: &KeyringSettings, env: &Env) -> Result<Keyring> {
+    pub(crate) fn open(settings: &KeyringSettings, env: &Env) -> Result<Keyring> {
         let candidates = match settings.backend.as_str() {
             "auto" => auto_candidates(env),
             "secret-service" if cfg!(target_os = "linux") => vec![Backend::SecretService],
@@ -144,7 +144,7 @@ impl Keyring {
     }
 
     /// Reads a secret. `Ok(None)` when no store holds it.
-    pub fn get(&self, account: &str) -> Result<Option<(SecretString, Backend)>> {
+    pub(crate) fn get(&self, account: &str) -> Result<Option<(SecretString, Backend)>> {
         let mut last_unreachable = None;
         let mut found_empty = false;
         for &b in &self.candidates {
@@ -166,14 +166,14 @@ impl Keyring {
     }
 
     /// Stores a secret in the first store that answers; returns which.
-    pub fn set(&self, account: &str, value: &SecretString) -> Result<Backend> {
+    pub(crate) fn set(&self, account: &str, value: &SecretString) -> Result<Backend> {
         self.set_with_timeout(account, value, None)
     }
 
     /// Stores a short-lived secret (a minted token) that is useless after `expires_at` (Unix s).
     /// In the kernel keyring the key gets a timeout, so the kernel deletes it then; the other
     /// stores keep it until it is overwritten or deleted, and the reader checks the expiry.
-    pub fn set_expiring(
+    pub(crate) fn set_expiring(
         &self,
         account: &str,
         value: &SecretString,
@@ -203,7 +203,7 @@ impl Keyring {
     }
 
     /// Deletes a secret from every candidate store; true if one held it.
-    pub fn delete(&self, account: &str) -> Result<bool> {
+    pub(crate) fn delete(&self, account: &str) -> Result<bool> {
         let mut deleted = false;
         for &b in &self.candidates {
             match self.call(b, account, None, |e| e.delete_credential()) {

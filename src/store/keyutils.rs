@@ -12,14 +12,14 @@ use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier
 
 /// One entry: `gocred:<service>:<account>` in the user keyring.
 #[derive(Debug)]
-pub struct UserKeyringCredential {
+pub(crate) struct UserKeyringCredential {
     description: String,
     /// Seconds after which the kernel itself drops the key (minted tokens: their lifetime).
     timeout: Option<u64>,
 }
 
 impl UserKeyringCredential {
-    pub fn new(service: &str, account: &str) -> UserKeyringCredential {
+    pub(crate) fn new(service: &str, account: &str) -> UserKeyringCredential {
         UserKeyringCredential {
             description: format!("{service}:{account}"),
             timeout: None,
@@ -27,12 +27,12 @@ impl UserKeyringCredential {
     }
 
     /// The key expires (the kernel deletes it) `secs` seconds after it is written.
-    pub fn with_timeout(mut self, secs: Option<u64>) -> UserKeyringCredential {
+    pub(crate) fn with_timeout(mut self, secs: Option<u64>) -> UserKeyringCredential {
         self.timeout = secs;
         self
     }
 
-    pub fn into_entry(self) -> keyring::Entry {
+    pub(crate) fn into_entry(self) -> keyring::Entry {
         keyring::Entry::new_with_credential(Box::new(self) as Box<Credential>)
     }
 

@@ -18,17 +18,17 @@ use crate::error::{Error, Result};
 
 /// Longest wait for another process's mint: above the worst case of one mint (HTTP connect +
 /// read timeouts and bounded retries), so a waiter gives up only when the holder is stuck.
-pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(120);
 
 /// An exclusive advisory lock, released on drop (and by the kernel if the process dies).
 #[derive(Debug)]
-pub struct ScopeLock {
+pub(crate) struct ScopeLock {
     file: File,
 }
 
 impl ScopeLock {
     /// Takes the lock for `scope` in `dir`, waiting up to `wait` for another holder.
-    pub fn acquire(dir: &Path, scope: &str, wait: Duration) -> Result<ScopeLock> {
+    pub(crate) fn acquire(dir: &Path, scope: &str, wait: Duration) -> Result<ScopeLock> {
         let locks = dir.join("locks");
         private_dir(&locks)?;
         let path = locks.join(format!("{}.lock", fingerprint(scope)));
@@ -69,7 +69,7 @@ impl Drop for ScopeLock {
 /// Creates (0700, one component at a time) and checks a directory only this user can use, on a
 /// path only this user or root can change (`fsutil::trust::private_dir`): others could plant lock
 /// or memory files in it otherwise.
-pub fn private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> Result<()> {
     crate::fsutil::trust::private_dir(dir)
         .map(drop)
         .map_err(|e| {
@@ -82,7 +82,7 @@ pub fn private_dir(dir: &Path) -> Result<()> {
 
 /// A stable, file-name-safe digest of a scope (FNV-1a, 64 bit): names lock and memory files
 /// without putting hosts, owners or patterns into the file system.
-pub fn fingerprint(scope: &str) -> String {
+pub(crate) fn fingerprint(scope: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in scope.bytes() {
         h ^= u64::from(b);

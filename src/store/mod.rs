@@ -1,16 +1,15 @@
 //! Stores: where root secrets live (the OS keyring), and the token cache for minted credentials
 //! beside it, guarded by per-scope locks so parallel git processes mint once.
 
-pub mod cache;
-pub mod keyring;
+pub(crate) mod cache;
+pub(crate) mod keyring;
 #[cfg(target_os = "linux")]
-pub mod keyutils;
-pub mod lease;
-pub mod lock;
-pub mod netrc_file;
-pub mod payload;
-pub mod revocation;
+pub(crate) mod keyutils;
+pub(crate) mod lease;
+pub(crate) mod lock;
+pub(crate) mod netrc_file;
+pub(crate) mod payload;
+pub(crate) mod revocation;
 
-pub use self::cache::{CachedToken, TokenCache};
-pub use self::keyring::{Backend, Keyring, KeyringSettings};
-pub use self::lock::ScopeLock;
+pub(crate) use self::cache::{CachedToken, TokenCache};
+pub(crate) use self::keyring::{Keyring, KeyringSettings};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::secret::{secret, ExposeSecret, SecretString};
 
-pub struct PatSecret {
+pub(crate) struct PatSecret {
     pub username: Option<String>,
     pub token: SecretString,
 }
@@ -22,7 +22,7 @@ struct Wire<'a> {
 }
 
 impl PatSecret {
-    pub fn encode(&self) -> SecretString {
+    pub(crate) fn encode(&self) -> SecretString {
         let wire = Wire {
             v: 1,
             username: self.username.clone(),
@@ -31,7 +31,7 @@ impl PatSecret {
         secret(serde_json::to_string(&wire).expect("plain struct serialises"))
     }
 
-    pub fn decode(raw: &SecretString) -> PatSecret {
+    pub(crate) fn decode(raw: &SecretString) -> PatSecret {
         let text = raw.expose_secret();
         if text.starts_with('{') {
             if let Ok(w) = serde_json::from_str::<Wire>(text) {

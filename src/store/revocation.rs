@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// How to revoke one token. New minting sources add a variant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Revocation {
+pub(crate) enum Revocation {
     /// A GitHub installation token (GitHub App, Actions, octo-sts): `DELETE {api_url}/installation/token`
     /// authenticated with the token itself answers 204 (docs/protocols/github-api.md).
     GithubInstallationToken { api_url: String },
@@ -20,7 +20,7 @@ pub enum Revocation {
 
 /// The outcome of a revocation that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Revoked {
+pub(crate) enum Revoked {
     Now,
     /// The server no longer accepts the token (revoked before, or expired): nothing left to do.
     AlreadyInvalid,
@@ -28,7 +28,7 @@ pub enum Revoked {
 
 impl Revocation {
     /// What it revokes, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Revocation::GithubInstallationToken { api_url } => {
                 format!("GitHub installation token (DELETE {api_url}/installation/token)")

@@ -13,7 +13,7 @@ fn is_glob(p: &str) -> bool {
 }
 
 /// Checks `--allow` patterns: each one GOPRIVATE pattern, host first.
-pub fn check_allow(patterns: &[String]) -> Result<()> {
+pub(crate) fn check_allow(patterns: &[String]) -> Result<()> {
     if patterns.is_empty() {
         return Err(Error::Usage(
             "give at least one --allow PATTERN (e.g. --allow 'github.com/acme/*'): an agent \

@@ -33,9 +33,9 @@ use crate::secret::{secret, ExposeSecret, SecretString};
 use crate::settings::{Env, Settings};
 use crate::store::lease::{Lease, LeaseDir};
 
-pub use super::AGENT_VAR;
+pub(crate) use super::AGENT_VAR;
 /// The pid that must be serving that socket (this gocred).
-pub const AGENT_PID_VAR: &str = "GOCRED_CI_AGENT_PID";
+pub(crate) const AGENT_PID_VAR: &str = "GOCRED_CI_AGENT_PID";
 
 /// How long the helper waits for the whole exchange (the server's own deadline is shorter).
 const ASK_TIMEOUT: Duration = Duration::from_secs(15);
@@ -44,7 +44,7 @@ const MAX_LOGGED: usize = 20;
 
 /// What `ci exec` and its agent share: the lease in memory (the truth for the wipe, even when
 /// its file is gone) and what has been served.
-pub struct Job {
+pub(crate) struct Job {
     pub lease: Lease,
     served: Vec<Issued>,
     /// Hosts whose on-demand mint failed: not retried in this job.
@@ -54,7 +54,7 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new(lease: Lease) -> Arc<Mutex<Job>> {
+    pub(crate) fn new(lease: Lease) -> Arc<Mutex<Job>> {
         Arc::new(Mutex::new(Job {
             lease,
             served: Vec::new(),
@@ -66,18 +66,18 @@ impl Job {
 
 impl Job {
     /// CMD has ended: serve and mint nothing more.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         self.closed = true;
     }
 }
 
 /// Locks the job, whatever a panicking holder left.
-pub fn lock(job: &Mutex<Job>) -> MutexGuard<'_, Job> {
+pub(crate) fn lock(job: &Mutex<Job>) -> MutexGuard<'_, Job> {
     job.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The serving side, owned by `ci exec`.
-pub struct Agent {
+pub(crate) struct Agent {
     server: Server,
     job: Arc<Mutex<Job>>,
 }
@@ -93,7 +93,7 @@ struct Serve {
 
 impl Agent {
     /// Serves `issued` (and `plan.lazy` on demand) at `path` to this process's descendants.
-    pub fn start(
+    pub(crate) fn start(
         path: &Path,
         settings: &Settings,
         plan: &Plan,
@@ -139,13 +139,13 @@ impl Agent {
         Ok(Agent { server, job })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.server.path()
     }
 
     /// CMD has ended: cut every connection, answer nothing more, and wait for a mint in flight
     /// (bounded by its source's own deadline) so that its token is in the lease for the wipe.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.server.stop();
         lock(&self.job).close();
     }
@@ -270,14 +270,14 @@ fn parse_request(request: &[u8]) -> Option<String> {
 }
 
 #[derive(Debug, Args)]
-pub struct HelperArgs {
+pub(crate) struct HelperArgs {
     /// git's operation: get, store or erase.
     pub operation: String,
 }
 
 /// `gocred ci helper <op>`: git's helper inside `ci exec`. Prints nothing unless the agent
 /// answered for exactly the host git asked about.
-pub fn helper(
+pub(crate) fn helper(
     args: HelperArgs,
     input: impl BufRead,
     env: &Env,
@@ -313,7 +313,7 @@ pub fn helper(
 /// What the agent named in `env` holds for `authority` (`host[:port]`): username, token, expiry.
 /// Shared by `ci helper` (git) and `goauth` (Go), so a job mints once for both. Refuses a socket
 /// not served by the gocred pid (and uid) the environment names.
-pub fn ask_agent(
+pub(crate) fn ask_agent(
     env: &Env,
     authority: &str,
 ) -> std::io::Result<Option<(String, SecretString, Option<u64>)>> {
@@ -369,7 +369,10 @@ pub fn ask_agent(
 
 /// Appends `pairs` to CMD's command-scope git configuration (after whatever
 /// `GIT_CONFIG_COUNT` already holds), as the variables to set.
-pub fn git_config_env(env: &Env, pairs: &[(String, String)]) -> Result<Vec<(String, String)>> {
+pub(crate) fn git_config_env(
+    env: &Env,
+    pairs: &[(String, String)],
+) -> Result<Vec<(String, String)>> {
     let start: usize = match env.get("GIT_CONFIG_COUNT") {
         None => 0,
         Some(n) => n.parse().map_err(|_| {
@@ -391,7 +394,7 @@ pub fn git_config_env(env: &Env, pairs: &[(String, String)]) -> Result<Vec<(Stri
 
 /// The git configuration that makes `helper` git's only helper for each served URL pattern
 /// (`host`, `host:port`, `*.suffix`).
-pub fn helper_config(patterns: &[String], helper: &str) -> Vec<(String, String)> {
+pub(crate) fn helper_config(patterns: &[String], helper: &str) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     for p in patterns {
         let key = format!("credential.https://{p}.helper");

@@ -34,10 +34,10 @@ use crate::settings::Settings;
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
-pub use unix::run;
+pub(crate) use unix::run;
 
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// Write a managed netrc block for CMD instead (for tools other than git and Go); CMD's git
     /// then refuses plain http (a netrc entry goes to every port and scheme of its host).
     #[arg(long, conflicts_with = "no_file")]
@@ -57,7 +57,7 @@ pub struct ExecArgs {
 }
 
 #[cfg(windows)]
-pub fn run(
+pub(crate) fn run(
     _args: ExecArgs,
     _settings: &Settings,
     _out: &mut dyn Write,

@@ -8,14 +8,14 @@
 //! between the two and wipes on every way out ([`signals`] forwards signals meanwhile).
 
 #[cfg(unix)]
-pub mod agent;
-pub mod exec;
-pub mod netrc;
-pub mod plan;
-pub mod setup;
+pub(crate) mod agent;
+pub(crate) mod exec;
+pub(crate) mod netrc;
+pub(crate) mod plan;
+pub(crate) mod setup;
 #[cfg(unix)]
-pub mod signals;
-pub mod wipe;
+pub(crate) mod signals;
+pub(crate) mod wipe;
 
 use std::io::{BufRead, Write};
 
@@ -27,16 +27,16 @@ use crate::settings::Env;
 use crate::settings::Settings;
 
 /// The variable that tells `gocred ci helper` (and `goauth`) where the `ci exec` agent listens.
-pub const AGENT_VAR: &str = "GOCRED_CI_AGENT";
+pub(crate) const AGENT_VAR: &str = "GOCRED_CI_AGENT";
 
 #[derive(Debug, Args)]
-pub struct CiArgs {
+pub(crate) struct CiArgs {
     #[command(subcommand)]
     pub command: CiCommand,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CiCommand {
+pub(crate) enum CiCommand {
     /// Write a managed block of `machine` entries for the private hosts into $HOME/.netrc (and
     /// $NETRC); prints `::add-mask::` lines on GitHub Actions.
     Netrc(netrc::NetrcArgs),
@@ -52,7 +52,7 @@ pub enum CiCommand {
     Helper(agent::HelperArgs),
 }
 
-pub fn run(
+pub(crate) fn run(
     args: CiArgs,
     settings: impl FnOnce() -> Result<Settings>,
     input: impl BufRead,

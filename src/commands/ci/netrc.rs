@@ -23,14 +23,14 @@ use crate::store::lease::{new_id, Lease, LeaseDir, LeaseFile};
 use crate::store::netrc_file::{self, Change};
 
 #[derive(Debug, Args)]
-pub struct NetrcArgs {
+pub(crate) struct NetrcArgs {
     /// Name this job's lease (default: a new random id), to wipe exactly it later with
     /// `gocred ci wipe --lease ID`.
     #[arg(long)]
     pub lease: Option<String>,
 }
 
-pub fn run(
+pub(crate) fn run(
     args: NetrcArgs,
     settings: &Settings,
     out: &mut dyn Write,
@@ -79,7 +79,11 @@ pub fn run(
 }
 
 /// The plan, its notes on stderr, and an error when it is empty.
-pub fn planned<'s>(settings: &'s Settings, mode: Mode, err: &mut dyn Write) -> Result<Plan<'s>> {
+pub(crate) fn planned<'s>(
+    settings: &'s Settings,
+    mode: Mode,
+    err: &mut dyn Write,
+) -> Result<Plan<'s>> {
     let plan = plan::plan(settings, mode);
     for n in &plan.notes {
         let _ = writeln!(err, "gocred: {n}");
@@ -97,7 +101,7 @@ pub fn planned<'s>(settings: &'s Settings, mode: Mode, err: &mut dyn Write) -> R
 }
 
 /// Writes the lease's block into each target, recording each file in the lease first.
-pub fn write_block(
+pub(crate) fn write_block(
     ld: &LeaseDir,
     lease: &mut Lease,
     issued: &[Issued],
@@ -153,7 +157,7 @@ pub fn write_block(
 }
 
 /// Wipes a lease this process created and could not finish.
-pub fn undo(ld: &LeaseDir, id: &block::BlockId, err: &mut dyn Write) {
+pub(crate) fn undo(ld: &LeaseDir, id: &block::BlockId, err: &mut dyn Write) {
     let Ok(list) = ld.list() else { return };
     for l in list.into_iter().filter(|l| l.id == id.as_str()) {
         if let Ok(Some(c)) = ld.claim(&l) {

@@ -15,14 +15,14 @@ use crate::settings::Settings;
 
 /// One host to write, and the rule whose source serves it.
 #[derive(Debug)]
-pub struct Planned<'a> {
+pub(crate) struct Planned<'a> {
     pub host: String,
     pub rule: &'a Rule,
 }
 
 /// Where the credentials go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// A managed netrc block: exact hosts on the default port only.
     Netrc,
     /// `ci exec`'s in-memory agent: exact, port and wildcard rules.
@@ -30,7 +30,7 @@ pub enum Mode {
 }
 
 #[derive(Debug, Default)]
-pub struct Plan<'a> {
+pub(crate) struct Plan<'a> {
     /// Minted before the command starts; `host` is an authority (`host` or `host:port`).
     pub hosts: Vec<Planned<'a>>,
     /// Wildcard rules (agent only), minted per host on first request.
@@ -39,7 +39,7 @@ pub struct Plan<'a> {
     pub notes: Vec<String>,
 }
 
-pub fn plan(settings: &Settings, mode: Mode) -> Plan<'_> {
+pub(crate) fn plan(settings: &Settings, mode: Mode) -> Plan<'_> {
     let mut p = Plan::default();
     let goprivate = settings.go.value("GOPRIVATE");
     for rule in &settings.rules.rules {
@@ -136,7 +136,7 @@ fn not_private(rule: &Rule, host: &str, goprivate: &str) -> String {
 
 /// GOPRIVATE covers the rule's pattern, or a GOPRIVATE glob names this host and overlaps the
 /// rule's path part element by element.
-pub fn is_private(settings: &Settings, rule: &Rule, host: &str) -> bool {
+pub(crate) fn is_private(settings: &Settings, rule: &Rule, host: &str) -> bool {
     let pattern = rule.pattern.strip_suffix('/').unwrap_or(&rule.pattern);
     let as_module = match &rule.path_glob {
         Some(glob) => format!("{host}/{glob}"),

@@ -18,15 +18,16 @@ use crate::sources::Context;
 use crate::store::lease::{sha256_hex, Lease, LeaseDir, LeaseToken};
 
 /// One credential handed to the job.
-pub struct Issued {
+pub(crate) struct Issued {
     pub host: String,
-    pub rule: String,
     pub username: String,
     pub token: SecretString,
+    /// Sent by the `ci` agent (Unix only) as the credential's expiry.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub expires_at: Option<u64>,
 }
 
-pub fn issue(
+pub(crate) fn issue(
     settings: &Settings,
     plan: &Plan,
     ld: &LeaseDir,
@@ -49,7 +50,7 @@ pub fn issue(
 /// One credential from `rule`'s source for `host` (an authority: `host` or `host:port`),
 /// recorded in the lease (and the lease saved) before any check of it can fail. `None`: the
 /// source had nothing for this host (said on `err`).
-pub fn issue_one(
+pub(crate) fn issue_one(
     ctx: &Context,
     rule: &Rule,
     host: &str,
@@ -107,7 +108,6 @@ pub fn issue_one(
     }
     Ok(Some(Issued {
         host: host.to_string(),
-        rule: rule.pattern.clone(),
         username: cred.username,
         token: cred.secret,
         expires_at: cred.expires_at,
@@ -115,7 +115,7 @@ pub fn issue_one(
 }
 
 /// Unix seconds as an RFC 3339 UTC time, for messages.
-pub fn utc(secs: u64) -> String {
+pub(crate) fn utc(secs: u64) -> String {
     i64::try_from(secs)
         .ok()
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
@@ -128,7 +128,7 @@ pub fn utc(secs: u64) -> String {
 
 /// `::add-mask::` for each token and for `base64(user:token)` (what a Basic header carries), on
 /// the step's stdout, when running under GitHub Actions. Nothing otherwise.
-pub fn print_masks(env: &Env, issued: &[Issued], out: &mut dyn Write) -> Result<()> {
+pub(crate) fn print_masks(env: &Env, issued: &[Issued], out: &mut dyn Write) -> Result<()> {
     if env.get("GITHUB_ACTIONS") != Some("true") {
         return Ok(());
     }
@@ -165,7 +165,6 @@ mod tests {
     fn masks_only_under_github_actions() {
         let issued = vec![Issued {
             host: "h".into(),
-            rule: "h".into(),
             username: "x-access-token".into(),
             token: secret("ghs_a%b".into()),
             expires_at: None,

@@ -15,7 +15,7 @@ use signal_hook::iterator::{Handle, Signals};
 
 use crate::error::{Error, Result};
 
-pub struct Forwarder {
+pub(crate) struct Forwarder {
     /// The signals we catch (not those our parent had set to be ignored).
     caught: Vec<i32>,
     handle: Handle,
@@ -25,7 +25,7 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn install() -> Result<Forwarder> {
+    pub(crate) fn install() -> Result<Forwarder> {
         // A signal our parent set to "ignore" (nohup, `&` in a script) stays ignored, for us and
         // for the command, which inherits the disposition.
         let wanted: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
@@ -57,12 +57,12 @@ impl Forwarder {
     }
 
     /// The last signal received, if any.
-    pub fn received(&self) -> Option<i32> {
+    pub(crate) fn received(&self) -> Option<i32> {
         Some(self.last.load(Ordering::SeqCst)).filter(|&s| s != 0)
     }
 
     /// From now on signals go to `pid`; one that arrived just before is passed on now.
-    pub fn forward_to(&self, pid: u32) {
+    pub(crate) fn forward_to(&self, pid: u32) {
         self.child.store(pid as i32, Ordering::SeqCst);
         if let Some(sig) = self.received() {
             send(pid as i32, sig);
@@ -71,7 +71,7 @@ impl Forwarder {
 
     /// Stops forwarding (the command has ended) and gives the signals their default action
     /// back: a SIGTERM to gocred from now on ends it, as it would any program.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.child.store(0, Ordering::SeqCst);
         for &sig in &self.caught {
             // The handlers stay registered with signal-hook, but the kernel no longer calls
@@ -114,7 +114,7 @@ fn set_default(sig: i32) {
 }
 
 /// kill(2) to one process (never a group: pid must be positive).
-pub fn send(pid: i32, sig: i32) {
+pub(crate) fn send(pid: i32, sig: i32) {
     if pid <= 0 {
         return;
     }

@@ -20,7 +20,7 @@ use crate::store::lease::{self, Claimed, Lease, LeaseDir, Status};
 use crate::store::netrc_file::{self, Change};
 
 #[derive(Debug, Args)]
-pub struct WipeArgs {
+pub(crate) struct WipeArgs {
     /// Wipe only this lease (the id given to, or chosen by, `ci netrc --lease`).
     #[arg(long)]
     pub lease: Option<String>,
@@ -28,7 +28,7 @@ pub struct WipeArgs {
 
 /// What one wipe did.
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub files: Vec<PathBuf>,
     pub revoked: usize,
     /// Short-lived tokens no source can revoke (oauth): they expire on their own.
@@ -39,11 +39,12 @@ pub struct Report {
     /// The lease file had gone (its directory removed or moved while the command ran): wiped
     /// from what gocred held in memory.
     pub from_memory: bool,
-    /// SHA-256 of every token the wiped lease file listed.
+    /// SHA-256 of every token the wiped lease file listed (read by `ci exec`, Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub seen: Vec<String>,
 }
 
-pub fn run(args: WipeArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(args: WipeArgs, settings: &Settings, err: &mut dyn Write) -> Result<()> {
     let env = &settings.env;
     let ld = LeaseDir::open(env)?;
     let mut problems = Vec::new();
@@ -91,7 +92,7 @@ pub fn run(args: WipeArgs, settings: &Settings, err: &mut dyn Write) -> Result<(
 }
 
 /// One line on stderr about a finished wipe.
-pub fn say(err: &mut dyn Write, id: &str, r: &Report) {
+pub(crate) fn say(err: &mut dyn Write, id: &str, r: &Report) {
     let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
     let what = if !files.is_empty() {
         format!("block removed from {}", files.join(", "))
@@ -123,7 +124,7 @@ pub fn say(err: &mut dyn Write, id: &str, r: &Report) {
 
 /// Wipes every stale lease (its process died, or another CI job left it). Never fatal: what
 /// cannot be cleaned is reported and stays for the next run.
-pub fn clean_stale(ld: &LeaseDir, err: &mut dyn Write) {
+pub(crate) fn clean_stale(ld: &LeaseDir, err: &mut dyn Write) {
     let Ok(list) = ld.list() else { return };
     for l in list {
         let Status::Stale(why) = ld.status(&l) else {
@@ -165,7 +166,7 @@ impl Wiping for &mut Lease {
 }
 
 /// Wipes one claimed lease: blocks, verification, revocation, then the lease itself.
-pub fn wipe_claimed(ld: &LeaseDir, c: Claimed) -> Report {
+pub(crate) fn wipe_claimed(ld: &LeaseDir, c: Claimed) -> Report {
     let mut report = Report {
         seen: c.lease.tokens.iter().map(|t| t.sha256.clone()).collect(),
         ..Report::default()
@@ -189,7 +190,8 @@ pub fn wipe_claimed(ld: &LeaseDir, c: Claimed) -> Report {
 
 /// Wipes what `lease` (held in memory) holds beyond what a wipe of its lease file already saw
 /// (`seen`, the hashes that file listed); everything when the file had gone (`None`).
-pub fn wipe_in_memory(lease: &mut Lease, seen: Option<&[String]>) -> Report {
+#[cfg(unix)]
+pub(crate) fn wipe_in_memory(lease: &mut Lease, seen: Option<&[String]>) -> Report {
     let mut report = Report {
         from_memory: seen.is_none(),
         ..Report::default()

@@ -60,7 +60,7 @@ fn shape(rule: &Rule) -> Shape {
 /// One key Go would store a rule's credential under: the path elements, and whether it is the
 /// go-get page of exactly that path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
+pub(crate) struct Key {
     pub elems: Vec<String>,
     pub go_get: bool,
 }
@@ -74,7 +74,7 @@ impl Key {
     }
 
     /// Go's cache key for this key on `origin`.
-    pub fn cache_key(&self, origin: &Origin) -> String {
+    pub(crate) fn cache_key(&self, origin: &Origin) -> String {
         let mut s = origin.authority();
         for e in &self.elems {
             s.push('/');
@@ -87,7 +87,7 @@ impl Key {
     }
 
     /// The URL line that makes Go store this key; `None` if it cannot be written safely.
-    pub fn line(&self, origin: &Origin) -> Option<UrlLine> {
+    pub(crate) fn line(&self, origin: &Origin) -> Option<UrlLine> {
         let refs: Vec<&str> = self.elems.iter().map(String::as_str).collect();
         let p = UrlPrefix::new(origin, &refs).ok()?;
         Some(match self.go_get {
@@ -99,7 +99,7 @@ impl Key {
 
 /// The path elements a rule's credential is looked up for (its literal lead); `None` for
 /// globs no key fits.
-pub fn prefix_elems(rule: &Rule) -> Option<Vec<String>> {
+pub(crate) fn prefix_elems(rule: &Rule) -> Option<Vec<String>> {
     match shape(rule) {
         Shape::Whole => Some(Vec::new()),
         Shape::Literal(p) | Shape::LiteralStar(p) => Some(p),
@@ -110,7 +110,7 @@ pub fn prefix_elems(rule: &Rule) -> Option<Vec<String>> {
 /// The keys that answer everything `rule` covers on its own: the host; a literal path, its
 /// `.git` twin and the go-get pages of both; for `a/*` the key `a` alone (its go-get page
 /// `a?go-get=1` is not the rule's, and Go, finding no key for it, falls back to a broader one).
-pub fn keys(rule: &Rule) -> Option<Vec<Key>> {
+pub(crate) fn keys(rule: &Rule) -> Option<Vec<Key>> {
     Some(match shape(rule) {
         Shape::Whole => vec![Key::plain(Vec::new())],
         Shape::Literal(p) => {
@@ -143,7 +143,12 @@ fn related(a: &[String], b: &[String]) -> bool {
 
 /// An earlier rule for the host whose glob may reach under `elems`: its overlap cannot be
 /// sampled, so no key there is safe.
-pub fn glob_overlap(rules: &[Rule], i: usize, origin: &Origin, elems: &[String]) -> Option<usize> {
+pub(crate) fn glob_overlap(
+    rules: &[Rule],
+    i: usize,
+    origin: &Origin,
+    elems: &[String],
+) -> Option<usize> {
     rules[..i]
         .iter()
         .filter(|r| r.host.matches(origin))
@@ -211,7 +216,7 @@ fn sample_paths(rules: &[Rule], origin: &Origin) -> Vec<Vec<String>> {
 
 /// Go's `loadCredential`: the longest key reachable from `url` (minus `https://` and one
 /// trailing `/`) by cutting at the last `/`.
-pub fn go_lookup<'k, T>(keys: &'k [(String, T)], url: &str) -> Option<&'k T> {
+pub(crate) fn go_lookup<'k, T>(keys: &'k [(String, T)], url: &str) -> Option<&'k T> {
     let mut cur = url.strip_prefix("https://").unwrap_or(url);
     cur = cur.strip_suffix('/').unwrap_or(cur);
     loop {
@@ -232,7 +237,11 @@ fn first_match(rules: &[Rule], origin: &Origin, path: &str) -> Option<usize> {
 /// Whether Go, holding `keys` (cache key → rule index) for `origin`, attaches to every sample
 /// URL either nothing or the credential of the rule first-match picks. `Err`: the first URL
 /// where it would not, and the rule Go would use there.
-pub fn check(rules: &[Rule], origin: &Origin, keys: &[(String, usize)]) -> Result<(), String> {
+pub(crate) fn check(
+    rules: &[Rule],
+    origin: &Origin,
+    keys: &[(String, usize)],
+) -> Result<(), String> {
     let auth = origin.authority();
     for p in sample_paths(rules, origin) {
         let path = p.join("/");
@@ -267,7 +276,7 @@ pub fn check(rules: &[Rule], origin: &Origin, keys: &[(String, usize)]) -> Resul
 
 /// Whether a GOINSECURE glob could match a module on `host`: Go then fetches it without checking
 /// TLS and still attaches GOAUTH credentials (docs/protocols/goauth.md), so no credential is given for the host.
-pub fn insecure_host(goinsecure: &str, host: &str) -> Option<String> {
+pub(crate) fn insecure_host(goinsecure: &str, host: &str) -> Option<String> {
     goinsecure
         .split(',')
         .map(|g| g.strip_suffix('/').unwrap_or(g))

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::secret::SecretString;
 use crate::store::payload::PatSecret;
 
-pub fn apply(
+pub(crate) fn apply(
     plan: &Plan,
     inp: &Inputs,
     tokens: Vec<SecretString>,

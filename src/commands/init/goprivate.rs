@@ -11,7 +11,7 @@ use crate::goenv::join_patterns;
 use crate::scope::Patterns;
 
 /// A GOPRIVATE pattern given on the command line: one pattern, printable, no spaces.
-pub fn check_pattern(p: &str) -> Result<()> {
+pub(crate) fn check_pattern(p: &str) -> Result<()> {
     if p.is_empty() || p.contains(',') || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::Usage(format!(
             "`{}` is not one GOPRIVATE pattern (no commas, spaces or control characters)",
@@ -29,7 +29,7 @@ fn covers(list: &str, pattern: &str) -> bool {
 }
 
 /// Decides the GOPRIVATE patterns and whether Go's env file needs them. Returns the patterns.
-pub fn plan(inp: &Inputs, plan: &mut Plan) -> Result<Vec<String>> {
+pub(crate) fn plan(inp: &Inputs, plan: &mut Plan) -> Result<Vec<String>> {
     let s = inp.settings;
     let a = inp.args;
     let effective = s.go.value("GOPRIVATE").to_string();

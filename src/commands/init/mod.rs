@@ -10,10 +10,10 @@
 
 mod apply;
 mod goprivate;
-pub mod plan;
-pub mod prompt;
+pub(crate) mod plan;
+pub(crate) mod prompt;
 mod render;
-pub mod state;
+pub(crate) mod state;
 mod wiring;
 
 use std::io::Write;
@@ -29,7 +29,7 @@ use prompt::Ask;
 use render::describe;
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Print every change init would make, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -61,7 +61,7 @@ pub struct InitArgs {
 }
 
 /// [`run`], answered by the process's terminal (or, with `--yes`, its stdin).
-pub fn run_on_terminal(
+pub(crate) fn run_on_terminal(
     args: InitArgs,
     settings: &Settings,
     out: &mut dyn Write,
@@ -76,7 +76,7 @@ pub fn run_on_terminal(
     )
 }
 
-pub fn run(
+pub(crate) fn run(
     args: InitArgs,
     settings: &Settings,
     ask: &mut dyn Ask,

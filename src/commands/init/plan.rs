@@ -18,7 +18,7 @@ use crate::rules::{HostPattern, Rule};
 use crate::settings::Settings;
 
 /// Everything planning reads.
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     /// `--ssh` patterns and their ssh bases.
     pub ssh: Vec<(String, Option<String>)>,
     pub settings: &'a Settings,
@@ -31,20 +31,20 @@ pub struct Inputs<'a> {
 
 /// A rule to add, with what its secret needs.
 #[derive(Debug, Clone)]
-pub struct NewRule {
+pub(crate) struct NewRule {
     pub spec: RuleSpec,
     /// `pat`: the username stored with the token in the keyring.
     pub pat_username: Option<String>,
 }
 
 impl NewRule {
-    pub fn needs_token(&self) -> bool {
+    pub(crate) fn needs_token(&self) -> bool {
         self.spec.source == Some(SourceKind::Pat)
     }
 }
 
 #[derive(Debug, Clone)]
-pub enum Change {
+pub(crate) enum Change {
     Rule(Box<NewRule>),
     GitAdd {
         key: String,
@@ -60,7 +60,7 @@ pub enum Change {
 }
 
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// GOPRIVATE as it will be, and where it is read from.
     pub goprivate: String,
     pub goprivate_from: String,
@@ -73,7 +73,7 @@ pub struct Plan {
 
 impl Plan {
     /// The patterns of new `pat` rules, in order: the order tokens are read in.
-    pub fn token_patterns(&self) -> Vec<String> {
+    pub(crate) fn token_patterns(&self) -> Vec<String> {
         self.changes
             .iter()
             .filter_map(|c| match c {
@@ -84,7 +84,7 @@ impl Plan {
     }
 }
 
-pub fn build(inp: &Inputs, ask: &mut dyn Ask) -> Result<Plan> {
+pub(crate) fn build(inp: &Inputs, ask: &mut dyn Ask) -> Result<Plan> {
     let mut plan = Plan::default();
     let patterns = super::goprivate::plan(inp, &mut plan)?;
     let rules = propose_rules(inp, ask, &patterns, &mut plan)?;
@@ -252,7 +252,7 @@ fn note_missing_token(inp: &Inputs, rule: &Rule, plan: &mut Plan) {
 }
 
 /// `host[:port]` as written in a git URL, and the host and port to match git config against.
-pub fn host_of(h: &HostPattern) -> (String, String, u16) {
+pub(crate) fn host_of(h: &HostPattern) -> (String, String, u16) {
     let (shown, probe, port) = match h {
         HostPattern::Exact { host, port } => (host.clone(), host.clone(), *port),
         // Any one label stands for the wildcard when matching git's own `*` keys.

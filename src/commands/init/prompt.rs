@@ -11,13 +11,13 @@ use crate::secret::{secret, ExposeSecret, SecretString};
 
 /// How a GOPRIVATE pattern without a rule should be served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Choice {
+pub(crate) enum Choice {
     Https,
     Ssh,
     Skip,
 }
 
-pub trait Ask {
+pub(crate) trait Ask {
     /// A person answers questions (stdin is a terminal).
     fn interactive(&self) -> bool;
     /// How to serve `pattern` (only asked when interactive).
@@ -30,12 +30,12 @@ pub trait Ask {
 }
 
 /// The real terminal (or a pipe) on stdin, prompts on stderr.
-pub struct Terminal {
+pub(crate) struct Terminal {
     tty: bool,
 }
 
 impl Terminal {
-    pub fn from_process() -> Terminal {
+    pub(crate) fn from_process() -> Terminal {
         Terminal {
             tty: std::io::stdin().is_terminal(),
         }
@@ -112,7 +112,7 @@ impl Ask for Terminal {
 
 const MAX_STDIN: usize = 256 * 1024;
 
-pub fn parse_choice(answer: &str, default: Choice) -> Option<Choice> {
+pub(crate) fn parse_choice(answer: &str, default: Choice) -> Option<Choice> {
     match answer.trim().to_ascii_lowercase().as_str() {
         "" => Some(default),
         "h" | "https" => Some(Choice::Https),
@@ -124,7 +124,7 @@ pub fn parse_choice(answer: &str, default: Choice) -> Option<Choice> {
 
 /// Splits piped stdin into one token per pattern. Blank lines are ignored; any other count is
 /// an error that says the order, never a token.
-pub fn tokens_from(input: SecretString, patterns: &[String]) -> Result<Vec<SecretString>> {
+pub(crate) fn tokens_from(input: SecretString, patterns: &[String]) -> Result<Vec<SecretString>> {
     let text = input.expose_secret();
     if text.len() > MAX_STDIN {
         return Err(Error::Usage("stdin is larger than 256 KiB".into()));

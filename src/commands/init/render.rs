@@ -5,7 +5,7 @@ use super::plan::{Change, Inputs};
 use crate::config::{SourceKind, Transport};
 
 /// One line per change, the same for `--dry-run` and a real run.
-pub fn describe(c: &Change, inp: &Inputs) -> String {
+pub(crate) fn describe(c: &Change, inp: &Inputs) -> String {
     match c {
         Change::Rule(r) => {
             let what = match (r.spec.transport, r.spec.source) {

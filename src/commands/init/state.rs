@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::settings::Env;
 
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct State {
+pub(crate) struct State {
     pub version: u32,
     /// git config entries added, in order.
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct State {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct GitRecord {
+pub(crate) struct GitRecord {
     pub file: PathBuf,
     pub key: String,
     pub value: String,
@@ -43,7 +43,7 @@ pub struct GitRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct GoRecord {
+pub(crate) struct GoRecord {
     pub file: PathBuf,
     /// Whether `before`/`after` may be used (false once someone else changed the file between
     /// two init runs).
@@ -57,7 +57,7 @@ pub struct GoRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct GoVarRecord {
+pub(crate) struct GoVarRecord {
     pub name: String,
     /// The value in the file before init (`None`: not in the file).
     pub before: Option<String>,
@@ -66,20 +66,20 @@ pub struct GoVarRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct RuleRecord {
+pub(crate) struct RuleRecord {
     pub pattern: String,
     pub config: PathBuf,
     pub token_stored: bool,
 }
 
 impl State {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.git.is_empty() && self.go.is_none() && self.rules.is_empty()
     }
 }
 
 /// `<user config dir>/gocred/init-state.json`.
-pub fn path(env: &Env) -> Result<PathBuf> {
+pub(crate) fn path(env: &Env) -> Result<PathBuf> {
     env.user_config_dir()
         .map(|d| d.join("gocred").join("init-state.json"))
         .ok_or_else(|| {
@@ -90,7 +90,7 @@ pub fn path(env: &Env) -> Result<PathBuf> {
         })
 }
 
-pub fn load(path: &Path) -> Result<Option<State>> {
+pub(crate) fn load(path: &Path) -> Result<Option<State>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -112,13 +112,13 @@ pub fn load(path: &Path) -> Result<Option<State>> {
     Ok(Some(state))
 }
 
-pub fn save(path: &Path, state: &State) -> Result<()> {
+pub(crate) fn save(path: &Path, state: &State) -> Result<()> {
     let mut text = serde_json::to_string_pretty(state).expect("state is plain data");
     text.push('\n');
     crate::fsutil::write_atomic(path, text.as_bytes(), 0o600)
 }
 
-pub fn remove(path: &Path) -> Result<()> {
+pub(crate) fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -18,7 +18,7 @@ use crate::rules::Rule;
 /// through the shell (docs/protocols/git-credential.md), so the path must not need quoting. On Windows it is written with forward
 /// slashes (`C:/Users/me/.local/bin/gocred.exe`), which Git for Windows' shell runs as is, where
 /// a backslash would be an escape.
-pub fn helper_value(exe: &std::path::Path) -> Result<String> {
+pub(crate) fn helper_value(exe: &std::path::Path) -> Result<String> {
     let p = exe.to_str().unwrap_or("");
     let (p, extra): (String, &[u8]) = match cfg!(windows) {
         true => (p.replace('\\', "/"), b":"),
@@ -42,7 +42,7 @@ pub fn helper_value(exe: &std::path::Path) -> Result<String> {
     Ok(p)
 }
 
-pub fn plan_git(inp: &Inputs, rules: &[Rule], plan: &mut Plan) -> Result<()> {
+pub(crate) fn plan_git(inp: &Inputs, rules: &[Rule], plan: &mut Plan) -> Result<()> {
     let entries = inp.git.list_effective()?;
     let ours = helper_value(inp.exe)?;
     let https: Vec<&Rule> = rules
@@ -268,7 +268,7 @@ fn plan_rewrite(
     }
 }
 
-pub fn plan_go(inp: &Inputs, plan: &mut Plan) -> Result<()> {
+pub(crate) fn plan_go(inp: &Inputs, plan: &mut Plan) -> Result<()> {
     let file = inp.go.file_values()?;
     let env = &inp.settings.env;
     let ours = goenv::goauth_command(inp.exe)?;

@@ -12,7 +12,7 @@ use crate::netrc::block::BlockId;
 
 /// How a listed lease stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Held(u32),
     Parked,
     Stale(String),
@@ -22,7 +22,7 @@ pub enum Status {
 
 /// A lease file found in the directory.
 #[derive(Debug, Clone)]
-pub struct Listed {
+pub(crate) struct Listed {
     pub id: String,
     pub path: PathBuf,
     /// Set for a claim file: the claimer.
@@ -30,13 +30,13 @@ pub struct Listed {
 }
 
 /// A lease this process has claimed for wiping.
-pub struct Claimed {
+pub(crate) struct Claimed {
     pub lease: Lease,
     path: PathBuf,
 }
 
 /// The lease directory.
-pub struct LeaseDir {
+pub(crate) struct LeaseDir {
     dir: PathBuf,
 }
 
@@ -45,7 +45,7 @@ impl LeaseDir {
     /// ours, private, reached only through directories nobody else can change
     /// (`fsutil::trust::private_dir`), and outside the CI workspace (which may be uploaded or
     /// cached).
-    pub fn open(env: &Env) -> Result<LeaseDir> {
+    pub(crate) fn open(env: &Env) -> Result<LeaseDir> {
         let base = env
             .get("XDG_RUNTIME_DIR")
             .map(PathBuf::from)
@@ -87,7 +87,8 @@ impl LeaseDir {
         Ok(LeaseDir { dir })
     }
 
-    pub fn path(&self) -> &Path {
+    #[cfg(all(test, unix))]
+    pub(crate) fn path(&self) -> &Path {
         &self.dir
     }
 
@@ -96,12 +97,13 @@ impl LeaseDir {
     }
 
     /// The agent socket path for a lease.
-    pub fn socket(&self, id: &BlockId) -> PathBuf {
+    #[cfg(unix)]
+    pub(crate) fn socket(&self, id: &BlockId) -> PathBuf {
         self.dir.join(format!("{id}.sock"))
     }
 
     /// Writes a new lease; refuses an id that is already in use.
-    pub fn create(&self, lease: &Lease) -> Result<()> {
+    pub(crate) fn create(&self, lease: &Lease) -> Result<()> {
         if self.list()?.iter().any(|l| l.id == lease.id) {
             return Err(Error::Usage(format!(
                 "lease `{}` already exists; wipe it first (`gocred ci wipe --lease {}`) or pick another id",
@@ -112,11 +114,11 @@ impl LeaseDir {
     }
 
     /// Rewrites a lease this process holds.
-    pub fn save(&self, lease: &Lease) -> Result<()> {
+    pub(crate) fn save(&self, lease: &Lease) -> Result<()> {
         write_private(&self.file(&lease.id), lease)
     }
 
-    pub fn list(&self) -> Result<Vec<Listed>> {
+    pub(crate) fn list(&self) -> Result<Vec<Listed>> {
         let rd = fs::read_dir(&self.dir)
             .map_err(|e| Error::io(format!("listing {}", self.dir.display()), e))?;
         let mut out = Vec::new();
@@ -151,7 +153,7 @@ impl LeaseDir {
     }
 
     /// How a listed lease stands.
-    pub fn status(&self, l: &Listed) -> Status {
+    pub(crate) fn status(&self, l: &Listed) -> Status {
         if let Some(c) = &l.claimer {
             return if c.is_alive() {
                 Status::Claimed(c.pid)
@@ -175,7 +177,7 @@ impl LeaseDir {
     }
 
     /// Reads a lease without claiming it (`None` if it is gone or unreadable).
-    pub fn peek(&self, id: &BlockId) -> Option<Lease> {
+    pub(crate) fn peek(&self, id: &BlockId) -> Option<Lease> {
         let listed = self
             .list()
             .ok()?
@@ -185,7 +187,7 @@ impl LeaseDir {
     }
 
     /// Takes a lease for wiping. `Ok(None)`: someone else got it first (or it is gone).
-    pub fn claim(&self, l: &Listed) -> Result<Option<Claimed>> {
+    pub(crate) fn claim(&self, l: &Listed) -> Result<Option<Claimed>> {
         let me = Holder::current();
         let to = self.dir.join(format!(
             "{}{CLAIM}{}-{}",
@@ -209,7 +211,7 @@ impl LeaseDir {
     }
 
     /// Saves what is left of a claimed lease and releases it (it becomes parked again).
-    pub fn release(&self, mut c: Claimed) -> Result<()> {
+    pub(crate) fn release(&self, mut c: Claimed) -> Result<()> {
         c.lease.holder = None;
         write_private(&c.path, &c.lease)?;
         let back = self.file(&c.lease.id);
@@ -218,12 +220,12 @@ impl LeaseDir {
     }
 
     /// Rewrites a claimed lease in place (after each revocation, so revoked tokens leave the disk).
-    pub fn update(&self, c: &Claimed) -> Result<()> {
+    pub(crate) fn update(&self, c: &Claimed) -> Result<()> {
         write_private(&c.path, &c.lease)
     }
 
     /// Erases a finished lease: zeros, then unlink.
-    pub fn destroy(&self, c: Claimed) -> Result<()> {
+    pub(crate) fn destroy(&self, c: Claimed) -> Result<()> {
         shred(&c.path);
         match fs::remove_file(&c.path) {
             Ok(()) => Ok(()),

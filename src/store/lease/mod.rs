@@ -30,21 +30,21 @@ use crate::store::revocation::Revocation;
 mod dir;
 mod process;
 
-pub use dir::{Claimed, LeaseDir, Listed, Status};
+pub(crate) use dir::{Claimed, LeaseDir, Status};
 
 const SUFFIX: &str = ".lease";
 const CLAIM: &str = ".lease.claim-";
 
 /// The process a lease belongs to while it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub pid: u32,
     /// Process start time (Linux: clock ticks since boot), so a reused pid is not mistaken.
     pub start: Option<u64>,
 }
 
 impl Holder {
-    pub fn current() -> Holder {
+    pub(crate) fn current() -> Holder {
         let pid = std::process::id();
         Holder {
             pid,
@@ -52,12 +52,12 @@ impl Holder {
         }
     }
 
-    pub fn is_alive(&self) -> bool {
+    pub(crate) fn is_alive(&self) -> bool {
         process::alive(self.pid, self.start)
     }
 
     /// The nearest ancestor that is a CI runner's per-job process (Linux only).
-    pub fn job_process() -> Option<Holder> {
+    pub(crate) fn job_process() -> Option<Holder> {
         let pid = process::ancestor_named(std::process::id(), &["Runner.Worker"])?;
         Some(Holder {
             pid,
@@ -68,7 +68,7 @@ impl Holder {
 
 /// One file a lease wrote its block into.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeaseFile {
+pub(crate) struct LeaseFile {
     pub path: PathBuf,
     /// The file did not exist before: remove it if only our block was in it.
     pub created: bool,
@@ -78,7 +78,7 @@ pub struct LeaseFile {
 
 /// One token handed out.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct LeaseToken {
+pub(crate) struct LeaseToken {
     pub host: String,
     pub rule: String,
     /// Hex SHA-256 of the token.
@@ -92,7 +92,7 @@ pub struct LeaseToken {
 
 /// Everything a wipe needs.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Lease {
+pub(crate) struct Lease {
     pub version: u32,
     pub id: BlockIdString,
     pub created_at: u64,
@@ -110,10 +110,10 @@ pub struct Lease {
 }
 
 /// A block id as stored (validated on load).
-pub type BlockIdString = String;
+pub(crate) type BlockIdString = String;
 
 impl Lease {
-    pub fn new(id: &BlockId, env: &Env) -> Lease {
+    pub(crate) fn new(id: &BlockId, env: &Env) -> Lease {
         Lease {
             version: 1,
             id: id.as_str().to_string(),
@@ -127,18 +127,18 @@ impl Lease {
         }
     }
 
-    pub fn block_id(&self) -> Result<BlockId> {
+    pub(crate) fn block_id(&self) -> Result<BlockId> {
         BlockId::parse(&self.id).map_err(Error::other)
     }
 
     /// Whether `token` is one this lease handed out.
-    pub fn holds_hash(&self, token: &[u8]) -> bool {
+    pub(crate) fn holds_hash(&self, token: &[u8]) -> bool {
         let h = sha256_hex(token);
         self.tokens.iter().any(|t| t.sha256 == h)
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -146,10 +146,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Unix seconds now.
-pub use crate::state::now_secs as now;
+pub(crate) use crate::state::now_secs as now;
 
 /// This CI job, when the CI says.
-pub fn job_id(env: &Env) -> Option<String> {
+pub(crate) fn job_id(env: &Env) -> Option<String> {
     if env.get("GITHUB_ACTIONS") == Some("true") {
         let run = env.get("GITHUB_RUN_ID")?;
         return Some(format!(
@@ -165,7 +165,7 @@ pub fn job_id(env: &Env) -> Option<String> {
 }
 
 /// A fresh lease id: not secret, only unique.
-pub fn new_id() -> BlockId {
+pub(crate) fn new_id() -> BlockId {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -177,7 +177,7 @@ mod opt_secret {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         v: &Option<SecretString>,
         s: S,
     ) -> std::result::Result<S::Ok, S::Error> {
@@ -187,7 +187,7 @@ mod opt_secret {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> std::result::Result<Option<SecretString>, D::Error> {
         Ok(Option::<String>::deserialize(d)?.map(secret))

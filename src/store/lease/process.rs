@@ -1,6 +1,6 @@
 //! Whether a lease's process still runs (pid plus start time, zombies count as gone).
 
-pub use imp::*;
+pub(crate) use imp::*;
 
 #[cfg(unix)]
 mod imp {
@@ -8,14 +8,14 @@ mod imp {
     use std::path::Path;
 
     /// Linux `/proc/<pid>/stat` field 22; `None` elsewhere.
-    pub fn start_time(pid: u32) -> Option<u64> {
+    pub(crate) fn start_time(pid: u32) -> Option<u64> {
         let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let after = stat.rsplit_once(')')?.1;
         after.split_whitespace().nth(19)?.parse().ok()
     }
 
     /// The pid of the nearest ancestor of `pid` (or `pid` itself) whose name is in `names`.
-    pub fn ancestor_named(pid: u32, names: &[&str]) -> Option<u32> {
+    pub(crate) fn ancestor_named(pid: u32, names: &[&str]) -> Option<u32> {
         let mut cur = pid;
         for _ in 0..64 {
             let comm = fs::read_to_string(format!("/proc/{cur}/comm")).ok()?;
@@ -39,7 +39,7 @@ mod imp {
     }
 
     /// Alive and not a zombie, and (when known) the same process that started at `start`.
-    pub fn alive(pid: u32, start: Option<u64>) -> bool {
+    pub(crate) fn alive(pid: u32, start: Option<u64>) -> bool {
         if pid == 0 {
             return false;
         }
@@ -68,16 +68,16 @@ mod imp {
 
 #[cfg(not(unix))]
 mod imp {
-    pub fn start_time(_pid: u32) -> Option<u64> {
+    pub(crate) fn start_time(_pid: u32) -> Option<u64> {
         None
     }
 
-    pub fn ancestor_named(_pid: u32, _names: &[&str]) -> Option<u32> {
+    pub(crate) fn ancestor_named(_pid: u32, _names: &[&str]) -> Option<u32> {
         None
     }
 
     /// Without a portable liveness check, a lease is never declared stale by pid.
-    pub fn alive(pid: u32, _start: Option<u64>) -> bool {
+    pub(crate) fn alive(pid: u32, _start: Option<u64>) -> bool {
         pid != 0
     }
 }

@@ -30,7 +30,7 @@ const MAX_SIZE: u64 = 16 << 20;
 
 /// Where the readers look: `$HOME/.netrc` (git reads only this one) and `$NETRC` (Go) when it
 /// names another file. On Windows Go prefers `%USERPROFILE%\_netrc` when it exists.
-pub fn targets(env: &Env) -> Result<Vec<PathBuf>> {
+pub(crate) fn targets(env: &Env) -> Result<Vec<PathBuf>> {
     let home = env.get("HOME").map(PathBuf::from).or_else(home_fallback);
     let home = home.filter(|h| h.is_absolute()).ok_or_else(|| {
         Error::with_hint(
@@ -82,7 +82,7 @@ fn same_file_key(p: &Path) -> PathBuf {
 }
 
 /// The file as read under the lock.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// `None`: there is no file yet.
     pub content: Option<FileBytes>,
     /// Permission bits of the existing file.
@@ -91,7 +91,7 @@ pub struct Snapshot {
 }
 
 /// What to do with the file.
-pub enum Change {
+pub(crate) enum Change {
     Keep,
     Write {
         content: FileBytes,
@@ -103,11 +103,8 @@ pub enum Change {
 
 /// What [`edit`] did.
 #[derive(Debug, Default)]
-pub struct Edited {
+pub(crate) struct Edited {
     pub changed: bool,
-    /// There was no file before.
-    pub created: bool,
-    pub previous_mode: Option<u32>,
 }
 
 fn refuse(path: &Path, why: impl std::fmt::Display, hint: &str) -> Error {
@@ -125,7 +122,7 @@ fn dir_of(path: &Path) -> &Path {
 }
 
 /// Every refusal, checked without writing anything (not even the lock file).
-pub fn preflight(path: &Path) -> Result<()> {
+pub(crate) fn preflight(path: &Path) -> Result<()> {
     platform::check_dir(path, dir_of(path))?;
     match fs::symlink_metadata(path) {
         Ok(md) => platform::check_target(path, &md),
@@ -135,7 +132,7 @@ pub fn preflight(path: &Path) -> Result<()> {
 }
 
 /// Reads the file (under the lock), for checks after an edit. `None`: no file.
-pub fn read(path: &Path) -> Result<Option<FileBytes>> {
+pub(crate) fn read(path: &Path) -> Result<Option<FileBytes>> {
     preflight(path)?;
     let _lock = platform::NetrcLock::acquire(path)?;
     Ok(read_locked(path)?.0.content)
@@ -143,30 +140,21 @@ pub fn read(path: &Path) -> Result<Option<FileBytes>> {
 
 /// Locks, reads and replaces `path` with what `decide` returns; retries when another writer got
 /// in between. Nothing is written when a check fails.
-pub fn edit(path: &Path, decide: &mut dyn FnMut(&Snapshot) -> Result<Change>) -> Result<Edited> {
+pub(crate) fn edit(
+    path: &Path,
+    decide: &mut dyn FnMut(&Snapshot) -> Result<Change>,
+) -> Result<Edited> {
     preflight(path)?;
     let _lock = platform::NetrcLock::acquire(path)?;
     remove_stale_temps(path);
     for _ in 0..20 {
         let (snap, old) = read_locked(path)?;
-        let edited = Edited {
-            changed: true,
-            created: snap.content.is_none(),
-            previous_mode: snap.mode,
-        };
+        let edited = Edited { changed: true };
         match decide(&snap)? {
-            Change::Keep => {
-                return Ok(Edited {
-                    changed: false,
-                    ..edited
-                })
-            }
+            Change::Keep => return Ok(Edited { changed: false }),
             Change::Delete => {
                 if snap.identity.is_none() {
-                    return Ok(Edited {
-                        changed: false,
-                        ..edited
-                    });
+                    return Ok(Edited { changed: false });
                 }
                 if current_identity(path)? != snap.identity {
                     continue;
@@ -367,10 +355,9 @@ mod tests {
     fn creates_then_edits_private() {
         let d = private_dir();
         let p = d.path().join(".netrc");
-        let e = append(&p, b"one\n").unwrap();
-        assert!(e.created && e.changed);
-        let e = append(&p, b"two\n").unwrap();
-        assert!(!e.created);
+        assert!(!p.exists());
+        assert!(append(&p, b"one\n").unwrap().changed);
+        assert!(append(&p, b"two\n").unwrap().changed);
         assert_eq!(fs::read(&p).unwrap(), b"one\ntwo\n");
         assert_eq!(
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,

@@ -3,11 +3,11 @@
 
 use super::*;
 
-pub fn check_dir(_path: &Path, _dir: &Path) -> Result<()> {
+pub(crate) fn check_dir(_path: &Path, _dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn check_target(path: &Path, md: &fs::Metadata) -> Result<()> {
+pub(crate) fn check_target(path: &Path, md: &fs::Metadata) -> Result<()> {
     if md.file_type().is_symlink() || !md.is_file() {
         return Err(refuse(
             path,
@@ -18,21 +18,21 @@ pub fn check_target(path: &Path, md: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
-pub fn open_nofollow(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_nofollow(path: &Path) -> std::io::Result<File> {
     File::open(path)
 }
 
-pub fn mode(_md: &fs::Metadata) -> u32 {
+pub(crate) fn mode(_md: &fs::Metadata) -> u32 {
     0o600
 }
 
-pub fn permissions(_mode: u32) -> fs::Permissions {
+pub(crate) fn permissions(_mode: u32) -> fs::Permissions {
     fs::metadata(".")
         .map(|m| m.permissions())
         .expect("cwd metadata")
 }
 
-pub fn identity(md: &fs::Metadata) -> Vec<i128> {
+pub(crate) fn identity(md: &fs::Metadata) -> Vec<i128> {
     let mtime = md
         .modified()
         .ok()
@@ -42,12 +42,12 @@ pub fn identity(md: &fs::Metadata) -> Vec<i128> {
 }
 
 /// Held for as long as it lives; closing the descriptor releases the lock.
-pub struct NetrcLock {
+pub(crate) struct NetrcLock {
     _file: File,
 }
 
 impl NetrcLock {
-    pub fn acquire(path: &Path) -> Result<NetrcLock> {
+    pub(crate) fn acquire(path: &Path) -> Result<NetrcLock> {
         let mut name = path.as_os_str().to_owned();
         name.push(".gocred.lock");
         let lock_path = PathBuf::from(name);

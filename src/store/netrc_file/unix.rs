@@ -4,7 +4,7 @@
 use super::*;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 
-pub fn check_dir(path: &Path, dir: &Path) -> Result<()> {
+pub(crate) fn check_dir(path: &Path, dir: &Path) -> Result<()> {
     use crate::fsutil::trust::{self, Untrusted};
     // The whole chain: whoever can write any directory above could swap this one.
     let abs = std::path::absolute(dir)
@@ -57,7 +57,7 @@ pub fn check_dir(path: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn check_target(path: &Path, md: &fs::Metadata) -> Result<()> {
+pub(crate) fn check_target(path: &Path, md: &fs::Metadata) -> Result<()> {
     let ft = md.file_type();
     if ft.is_symlink() {
         let to = fs::read_link(path)
@@ -98,22 +98,22 @@ pub fn check_target(path: &Path, md: &fs::Metadata) -> Result<()> {
     Ok(())
 }
 
-pub fn open_nofollow(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_nofollow(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
 }
 
-pub fn mode(md: &fs::Metadata) -> u32 {
+pub(crate) fn mode(md: &fs::Metadata) -> u32 {
     md.mode() & 0o7777
 }
 
-pub fn permissions(mode: u32) -> fs::Permissions {
+pub(crate) fn permissions(mode: u32) -> fs::Permissions {
     fs::Permissions::from_mode(mode)
 }
 
-pub fn identity(md: &fs::Metadata) -> Vec<i128> {
+pub(crate) fn identity(md: &fs::Metadata) -> Vec<i128> {
     vec![
         md.dev() as i128,
         md.ino() as i128,
@@ -127,12 +127,12 @@ pub fn identity(md: &fs::Metadata) -> Vec<i128> {
 
 /// `flock` on `<file>.gocred.lock`, created 0600 and never followed through a link.
 /// Held for as long as it lives; closing the descriptor releases the lock.
-pub struct NetrcLock {
+pub(crate) struct NetrcLock {
     _file: File,
 }
 
 impl NetrcLock {
-    pub fn acquire(path: &Path) -> Result<NetrcLock> {
+    pub(crate) fn acquire(path: &Path) -> Result<NetrcLock> {
         let mut name = path.as_os_str().to_owned();
         name.push(".gocred.lock");
         let lock_path = PathBuf::from(name);

@@ -24,7 +24,7 @@ use crate::store::netrc_file;
 /// it sleep 60 s once CMD has ended, before the wipe (to show signals work again then).
 const FAULT_VAR: &str = "GOCRED_TEST_FAULT";
 
-pub fn run(
+pub(crate) fn run(
     args: ExecArgs,
     settings: &Settings,
     out: &mut dyn Write,
