@@ -9,11 +9,8 @@ fn summary(r: &Result<Request, ProtocolError>) -> String {
     match r {
         Err(e) => format!("Err({e:?})"),
         Ok(r) => format!(
-            "{r:?} password={:?} refresh={:?}",
-            r.password.as_ref().map(|p| p.expose_secret().to_string()),
-            r.oauth_refresh_token
-                .as_ref()
-                .map(|p| p.expose_secret().to_string())
+            "{r:?} password={:?}",
+            r.password.as_ref().map(|p| p.expose_secret().to_string())
         ),
     }
 }
@@ -43,18 +40,6 @@ fn render(r: &Request) -> Vec<u8> {
     }
     if let Some(t) = r.password_expiry_utc {
         line("password_expiry_utc", &t.to_string());
-    }
-    if let Some(t) = &r.oauth_refresh_token {
-        line("oauth_refresh_token", t.expose_secret());
-    }
-    for w in &r.wwwauth {
-        line("wwwauth[]", w);
-    }
-    for s in &r.state {
-        line("state[]", s);
-    }
-    if r.ephemeral {
-        line("ephemeral", "1");
     }
     out
 }

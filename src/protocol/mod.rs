@@ -26,14 +26,8 @@ pub struct Request {
     /// The password git holds: present for `store` and `erase`.
     pub password: Option<SecretString>,
     pub password_expiry_utc: Option<u64>,
-    pub oauth_refresh_token: Option<SecretString>,
     /// `capability[]` values git announced that we understand (`authtype`, `state`).
     pub capabilities: Vec<String>,
-    /// `wwwauth[]` headers: server-controlled, kept only for diagnostics, never used to route.
-    pub wwwauth: Vec<String>,
-    /// `state[]` entries carrying our own `gocred:` prefix (others' are ignored).
-    pub state: Vec<String>,
-    pub ephemeral: bool,
 }
 
 impl Request {

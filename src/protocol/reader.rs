@@ -41,12 +41,8 @@ struct Raw {
     username: Option<String>,
     password: Option<SecretString>,
     expiry: Option<u64>,
-    refresh: Option<SecretString>,
     url: Option<String>,
     capabilities: Vec<String>,
-    wwwauth: Vec<String>,
-    state: Vec<String>,
-    ephemeral: bool,
 }
 
 /// Reads git's request up to a blank line or EOF and validates it.
@@ -136,7 +132,6 @@ fn accept(raw: &mut Raw, key: &[u8], value: &[u8], key_str: &str) -> Result<(), 
         b"path" => raw.path = Some(text("path", value)?),
         b"username" => raw.username = Some(text("username", value)?),
         b"password" => raw.password = Some(secret(text("password", value)?)),
-        b"oauth_refresh_token" => raw.refresh = Some(secret(text("oauth_refresh_token", value)?)),
         b"url" => raw.url = Some(text("url", value)?),
         // Git: base-10, and 0 / garbage / overflow mean "never expires".
         b"password_expiry_utc" => {
@@ -145,33 +140,18 @@ fn accept(raw: &mut Raw, key: &[u8], value: &[u8], key_str: &str) -> Result<(), 
                 .and_then(|s| s.parse::<u64>().ok())
                 .filter(|&n| n > 0)
         }
-        b"ephemeral" => raw.ephemeral = is_true(value),
         b"capability[]" => match value {
             b"" => raw.capabilities.clear(),
             b"authtype" | b"state" => raw.capabilities.push(text(key_str, value)?),
             _ => {}
         },
-        b"wwwauth[]" if value.is_empty() => raw.wwwauth.clear(),
-        b"wwwauth[]" => raw
-            .wwwauth
-            .push(String::from_utf8_lossy(value).into_owned()),
-        b"state[]" if value.is_empty() => raw.state.clear(),
-        b"state[]" => {
-            if let Ok(v) = std::str::from_utf8(value) {
-                if v.starts_with("gocred:") {
-                    raw.state.push(v.to_string());
-                }
-            }
-        }
-        // `authtype`/`credential` from a caller are input data we do not use; `quit`/`continue`
-        // are helper outputs. Unknown keys are ignored, as git's helpers must, after the byte checks above.
+        // `oauth_refresh_token`, `ephemeral`, `wwwauth[]`, `state[]`, `authtype`/`credential`
+        // from a caller are input data gocred does not use (it never stores a refresh token git
+        // holds, and routes on nothing a server sent), so they are checked as bytes above and
+        // dropped; `quit`/`continue` are helper outputs. Unknown keys are ignored, as git's helpers must, after the byte checks above.
         _ => {}
     }
     Ok(())
-}
-
-fn is_true(v: &[u8]) -> bool {
-    matches!(v, b"1" | b"true" | b"yes" | b"on")
 }
 
 fn finish(mut raw: Raw, seen: &HashSet<&'static str>) -> Result<Request, ProtocolError> {
@@ -199,11 +179,7 @@ fn finish(mut raw: Raw, seen: &HashSet<&'static str>) -> Result<Request, Protoco
         username: raw.username,
         password: raw.password,
         password_expiry_utc: raw.expiry,
-        oauth_refresh_token: raw.refresh,
         capabilities: raw.capabilities,
-        wwwauth: raw.wwwauth,
-        state: raw.state,
-        ephemeral: raw.ephemeral,
     })
 }
 
