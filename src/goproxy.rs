@@ -17,7 +17,7 @@ use crate::settings::GoVars;
 pub(crate) const DEFAULT: &str = "https://proxy.golang.org,direct";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Entry {
+pub(crate) enum ProxyEntry {
     Direct,
     Off,
     /// A proxy URL; `origin`/`path` are set for well-formed `https://` URLs without user info.
@@ -29,7 +29,7 @@ pub(crate) enum Entry {
 }
 
 /// The entries Go would use, in order.
-pub(crate) fn entries(goproxy: &str) -> Vec<Entry> {
+pub(crate) fn entries(goproxy: &str) -> Vec<ProxyEntry> {
     let list = if goproxy.is_empty() { DEFAULT } else { goproxy };
     let mut out = Vec::new();
     for raw in list
@@ -39,11 +39,11 @@ pub(crate) fn entries(goproxy: &str) -> Vec<Entry> {
     {
         match raw {
             "off" => {
-                out.push(Entry::Off);
+                out.push(ProxyEntry::Off);
                 break;
             }
             "direct" => {
-                out.push(Entry::Direct);
+                out.push(ProxyEntry::Direct);
                 break;
             }
             _ => {}
@@ -63,7 +63,7 @@ pub(crate) fn entries(goproxy: &str) -> Vec<Entry> {
             }
             None => (None, String::new()),
         };
-        out.push(Entry::Proxy { url, origin, path });
+        out.push(ProxyEntry::Proxy { url, origin, path });
     }
     out
 }
@@ -73,7 +73,7 @@ pub(crate) fn proxy_urls(goproxy: &str) -> Vec<String> {
     entries(goproxy)
         .into_iter()
         .filter_map(|e| match e {
-            Entry::Proxy { url, .. } => Some(url),
+            ProxyEntry::Proxy { url, .. } => Some(url),
             _ => None,
         })
         .collect()
@@ -93,7 +93,7 @@ pub(crate) fn served_proxies(go: &GoVars, rules: &Rules) -> Vec<ServedProxy> {
     entries(go.value("GOPROXY"))
         .into_iter()
         .filter_map(|e| match e {
-            Entry::Proxy {
+            ProxyEntry::Proxy {
                 url,
                 origin: Some(origin),
                 path,
@@ -173,24 +173,26 @@ mod tests {
     fn parses_like_proxy_list() {
         let e = entries(" proxy.corp.test/go| https://u@x.test ,direct,https://after.test");
         assert_eq!(e.len(), 3, "{e:?}");
-        assert!(matches!(&e[0], Entry::Proxy { url, origin: Some(o), path }
-            if url == "https://proxy.corp.test/go" && o.host == "proxy.corp.test" && path == "go"));
         assert!(
-            matches!(&e[1], Entry::Proxy { origin: None, .. }),
+            matches!(&e[0], ProxyEntry::Proxy { url, origin: Some(o), path }
+            if url == "https://proxy.corp.test/go" && o.host == "proxy.corp.test" && path == "go")
+        );
+        assert!(
+            matches!(&e[1], ProxyEntry::Proxy { origin: None, .. }),
             "user info: no origin"
         );
-        assert_eq!(e[2], Entry::Direct);
+        assert_eq!(e[2], ProxyEntry::Direct);
         assert!(
-            matches!(&entries("")[0], Entry::Proxy { url, .. } if url == "https://proxy.golang.org")
+            matches!(&entries("")[0], ProxyEntry::Proxy { url, .. } if url == "https://proxy.golang.org")
         );
-        assert_eq!(entries("off,https://x.test"), [Entry::Off]);
+        assert_eq!(entries("off,https://x.test"), [ProxyEntry::Off]);
         assert_eq!(
             proxy_urls("a.test|https://b.test,direct,c.test"),
             ["https://a.test", "https://b.test"]
         );
         assert!(matches!(
             &entries("file:///srv/proxy")[0],
-            Entry::Proxy { origin: None, .. }
+            ProxyEntry::Proxy { origin: None, .. }
         ));
     }
 

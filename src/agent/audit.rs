@@ -29,7 +29,7 @@ pub(crate) struct Audit {
 
 /// One line's fields.
 #[derive(Default)]
-pub(crate) struct Entry<'a> {
+pub(crate) struct AuditLine<'a> {
     pub event: &'a str,
     pub pid: Option<u32>,
     pub uid: Option<u32>,
@@ -102,7 +102,7 @@ impl Audit {
 
     /// Appends one line for `session`. A failing write is returned (the caller refuses to answer
     /// what it cannot log).
-    pub(crate) fn write(&self, session: &str, e: &Entry) -> std::io::Result<()> {
+    pub(crate) fn write(&self, session: &str, e: &AuditLine) -> std::io::Result<()> {
         let now = time::OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
@@ -141,7 +141,7 @@ mod tests {
         let tok = secret("ghs_secretvalue".to_string());
         a.write(
             "s1",
-            &Entry {
+            &AuditLine {
                 event: "answer",
                 pid: Some(7),
                 uid: Some(0),

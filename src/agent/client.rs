@@ -206,7 +206,7 @@ impl Client {
     ) -> Result<()> {
         let refused = |e: codec::GoauthError| Error::other(format!("goauth: refused: {e}"));
         let Some(raw) = url else {
-            return codec::write_response(out, &codec::Response::new())
+            return codec::write_response(out, &codec::GoauthResponse::new())
                 .map_err(|e| Error::io("writing the GOAUTH answer", e));
         };
         let url = RequestUrl::parse(raw).map_err(refused)?;
@@ -225,7 +225,7 @@ impl Client {
             HttpAuth::Bearer => Header::bearer(&g.password),
         }
         .map_err(refused)?;
-        let mut resp = codec::Response::new();
+        let mut resp = codec::GoauthResponse::new();
         resp.push(CredentialSet::new(UrlLine::Exact(url), header))
             .map_err(refused)?;
         codec::write_response(out, &resp).map_err(|e| Error::io("writing the GOAUTH answer", e))

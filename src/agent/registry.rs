@@ -17,7 +17,7 @@ const SUFFIX: &str = ".session.json";
 
 /// One session as `status` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Entry {
+pub(crate) struct SessionRecord {
     pub id: String,
     pub holder: Holder,
     pub socket: PathBuf,
@@ -51,7 +51,7 @@ pub(crate) fn dir(env: &Env) -> Result<PathBuf> {
 }
 
 /// Records `e` (0600, atomic).
-pub(crate) fn add(dir: &Path, e: &Entry) -> Result<PathBuf> {
+pub(crate) fn add(dir: &Path, e: &SessionRecord) -> Result<PathBuf> {
     let path = dir.join(format!("{}{SUFFIX}", e.id));
     let json = serde_json::to_vec_pretty(e).map_err(|e| Error::other(e.to_string()))?;
     crate::fsutil::write_atomic(&path, &json, 0o600)?;
@@ -59,7 +59,7 @@ pub(crate) fn add(dir: &Path, e: &Entry) -> Result<PathBuf> {
 }
 
 /// Every recorded session, live ones first; stale files are removed.
-pub(crate) fn list(dir: &Path) -> Vec<(Entry, bool)> {
+pub(crate) fn list(dir: &Path) -> Vec<(SessionRecord, bool)> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return out;
@@ -74,7 +74,7 @@ pub(crate) fn list(dir: &Path) -> Vec<(Entry, bool)> {
         else {
             continue;
         };
-        let Ok(e) = serde_json::from_slice::<Entry>(&bytes) else {
+        let Ok(e) = serde_json::from_slice::<SessionRecord>(&bytes) else {
             continue;
         };
         let live = e.holder.is_alive() && e.session_end > crate::state::now_secs();

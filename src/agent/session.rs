@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use secrecy::zeroize::Zeroizing;
 
-use super::audit::{Audit, Entry};
+use super::audit::{Audit, AuditLine};
 use super::wire::{Ask, Reply};
 use crate::agent_socket::{Handler, Peer};
 use crate::protocol::Origin;
@@ -98,12 +98,12 @@ impl Session {
     pub(crate) fn log_event(&self, event: &str, reason: &str) {
         let _ = self.audit.write(
             &self.id,
-            &Entry {
+            &AuditLine {
                 event,
                 pid: Some(std::process::id()),
                 uid: Some(crate::fsutil::euid()),
                 reason: Some(reason),
-                ..Entry::default()
+                ..AuditLine::default()
             },
         );
     }
@@ -321,17 +321,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Handler for Session {
     fn answer(&self, peer: &Peer, request: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let base = Entry {
+        let base = AuditLine {
             pid: Some(peer.pid),
             uid: Some(peer.uid),
-            ..Entry::default()
+            ..AuditLine::default()
         };
         let ask = match Ask::decode(request) {
             Ok(a) => a,
             Err(why) => {
                 let _ = self.audit.write(
                     &self.id,
-                    &Entry {
+                    &AuditLine {
                         event: "refuse",
                         reason: Some(&why),
                         ..base
@@ -345,7 +345,7 @@ impl Handler for Session {
             Ask::Get { origin, path } => (origin, path),
         };
         let host = origin.authority();
-        let base = Entry {
+        let base = AuditLine {
             protocol: Some("https"),
             host: Some(&host),
             path: path.as_deref(),
@@ -355,7 +355,7 @@ impl Handler for Session {
             Ok(s) => {
                 let logged = self.audit.write(
                     &self.id,
-                    &Entry {
+                    &AuditLine {
                         event: "answer",
                         rule: Some(&s.rule),
                         token: Some(&s.secret),
@@ -381,7 +381,7 @@ impl Handler for Session {
             Err(r) => {
                 let _ = self.audit.write(
                     &self.id,
-                    &Entry {
+                    &AuditLine {
                         event: "refuse",
                         rule: r.rule.as_deref(),
                         reason: Some(&r.reason),
@@ -396,12 +396,12 @@ impl Handler for Session {
     fn refused(&self, peer: Option<&Peer>, why: &str) {
         let _ = self.audit.write(
             &self.id,
-            &Entry {
+            &AuditLine {
                 event: "refuse",
                 pid: peer.map(|p| p.pid),
                 uid: peer.map(|p| p.uid),
                 reason: Some(why),
-                ..Entry::default()
+                ..AuditLine::default()
             },
         );
     }

@@ -146,7 +146,7 @@ pub(crate) fn start(
     };
     let server = Server::start(&socket, policy, limits, session.clone())
         .map_err(|e| Error::io(format!("listening on {}", socket.display()), e))?;
-    let entry = registry::Entry {
+    let entry = registry::SessionRecord {
         id: id.clone(),
         holder: crate::store::lease::Holder::current(),
         socket: socket.clone(),

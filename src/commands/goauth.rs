@@ -21,7 +21,7 @@ use clap::Args;
 use crate::config::HttpAuth;
 use crate::error::{Error, Result};
 use crate::goauth::{
-    read_challenge, write_response, CredentialSet, GoauthError, Header, RequestUrl, Response,
+    read_challenge, write_response, CredentialSet, GoauthError, GoauthResponse, Header, RequestUrl,
     UrlLine,
 };
 use crate::protocol::{Origin, Scheme};
@@ -68,7 +68,7 @@ fn refused(e: GoauthError) -> Error {
 fn first_call(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let rules = &settings.rules.rules;
     let insecure = settings.go.value("GOINSECURE");
-    let mut resp = Response::new();
+    let mut resp = GoauthResponse::new();
     // Go's cache keys answered so far, with the index of the rule they belong to.
     let mut answered: Vec<(String, usize)> = Vec::new();
     let mut failed = 0;
@@ -254,7 +254,7 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
         }
     };
     lines.for_each(|l| set.add_url(l));
-    let mut resp = Response::new();
+    let mut resp = GoauthResponse::new();
     resp.push(set).map_err(refused)?;
     write_response(out, &resp).map_err(|e| Error::io("writing the GOAUTH answer", e))
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use super::gitconf::{self, Entry, Helper};
+use super::gitconf::{self, ConfigEntry, Helper};
 use super::net::{self, Client};
 use super::report::{clean, sh_quote, Finding, Report};
 use super::Doctor;
@@ -260,7 +260,7 @@ pub(crate) fn make_gocred_first(d: &mut Doctor, host: &str) -> String {
 /// Commands that make gocred the first helper for `host`: drop gocred's old entries, then add
 /// an empty reset and gocred in a section of their own at the end of the global file (config
 /// order decides helper order, and a new section is appended after everything before it).
-fn add_gocred(chain: &[Helper], entries: &[Entry], host: &str, reset: bool) -> String {
+fn add_gocred(chain: &[Helper], entries: &[ConfigEntry], host: &str, reset: bool) -> String {
     let value = chain
         .iter()
         .find(|h| h.is_gocred())

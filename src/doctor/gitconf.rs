@@ -9,11 +9,11 @@ use std::process::Command;
 use std::time::Duration;
 
 pub(crate) use crate::gitconfig::urlmatch::url_matches;
-pub(crate) use crate::gitconfig::Entry;
+pub(crate) use crate::gitconfig::ConfigEntry;
 use crate::proc;
 
 /// The `git config` option that edits the file `e` lives in.
-pub(crate) fn file_option(e: &Entry) -> Option<String> {
+pub(crate) fn file_option(e: &ConfigEntry) -> Option<String> {
     match e.scope.as_str() {
         "global" => Some("--global".into()),
         "system" => Some("--system".into()),
@@ -33,7 +33,7 @@ pub(crate) struct GitVersion(pub u32, pub u32, pub u32);
 pub(crate) struct GitView {
     version: Option<Result<(GitVersion, String), String>>,
     urlmatch: HashMap<(String, String), Option<String>>,
-    regexp: HashMap<String, Vec<Entry>>,
+    regexp: HashMap<String, Vec<ConfigEntry>>,
 }
 
 /// `git` seeing the configuration Go's git sees: Go runs git with `GIT_DIR` set to a bare repo
@@ -76,7 +76,7 @@ impl GitView {
     }
 
     /// Every entry whose key matches `regex` (case-insensitive keys), in config order.
-    pub(crate) fn entries(&mut self, regex: &str) -> Vec<Entry> {
+    pub(crate) fn entries(&mut self, regex: &str) -> Vec<ConfigEntry> {
         self.regexp
             .entry(regex.to_string())
             .or_insert_with(|| {
@@ -111,7 +111,7 @@ fn parse_version(line: &str) -> Option<GitVersion> {
 /// One helper in git's list for a URL, with the config entry that put it there.
 #[derive(Debug, Clone)]
 pub(crate) struct Helper {
-    pub entry: Entry,
+    pub entry: ConfigEntry,
 }
 
 impl Helper {
@@ -152,7 +152,7 @@ impl Helper {
 }
 
 /// The helpers git will run for `url`, in order, and whether an empty value reset the list.
-pub(crate) fn helper_chain(entries: &[Entry], url: &str) -> (Vec<Helper>, bool) {
+pub(crate) fn helper_chain(entries: &[ConfigEntry], url: &str) -> (Vec<Helper>, bool) {
     let mut chain = Vec::new();
     let mut reset = false;
     for e in entries {
@@ -181,8 +181,8 @@ pub(crate) fn helper_chain(entries: &[Entry], url: &str) -> (Vec<Helper>, bool) 
 }
 
 /// The insteadOf rewrite git applies to `url`: (config entry, base, rewritten URL).
-pub(crate) fn rewrite(entries: &[Entry], url: &str) -> Option<(Entry, String, String)> {
-    let mut best: Option<(Entry, String, String)> = None;
+pub(crate) fn rewrite(entries: &[ConfigEntry], url: &str) -> Option<(ConfigEntry, String, String)> {
+    let mut best: Option<(ConfigEntry, String, String)> = None;
     for e in entries {
         let k = &e.key;
         let Some(base) = k.strip_prefix("url.").and_then(|r| {
@@ -219,8 +219,8 @@ pub(crate) fn is_ssh_url(url: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn e(key: &str, value: &str) -> Entry {
-        Entry {
+    fn e(key: &str, value: &str) -> ConfigEntry {
+        ConfigEntry {
             scope: "global".into(),
             file: "/h/.gitconfig".into(),
             key: key.into(),

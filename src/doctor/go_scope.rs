@@ -5,7 +5,7 @@
 
 use super::report::{Finding, Report, Slot};
 use super::{Doctor, Route};
-use crate::goproxy::Entry;
+use crate::goproxy::ProxyEntry;
 use crate::rules::Selection;
 use crate::scope::GoScope;
 
@@ -171,14 +171,14 @@ fn route_for(goproxy: &str, noproxy: bool) -> Route {
     let mut urls = Vec::new();
     for entry in crate::goproxy::entries(goproxy) {
         let then_direct = match entry {
-            Entry::Proxy { url, .. } => {
+            ProxyEntry::Proxy { url, .. } => {
                 urls.push(url);
                 continue;
             }
-            Entry::Direct if urls.is_empty() => return Route::Direct,
-            Entry::Off if urls.is_empty() => return Route::Off(format!("GOPROXY={goproxy}")),
-            Entry::Direct => true,
-            Entry::Off => false,
+            ProxyEntry::Direct if urls.is_empty() => return Route::Direct,
+            ProxyEntry::Off if urls.is_empty() => return Route::Off(format!("GOPROXY={goproxy}")),
+            ProxyEntry::Direct => true,
+            ProxyEntry::Off => false,
         };
         return Route::Proxies { urls, then_direct };
     }

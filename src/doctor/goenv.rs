@@ -33,7 +33,7 @@ pub(crate) const NAMES: [&str; 12] = [
 ];
 
 #[derive(Debug, Clone)]
-pub(crate) struct GoEnv {
+pub(crate) struct GoEnvReport {
     values: HashMap<String, String>,
     /// What the environment and Go's env file say, and which of them said it.
     own: GoVars,
@@ -41,8 +41,8 @@ pub(crate) struct GoEnv {
     pub go: Result<PathBuf, String>,
 }
 
-impl GoEnv {
-    pub(crate) fn read(env: &Env) -> GoEnv {
+impl GoEnvReport {
+    pub(crate) fn read(env: &Env) -> GoEnvReport {
         let own = GoVars::read_names(env, &NAMES);
         let go =
             proc::which("go", env.get("PATH")).ok_or_else(|| "`go` is not on PATH".to_string());
@@ -78,7 +78,7 @@ impl GoEnv {
             (_, Some(Err(e))) | (Err(e), _) => Err(e),
             (Ok(p), _) => Ok(p),
         };
-        GoEnv { values, own, go }
+        GoEnvReport { values, own, go }
     }
 
     pub(crate) fn get(&self, name: &str) -> &str {

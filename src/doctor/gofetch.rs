@@ -6,23 +6,23 @@
 //! exactly which credential (by source, never by value) Go sent and what the server answered.
 
 use super::goauth::{self, Method};
-use super::http::Response;
+use super::http::HttpResponse;
 use super::net::{self, Blocked, Client};
 use super::Doctor;
 
 pub(crate) struct GoFetch {
-    pub first: Result<Response, Blocked>,
+    pub first: Result<HttpResponse, Blocked>,
     /// Where the up-front credential came from, if Go sent one.
     pub first_cred: Option<String>,
     /// The retry after a 4xx, when GOAUTH produced a credential for the URL.
-    pub retry: Option<(Result<Response, Blocked>, String)>,
+    pub retry: Option<(Result<HttpResponse, Blocked>, String)>,
     /// GOAUTH problems, as `go -x` would log them.
     pub notes: Vec<String>,
 }
 
 impl GoFetch {
     /// The answer Go ends up with.
-    pub(crate) fn last(&self) -> &Result<Response, Blocked> {
+    pub(crate) fn last(&self) -> &Result<HttpResponse, Blocked> {
         match &self.retry {
             Some((r, _)) => r,
             None => &self.first,
@@ -137,7 +137,7 @@ fn clone_headers(
 }
 
 /// What Go writes to a GOAUTH command's stdin on a retry (`writeResponseToStdin`).
-fn response_head(res: &Response) -> String {
+fn response_head(res: &HttpResponse) -> String {
     let mut s = format!("HTTP/1.1 {} {}\n", res.status, res.reason);
     for (k, v) in &res.headers {
         s.push_str(&format!("{k}: {v}\n"));
@@ -147,7 +147,7 @@ fn response_head(res: &Response) -> String {
 }
 
 /// One-line description of an outcome for messages (status and reason; never headers).
-pub(crate) fn describe(r: &Result<Response, Blocked>) -> String {
+pub(crate) fn describe(r: &Result<HttpResponse, Blocked>) -> String {
     match r {
         Ok(res) => format!("{} {}", res.status, super::report::clean(&res.reason)),
         Err(Blocked::Unreachable(id)) => format!("not reachable (see {id})"),

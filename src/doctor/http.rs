@@ -151,7 +151,7 @@ pub(crate) fn connect_tunnel(
 
 /// One HTTP response (body capped at 1 MiB).
 #[derive(Debug, Clone)]
-pub(crate) struct Response {
+pub(crate) struct HttpResponse {
     pub status: u16,
     pub reason: String,
     pub headers: Vec<(String, String)>,
@@ -167,7 +167,7 @@ pub(crate) fn request(
     path_and_query: &str,
     secret_headers: &[(String, SecretString)],
     deadline: Deadline,
-) -> Result<Response, String> {
+) -> Result<HttpResponse, String> {
     for (_, v) in secret_headers {
         crate::http::redact::register_header_value(v);
     }
@@ -205,7 +205,7 @@ pub(crate) fn request(
     } else {
         read_to_close(s)?
     };
-    Ok(Response {
+    Ok(HttpResponse {
         status,
         reason,
         headers,

@@ -86,7 +86,7 @@ pub(crate) struct Doctor<'a> {
     /// The config file could not be loaded (rules are then empty).
     pub config_error: Option<String>,
     pub target: Target,
-    pub go: goenv::GoEnv,
+    pub go: goenv::GoEnvReport,
     pub timeouts: http::Timeouts,
     pub route: Route,
     /// Set when Go will get the module from a proxy: git and gocred are not in the path.
@@ -112,7 +112,7 @@ impl<'a> Doctor<'a> {
             settings,
             env,
             config_error,
-            go: goenv::GoEnv::read(env),
+            go: goenv::GoEnvReport::read(env),
             target,
             timeouts: http::Timeouts::default(),
             route: Route::Direct,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rustls::RootCertStore;
 
-use super::http::{self, Response, TlsStream};
+use super::http::{self, HttpResponse, TlsStream};
 use super::proxyenv::{self, ProxyChoice};
 use super::report::{sh_quote, Finding, Report};
 use super::trust::{self, TlsProblem, TrustSpec};
@@ -376,7 +376,7 @@ pub(crate) fn https(
     method: &str,
     path_and_query: &str,
     headers: &[(String, SecretString)],
-) -> Result<Response, Blocked> {
+) -> Result<HttpResponse, Blocked> {
     if let Some(Some(id)) = d.net.reach.get(&(client, host.to_string(), port)) {
         return Err(Blocked::Unreachable(id));
     }

@@ -3,7 +3,7 @@
 
 use super::{assert_printable, Fields};
 use crate::goauth::{
-    read_challenge, write_response, CredentialSet, Header, HeaderName, RequestUrl, Response,
+    read_challenge, write_response, CredentialSet, GoauthResponse, Header, HeaderName, RequestUrl,
     UrlLine, UrlPrefix, MAX_CHALLENGE,
 };
 use crate::protocol::{normalise_path, Origin, Scheme};
@@ -167,7 +167,7 @@ fn check_answer(prefix: UrlPrefix, mut headers: Vec<Header>) {
     for h in headers {
         set.add_header(h);
     }
-    let mut resp = Response::new();
+    let mut resp = GoauthResponse::new();
     resp.push(set).expect("one set");
     let dup = CredentialSet::new(
         UrlLine::Prefix(prefix.clone()),

@@ -25,7 +25,7 @@ use keys::check_key;
 
 /// One `git config` entry as `--list --show-origin --show-scope` reports it, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
+pub(crate) struct ConfigEntry {
     /// `system`, `global`, `local`, `command`, …
     pub scope: String,
     /// The file it came from (`file:` origin), empty for command-line entries.
@@ -36,7 +36,7 @@ pub(crate) struct Entry {
     pub value: Option<String>,
 }
 
-impl Entry {
+impl ConfigEntry {
     /// Same key as `key` (section and name compare case-insensitively, subsection exactly).
     pub(crate) fn is_key(&self, key: &str) -> bool {
         normalise_key(&self.key) == normalise_key(key)
@@ -111,7 +111,7 @@ impl GitConfig {
     }
 
     /// The system and global entries (what applies to every repository), in git's order.
-    pub(crate) fn list_effective(&self) -> Result<Vec<Entry>> {
+    pub(crate) fn list_effective(&self) -> Result<Vec<ConfigEntry>> {
         let mut c = self.cmd();
         c.args(["--null", "--list", "--show-origin", "--show-scope"]);
         let out = self.run(&mut c, "--list")?;
@@ -221,7 +221,7 @@ pub(crate) fn global_file(env: &Env) -> Option<PathBuf> {
 
 /// Parses `--null --list --show-origin --show-scope` output (and `--get-regexp` with the same
 /// flags): `scope\0origin\0key\nvalue\0` (a bare boolean key has no `\n`).
-pub(crate) fn parse_list(raw: &[u8]) -> Vec<Entry> {
+pub(crate) fn parse_list(raw: &[u8]) -> Vec<ConfigEntry> {
     let text = String::from_utf8_lossy(raw);
     let mut fields = text.split('\0');
     let mut out = Vec::new();
@@ -234,7 +234,7 @@ pub(crate) fn parse_list(raw: &[u8]) -> Vec<Entry> {
             Some((k, v)) => (k.to_string(), Some(v.to_string())),
             None => (kv.to_string(), None),
         };
-        out.push(Entry {
+        out.push(ConfigEntry {
             scope: scope.to_string(),
             file: PathBuf::from(origin.strip_prefix("file:").unwrap_or("")),
             key,

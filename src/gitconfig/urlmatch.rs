@@ -1,6 +1,6 @@
 //! Which `credential.<url>.helper` entries git applies to a host, and in which order.
 //!
-//! Pure code over [`Entry`] lists. Git collects helpers from every matching `credential.<url>`
+//! Pure code over [`ConfigEntry`] lists. Git collects helpers from every matching `credential.<url>`
 //! section in config order and an empty `helper =` clears what came before (docs/protocols/git-credential.md); a
 //! `<url>` matches by scheme, host (lower-cased, `*` = exactly one label), port, path prefix on
 //! `/` boundaries, and must have no user name when the request has none. `init` uses
@@ -8,7 +8,7 @@
 //! gocred's entry would silence it; `doctor` matches full request URLs ([`url_matches`]) for
 //! `credential.<url>.*` and `http.<url>.*` keys.
 
-use super::Entry;
+use super::ConfigEntry;
 
 /// How far a `credential.<url>` key applies to a host's repositories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,7 @@ fn host_matches(pattern: &str, host: &str) -> bool {
 /// A helper entry that applies to the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Helper {
-    pub entry: Entry,
+    pub entry: ConfigEntry,
     pub applies: Applies,
 }
 
@@ -117,7 +117,12 @@ impl Helper {
 }
 
 /// The helper entries for a host, in the order git reads them (resets included).
-pub(crate) fn helpers_for(entries: &[Entry], host: &str, port: u16, path: &str) -> Vec<Helper> {
+pub(crate) fn helpers_for(
+    entries: &[ConfigEntry],
+    host: &str,
+    port: u16,
+    path: &str,
+) -> Vec<Helper> {
     entries
         .iter()
         .filter_map(|e| {
@@ -188,8 +193,8 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn e(key: &str, value: &str) -> Entry {
-        Entry {
+    fn e(key: &str, value: &str) -> ConfigEntry {
+        ConfigEntry {
             scope: "global".into(),
             file: PathBuf::from("/h/.gitconfig"),
             key: key.into(),

@@ -21,7 +21,7 @@ mod writer;
 pub(crate) use header::{Header, HeaderName};
 pub(crate) use reader::{read_challenge, MAX_CHALLENGE};
 pub(crate) use url::{RequestUrl, UrlLine, UrlPrefix};
-pub(crate) use writer::{write_response, CredentialSet, Response};
+pub(crate) use writer::{write_response, CredentialSet, GoauthResponse};
 
 /// Why a GOAUTH input or output was refused. Never carries a secret, nor a raw URL that could
 /// hold user information or control characters.

@@ -1,7 +1,7 @@
 //! Renders a GOAUTH answer: `{ URLLine+ "\n" HeaderLine+ "\n" }` (docs/protocols/goauth.md).
 //!
 //! A [`CredentialSet`] cannot be empty on either side: a set without URLs does not parse, and a
-//! set without headers makes Go *delete* what it cached for those prefixes. A [`Response`]
+//! set without headers makes Go *delete* what it cached for those prefixes. A [`GoauthResponse`]
 //! holds each cache key once (Go would let the later set win silently). The whole answer is
 //! rendered into a buffer that is zeroed on drop and written with one `write_all`, so a failure
 //! leaves stdout empty rather than half an answer that voids everything.
@@ -43,13 +43,13 @@ impl CredentialSet {
 
 /// The whole answer: zero or more sets, each cache key at most once.
 #[derive(Debug, Default)]
-pub(crate) struct Response {
+pub(crate) struct GoauthResponse {
     sets: Vec<CredentialSet>,
 }
 
-impl Response {
-    pub(crate) fn new() -> Response {
-        Response::default()
+impl GoauthResponse {
+    pub(crate) fn new() -> GoauthResponse {
+        GoauthResponse::default()
     }
 
     /// Adds `set` unless one of its URLs is already answered (then nothing is added).
@@ -80,7 +80,7 @@ impl Response {
 }
 
 /// Writes `resp` in one `write_all`. An empty response writes nothing (Go: "no credentials").
-pub(crate) fn write_response(mut out: impl Write, resp: &Response) -> io::Result<()> {
+pub(crate) fn write_response(mut out: impl Write, resp: &GoauthResponse) -> io::Result<()> {
     if resp.is_empty() {
         return Ok(());
     }
@@ -117,7 +117,7 @@ mod tests {
         )
     }
 
-    fn render(r: &Response) -> String {
+    fn render(r: &GoauthResponse) -> String {
         let mut out = Vec::new();
         write_response(&mut out, r).unwrap();
         String::from_utf8(out).unwrap()
@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn the_format_go_documents() {
-        let mut r = Response::new();
+        let mut r = GoauthResponse::new();
         assert_eq!(render(&r), "", "no sets: no output at all");
         let mut set = CredentialSet::new(
             prefix("git.corp.test", &[]),
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn one_set_per_cache_key() {
-        let mut r = Response::new();
+        let mut r = GoauthResponse::new();
         let h = || Header::bearer(&secret("t".into())).unwrap();
         r.push(CredentialSet::new(prefix("a.example", &["x"]), h()))
             .unwrap();

@@ -10,7 +10,7 @@ use super::plan::{host_of, Change, Inputs, Plan};
 use crate::config::Transport;
 use crate::error::{Error, Result};
 use crate::gitconfig::urlmatch::{self, Applies, Helper};
-use crate::gitconfig::{self, Entry};
+use crate::gitconfig::{self, ConfigEntry};
 use crate::goenv;
 use crate::rules::Rule;
 
@@ -88,7 +88,14 @@ fn shown(h: &Helper) -> String {
     )
 }
 
-fn plan_helper(entries: &[Entry], url: &str, host: &str, port: u16, ours: &str, plan: &mut Plan) {
+fn plan_helper(
+    entries: &[ConfigEntry],
+    url: &str,
+    host: &str,
+    port: u16,
+    ours: &str,
+    plan: &mut Plan,
+) {
     let key = gitconfig::helper_key(url);
     let helpers = urlmatch::helpers_for(entries, host, port, "");
     let existing = helpers
@@ -118,7 +125,7 @@ fn plan_helper(entries: &[Entry], url: &str, host: &str, port: u16, ours: &str, 
             let mut with_ours = entries.to_vec();
             with_ours.insert(
                 pos,
-                Entry {
+                ConfigEntry {
                     scope: "global".into(),
                     file: Default::default(),
                     key: key.clone(),
@@ -175,7 +182,7 @@ fn is_true(v: Option<&str>) -> bool {
 }
 
 fn plan_use_http_path(
-    entries: &[Entry],
+    entries: &[ConfigEntry],
     url: &str,
     host: &str,
     port: u16,
@@ -215,7 +222,7 @@ fn plan_use_http_path(
 
 fn plan_rewrite(
     inp: &Inputs,
-    entries: &[Entry],
+    entries: &[ConfigEntry],
     r: &Rule,
     core_ssh: Option<&str>,
     plan: &mut Plan,
