@@ -178,9 +178,7 @@ pub fn run_with_stdin_unchecked(cmd: &mut Command, stdin: &[u8]) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {:?}: {e}", cmd.get_program()));
+    let mut child = spawn(cmd).unwrap_or_else(|e| panic!("spawning {:?}: {e}", cmd.get_program()));
     let mut input = child.stdin.take().expect("piped stdin");
     let data = stdin.to_vec();
     // Write from a thread so a child that writes a lot before reading cannot deadlock us.
@@ -195,6 +193,25 @@ pub fn run_with_stdin_unchecked(cmd: &mut Command, stdin: &[u8]) -> Output {
     out
 }
 
+/// `cmd.spawn()`, retried while the program is "text file busy" (ETXTBSY): a program a test
+/// has just written (a copied gocred, a helper script) is still open for writing in a child
+/// that another test thread forked before that child's exec closed it. Transient by nature;
+/// given up after 5 s.
+pub fn spawn(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            r => return r,
+        }
+    }
+}
+
 /// Starts `n` processes from `make` at once, each fed `stdin`, and waits for all of them (the
 /// "many parallel git processes" case).
 pub fn run_parallel(n: usize, mut make: impl FnMut() -> Command, stdin: &[u8]) -> Vec<Output> {
@@ -205,9 +222,8 @@ pub fn run_parallel(n: usize, mut make: impl FnMut() -> Command, stdin: &[u8]) -
             c.stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
-            let mut child = c
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawning {:?}: {e}", c.get_program()));
+            let mut child =
+                spawn(&mut c).unwrap_or_else(|e| panic!("spawning {:?}: {e}", c.get_program()));
             let _ = child.stdin.take().expect("piped stdin").write_all(stdin);
             child
         })
