@@ -110,6 +110,39 @@ pub fn is_socket(ft: &fs::FileType) -> bool {
     }
 }
 
+/// The end of [`read_file`] on every OS, once `real` (the resolved `path`) is trusted: opened
+/// without following a link (gone: `None`; swapped for a link or a socket since the look, which
+/// only you or root could do: refused), checked on that descriptor, read from it, bounded.
+fn read_checked(
+    path: &Path,
+    real: &Path,
+    owner: Owner,
+    max: u64,
+) -> Result<Option<Vec<u8>>, Untrusted> {
+    use std::io::Read;
+    let file = match open_nofollow(real) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Untrusted::Io(path.to_path_buf(), e)),
+    };
+    let md = file
+        .metadata()
+        .map_err(|e| Untrusted::Io(path.to_path_buf(), e))?;
+    check_file(real, &md, owner)?;
+    let mut bytes = Vec::new();
+    (&file)
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Untrusted::Io(path.to_path_buf(), e))?;
+    if bytes.len() as u64 > max {
+        return Err(Untrusted::refused(
+            real,
+            format!("is larger than {} KiB", max / 1024),
+        ));
+    }
+    Ok(Some(bytes))
+}
+
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]

@@ -9,7 +9,6 @@
 
 use super::*;
 use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Prefix};
 
@@ -110,27 +109,7 @@ pub fn read_file(path: &Path, owner: Owner, max: u64) -> Result<Option<Vec<u8>>,
         Err(Untrusted::Missing(_)) => return Ok(None),
         Err(e) => return Err(e),
     }
-    let file = match open_nofollow(&real) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Untrusted::Io(path.to_path_buf(), e)),
-    };
-    let md = file
-        .metadata()
-        .map_err(|e| Untrusted::Io(path.to_path_buf(), e))?;
-    check_file(&real, &md, owner)?;
-    let mut bytes = Vec::new();
-    (&file)
-        .take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Untrusted::Io(path.to_path_buf(), e))?;
-    if bytes.len() as u64 > max {
-        return Err(Untrusted::refused(
-            &real,
-            format!("is larger than {} KiB", max / 1024),
-        ));
-    }
-    Ok(Some(bytes))
+    super::read_checked(path, &real, owner, max)
 }
 
 /// Opens `path` for reading without following a reparse point at the last component (the
