@@ -4,11 +4,13 @@
 #   fuzz/run.sh                      every target, 10,000,000 executions each
 #   RUNS=100000 fuzz/run.sh          a short smoke run
 #   fuzz/run.sh netrc_block scope_patterns
+#   SANITIZER=leak fuzz/run.sh       LeakSanitizer alone: 2-4x the executions a second
 #
 # Needs a nightly toolchain (`rustup toolchain install nightly`); installs cargo-fuzz from
-# crates.io when it is missing. Builds with AddressSanitizer (LeakSanitizer on), so a crash, a
-# leak, an input slower than TIMEOUT seconds or one using more than RSS_MB MiB stops the run
-# with the input saved under fuzz/artifacts/<target>/. Inputs libFuzzer finds go to
+# crates.io when it is missing. Builds with AddressSanitizer (LeakSanitizer on; SANITIZER=leak
+# for LeakSanitizer alone, SANITIZER=none for neither), so a crash, a leak, an input slower than
+# TIMEOUT seconds or one using more than RSS_MB MiB stops the run with the input saved under
+# fuzz/artifacts/<target>/. Inputs libFuzzer finds go to
 # fuzz/work-corpus/<target>/ (not committed); the committed seeds in fuzz/corpus/<target>/ are
 # only read. One fuzzer process at a time, at the lowest CPU priority. Each target's libFuzzer
 # statistics land in fuzz/logs/<target>.log and one line per target in fuzz/logs/summary.tsv
@@ -19,6 +21,7 @@ cd "$(dirname "$0")"
 RUNS=${RUNS:-10000000}
 TIMEOUT=${TIMEOUT:-10}
 RSS_MB=${RSS_MB:-2048}
+SANITIZER=${SANITIZER:-address}
 ALL=(protocol_reader goauth_stdin goauth_url netrc_go netrc_curl netrc_block config_parse
      scope_patterns server_text)
 TARGETS=("$@")
@@ -43,10 +46,10 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p logs
 for t in "${TARGETS[@]}"; do
   mkdir -p "work-corpus/$t"
-  echo "== $t: $RUNS executions" >&2
+  echo "== $t: $RUNS executions, sanitizer $SANITIZER" >&2
   start=$(date +%s)
   set +e
-  nice -n 19 cargo +nightly fuzz run "$t" "work-corpus/$t" "corpus/$t" -- \
+  nice -n 19 cargo +nightly fuzz run -s "$SANITIZER" "$t" "work-corpus/$t" "corpus/$t" -- \
     -runs="$RUNS" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB" -max_len="$(max_len "$t")" \
     -print_final_stats=1 >"logs/$t.log" 2>&1
   status=$?

@@ -18,7 +18,7 @@ pub fn netrc_go(data: &[u8]) {
     let located = go::parse_located(data);
     let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
     assert_eq!(entries.len(), located.len());
-    let words = all_words(data);
+    let words: std::collections::HashSet<Vec<u8>> = all_words(data).into_iter().collect();
     for (e, (l, n)) in entries.iter().zip(&located) {
         assert!(e == l && (1..=lines).contains(n));
         for w in [&e.machine, &e.login, &e.password] {
@@ -33,13 +33,15 @@ pub fn netrc_go(data: &[u8]) {
             "password missing from all_words"
         );
     }
-    for nl in data
+    // Cut at up to 8 line ends spread over the file (each cut is a whole parse).
+    let ends: Vec<usize> = data
         .iter()
         .enumerate()
         .filter(|(_, &b)| b == b'\n')
         .map(|(i, _)| i)
-        .take(16)
-    {
+        .collect();
+    let step = ends.len().div_ceil(8).max(1);
+    for &nl in ends.iter().step_by(step) {
         let head = go::parse(&data[..nl]);
         assert!(entries.starts_with(&head), "not online at {nl}");
     }
@@ -116,8 +118,14 @@ fn reads_as_intended(user: &[u8], new: &[u8], entries: &[Entry]) -> bool {
             }
         }
     }
-    let mut others = curl::tokens(user);
-    others.push(b"gocred-check.invalid".to_vec());
+    // curl compares a host only with the token that follows a `machine` keyword, so those
+    // tokens (of either file) are every host whose answer can differ; any other host answers as
+    // the two names no file here has in that place.
+    let mut others = [machine_names(user), machine_names(new)].concat();
+    others.extend([
+        b"gocred-check.invalid".to_vec(),
+        b"gocred-other.invalid".to_vec(),
+    ]);
     others.sort();
     others.dedup();
     others.into_iter().all(|t| {
@@ -126,6 +134,16 @@ fn reads_as_intended(user: &[u8], new: &[u8], entries: &[Entry]) -> bool {
             .any(|e| e.machine.eq_ignore_ascii_case(t.as_bytes()))
             || curl::lookup(new, &t) == curl::lookup(user, &t)
     })
+}
+
+/// The tokens in curl's host-name place: each one right after a `machine` keyword, lowercased.
+fn machine_names(file: &[u8]) -> Vec<Vec<u8>> {
+    let tokens = curl::tokens(file);
+    tokens
+        .windows(2)
+        .filter(|w| w[0].eq_ignore_ascii_case(b"machine"))
+        .map(|w| w[1].to_ascii_lowercase())
+        .collect()
 }
 
 /// Properties of the managed block. Fields: block id, entry lines (`machine login password`,

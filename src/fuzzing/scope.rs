@@ -28,7 +28,9 @@ pub fn scope_patterns(data: &[u8]) {
         .map(|t| String::from_utf8_lossy(t).into_owned())
         .collect();
     targets.extend(globs.iter().map(|g| g.to_string()));
-    for raw_glob in list.split(',') {
+    // Every glob against every target is quadratic: a long list checks its first ones.
+    targets.truncate(32);
+    for raw_glob in list.split(',').take(32) {
         let malformed = path_match(raw_glob, "").is_err();
         for t in &targets {
             assert_eq!(
@@ -45,7 +47,7 @@ pub fn scope_patterns(data: &[u8]) {
             elems.len() >= n && path_match(g, &elems[..n].join("/")) == Ok(true)
         });
         assert_eq!(patterns.matching(t), first, "{t:?}");
-        for g in globs.iter().copied().filter(|g| literal(g)) {
+        for g in globs.iter().copied().filter(|g| literal(g)).take(32) {
             let want = t == g || t.strip_prefix(g).is_some_and(|r| r.starts_with('/'));
             // `g/`: parsing strips exactly one `/`, giving back the glob `g` itself.
             let alone = Patterns::parse(&format!("{g}/"));
