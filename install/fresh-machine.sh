@@ -147,6 +147,11 @@ cp -a "$cargo_home/bin" "$root/root/.cargo/bin"
 mkdir -p "$root/root/gocred"
 git -C "$here" archive --format=tar HEAD | tar -x -C "$root/root/gocred"
 
+# A machine's / is a mount point (an image's overlay, a VM's disk); a bare directory is not, and
+# `unshare -m` (which makes / private) fails there. Bound onto itself, private, it is one.
+mount --bind "$root" "$root"
+mount --make-private "$root"
+mounted+=("$root")
 for m in proc sys dev dev/pts run; do
   case "$m" in
     proc) mount -t proc proc "$root/proc" ;;

@@ -609,7 +609,7 @@ fn is_root() -> bool {
 struct FarUser {
     name: String,
     home: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl FarUser {
@@ -630,11 +630,17 @@ impl FarUser {
                 .arg(&name),
         );
         support::mkdir(&home);
-        FarUser {
-            name,
-            home,
-            _dir: dir,
-        }
+        FarUser { name, home, dir }
+    }
+
+    /// A copy of Go's GOROOT this user can run, beside its home (the tests' Go lives under
+    /// root's home, which others cannot enter); removed with the user's directory.
+    fn goroot(&self) -> PathBuf {
+        let dst = self.dir.path().join("goroot");
+        let src = support::go_bin_dir().parent().unwrap().to_path_buf();
+        support::run_ok(Command::new("cp").arg("-a").arg(&src).arg(&dst));
+        support::run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&dst));
+        dst
     }
 
     /// Makes everything under HOME the user's.
@@ -676,22 +682,6 @@ impl Drop for FarUser {
             .output();
         let _ = Command::new("userdel").arg("-f").arg(&self.name).output();
     }
-}
-
-/// Go's GOROOT copied once per test run to a place every user can read (the tests' Go lives
-/// under root's home, which others cannot enter).
-fn shared_goroot() -> PathBuf {
-    let dst = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gocred-test-cache/goroot");
-    if !dst.join("bin/go").exists() {
-        let src = support::go_bin_dir().parent().unwrap().to_path_buf();
-        let tmp = dst.with_extension(format!("partial-{}", std::process::id()));
-        support::run_ok(Command::new("cp").arg("-a").arg(&src).arg(&tmp));
-        support::run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&tmp));
-        if std::fs::rename(&tmp, &dst).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-    }
-    dst
 }
 
 /// Every file under `dir` whose bytes contain one of `needles`.
@@ -780,7 +770,7 @@ fn ssh_to_another_user_downloads_private_modules_through_the_forwarded_socket() 
         "module example.test/consumer\n\ngo 1.22\n",
     );
     far.chown_home();
-    let goroot = shared_goroot();
+    let goroot = far.goroot();
     let script = format!(
         "{env} cd \"$HOME/consumer\" && echo \"$GOCRED_AGENT\" > \"$HOME/agent-path\" && \
          GOPROXY=off go mod download git.corp.test/acme/lib@v1.0.0 && \
