@@ -204,10 +204,12 @@ pub fn check_insert(original: &[u8], new: &[u8], entries: &[Entry]) -> Result<()
             ));
         }
     }
-    let mut others: BTreeSet<Vec<u8>> = curl::tokens(original)
+    // curl compares a host only with a token in the place after `machine`: those of either
+    // file are every host whose answer can change; any other host answers as the sentinel does.
+    let mut others: BTreeSet<Vec<u8>> = [original, new]
         .into_iter()
+        .flat_map(curl::machine_names)
         .filter(|t| !t.is_empty() && t.len() <= 253)
-        .take(500)
         .collect();
     others.insert(b"gocred-check.invalid".to_vec());
     for host in others {

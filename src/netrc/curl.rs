@@ -13,6 +13,8 @@
 //!
 //! `tests/it/netrc_models.rs` checks this model against the real curl 7.88.1 binary.
 
+use std::borrow::Cow;
+
 /// What curl finds for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -189,9 +191,26 @@ pub fn tokens(data: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The tokens in the place where curl reads a host name (right after a `machine` keyword, any
+/// case), lowercased: the only names a lookup compares the asked host with.
+pub fn machine_names(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut after_machine = false;
+    for (_, line) in lines(data) {
+        let _ = lex_line(&line, &mut |tok| {
+            if after_machine {
+                out.push(tok.to_ascii_lowercase());
+            }
+            after_machine = tok.eq_ignore_ascii_case(b"machine");
+            true
+        });
+    }
+    out
+}
+
 /// The lines `Curl_get_line` hands to the parser, each ending in `\n`, with their 1-based
 /// numbers in the file.
-fn lines(data: &[u8]) -> Vec<(usize, Vec<u8>)> {
+fn lines(data: &[u8]) -> Vec<(usize, Cow<'_, [u8]>)> {
     let mut out = Vec::new();
     let (mut pos, mut partial, mut eof) = (0, false, false);
     let mut number = 1;
@@ -221,14 +240,14 @@ fn lines(data: &[u8]) -> Vec<(usize, Vec<u8>)> {
                 partial = false;
                 continue;
             }
-            out.push((at, chunk[..rlen].to_vec()));
+            out.push((at, Cow::Borrowed(&chunk[..rlen])));
         } else if eof {
             if partial || rlen + 1 >= BUFFER {
                 break;
             }
             let mut line = chunk[..rlen].to_vec();
             line.push(b'\n');
-            out.push((at, line));
+            out.push((at, Cow::Owned(line)));
         } else {
             partial = true;
         }
@@ -254,7 +273,7 @@ fn lex_line(line: &[u8], each: &mut dyn FnMut(&[u8]) -> bool) -> Result<(), ()> 
         if i >= n || line[i] == b'#' {
             return Ok(());
         }
-        let (tok, end): (Vec<u8>, usize) = if line[i] == b'"' {
+        let (tok, end): (Cow<[u8]>, usize) = if line[i] == b'"' {
             let (mut j, mut store) = (i + 1, Vec::new());
             let (mut escape, mut closed) = (false, false);
             while j < n {
@@ -282,13 +301,13 @@ fn lex_line(line: &[u8], each: &mut dyn FnMut(&[u8]) -> bool) -> Result<(), ()> 
             if escape || !closed {
                 return Err(());
             }
-            (store, j)
+            (Cow::Owned(store), j)
         } else {
             let mut j = i;
             while j < n && !is_space(line[j]) {
                 j += 1;
             }
-            (line[i..j].to_vec(), j)
+            (Cow::Borrowed(&line[i..j]), j)
         };
         if !each(&tok) {
             return Ok(());
