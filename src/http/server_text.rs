@@ -68,7 +68,10 @@ fn redact_shapes(s: &str) -> String {
 /// GitHub/GitLab token prefixes, JWTs, and any long unbroken run of token characters that is not
 /// a path (`//docs.github.com/rest/apps/apps`: short segments between slashes).
 fn looks_like_token(w: &str) -> bool {
-    let w = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    // Leading punctuation only for the prefix test: `ghs__` (a prefix and nothing alphanumeric
+    // after it) is still a token's shape.
+    let head = w.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+    let w = head.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
     let prefixed = [
         "ghp_",
         "gho_",
@@ -84,7 +87,7 @@ fn looks_like_token(w: &str) -> bool {
         "eyJ",
     ]
     .iter()
-    .any(|p| w.starts_with(p));
+    .any(|p| head.starts_with(p));
     let path_like = w.matches('/').count() >= 2 && w.split('/').all(|seg| seg.len() < 24);
     let long_run = w.len() >= 32 && !path_like;
     prefixed || long_run
@@ -133,6 +136,11 @@ mod tests {
         );
         // A control character inside a token does not split it out of reach.
         assert_eq!(clean("ghs_ab\u{7}cd"), "[redacted]");
+        // A prefix with only punctuation after it (found by fuzz target server_text).
+        assert_eq!(
+            clean("token ghs__ and glpat-- end"),
+            "token [redacted] and [redacted] end"
+        );
     }
 
     #[test]
