@@ -633,12 +633,12 @@ impl FarUser {
         FarUser { name, home, dir }
     }
 
-    /// A copy of Go's GOROOT this user can run, beside its home (the tests' Go lives under
-    /// root's home, which others cannot enter); removed with the user's directory.
-    fn goroot(&self) -> PathBuf {
-        let dst = self.dir.path().join("goroot");
-        let src = support::go_bin_dir().parent().unwrap().to_path_buf();
-        support::run_ok(Command::new("cp").arg("-a").arg(&src).arg(&dst));
+    /// A copy of `src` (a file or a tree) this user can read and run, beside its home: the
+    /// tests' Go and gocred live under root's home or the checkout, which others may not enter
+    /// (root's home is 0700). Removed with the user's directory.
+    fn runnable_copy(&self, src: &Path, name: &str) -> PathBuf {
+        let dst = self.dir.path().join(name);
+        support::run_ok(Command::new("cp").arg("-a").arg(src).arg(&dst));
         support::run_ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&dst));
         dst
     }
@@ -770,7 +770,7 @@ fn ssh_to_another_user_downloads_private_modules_through_the_forwarded_socket() 
         "module example.test/consumer\n\ngo 1.22\n",
     );
     far.chown_home();
-    let goroot = far.goroot();
+    let goroot = far.runnable_copy(support::go_bin_dir().parent().unwrap(), "goroot");
     let script = format!(
         "{env} cd \"$HOME/consumer\" && echo \"$GOCRED_AGENT\" > \"$HOME/agent-path\" && \
          GOPROXY=off go mod download git.corp.test/acme/lib@v1.0.0 && \
@@ -778,7 +778,7 @@ fn ssh_to_another_user_downloads_private_modules_through_the_forwarded_socket() 
          env > \"$HOME/env.txt\"",
         env = far_go_env(&far.home, &goroot, &server, &bundle),
     );
-    let gocred = support::gocred_bin();
+    let gocred = far.runnable_copy(&support::gocred_bin(), "gocred");
     let mut c = home.cmd();
     c.env("PROXY_PW", PROXY_PW)
         .args([
