@@ -56,18 +56,18 @@ pub fn parse_located(data: &[u8]) -> Vec<(GoEntry, usize)> {
         let f = fields(line);
         let mut i = 0;
         while i + 1 < f.len() {
-            let value = f[i + 1].to_vec();
+            let value = f[i + 1];
             match f[i] {
                 b"machine" => {
                     machine_line = n + 1;
                     cur = GoEntry {
-                        machine: value,
+                        machine: value.to_vec(),
                         login: Vec::new(),
                         password: Vec::new(),
                     }
                 }
-                b"login" => cur.login = value,
-                b"password" => cur.password = value,
+                b"login" => cur.login = value.to_vec(),
+                b"password" => cur.password = value.to_vec(),
                 b"macdef" => in_macro = true,
                 _ => {} // `default` (creds unused), `account`, `#`, anything: eats its partner
             }
@@ -123,7 +123,8 @@ pub fn fields(line: &[u8]) -> Vec<&[u8]> {
 /// invalid sequence is one byte wide (and `RuneError` is not whitespace).
 fn decode(b: &[u8]) -> (bool, usize) {
     let width = match b[0] {
-        0x00..=0x7f => 1,
+        // ASCII: Go's and Rust's white space agree on these six (\t \n \v \f \r and space).
+        c @ 0x00..=0x7f => return (matches!(c, b'\t'..=b'\r' | b' '), 1),
         0xc2..=0xdf => 2,
         0xe0..=0xef => 3,
         0xf0..=0xf4 => 4,
