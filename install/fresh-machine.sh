@@ -179,9 +179,9 @@ in_root() {
   local cmd="$1" input="$2" log="$3"
   # In the background, waited for: bash runs the INT/TERM traps (and so the clean-up) only
   # between commands, and `wait` is one it can interrupt. A background job starts with SIGINT
-  # and SIGQUIT ignored, which its children inherit: env gives the command the defaults back, as
-  # a user's shell has them (the tests of `ci exec`'s signal forwarding depend on it).
-  printf '%b' "$input" | chroot "$root" /usr/bin/env -i --default-signal=INT,QUIT \
+  # and SIGQUIT ignored, and nohup ignores SIGHUP, which children inherit: env gives the command
+  # every default back, as a user's shell has them (`ci exec` keeps ignored signals ignored).
+  printf '%b' "$input" | chroot "$root" /usr/bin/env -i --default-signal \
     HOME=/root PATH="$path" TERM=dumb \
     GOPRIVATE="$goprivate" /usr/bin/script -qefc "cd /root/gocred && $cmd" "/root/$log" |
     stamp "$root/root/$log.stamps" &

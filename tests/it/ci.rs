@@ -546,8 +546,13 @@ fn oidc_job() -> (TokenService, Job) {
 }
 
 fn spawn_exec(job: &Job, cmd: &[&str], extra: &[(&str, &str)]) -> Child {
-    let mut c = job.s.command(support::gocred_bin());
-    c.args(["ci", "exec", "--netrc", "--"])
+    // gocred keeps a signal its parent ignored ignored (nohup, a background job): env gives it
+    // the dispositions a user's shell has, whatever the test run inherited. env execs gocred,
+    // so the child's pid is gocred's.
+    let mut c = job.s.command("env");
+    c.arg("--default-signal=HUP,INT,QUIT,TERM")
+        .arg(support::gocred_bin())
+        .args(["ci", "exec", "--netrc", "--"])
         .args(cmd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -619,7 +624,13 @@ fn signals_ignored_by_the_parent_stay_ignored_for_the_command() {
             "{trap} exec '{}' ci exec -- grep SigIgn /proc/self/status",
             support::gocred_bin().display()
         );
-        let out = job.s.command("sh").args(["-c", &script]).output().unwrap();
+        // From the defaults, whatever this test run inherited (nohup ignores SIGHUP).
+        let out = job
+            .s
+            .command("env")
+            .args(["--default-signal=HUP,INT", "sh", "-c", &script])
+            .output()
+            .unwrap();
         assert_success(&out, "ci exec");
         let hex = stdout_str(&out)
             .trim()
