@@ -17,7 +17,11 @@ fn literal(glob: &str) -> bool {
 /// - GONOPROXY/GONOSUMDB fall back to GOPRIVATE only when unset or empty.
 pub fn scope_patterns(data: &[u8]) {
     let f = Fields::split(data);
-    let list = f.text(0);
+    let whole = f.text(0);
+    assert_eq!(Patterns::parse(&whole).as_str(), whole);
+    // Each check below scans the whole list once per target: the first 64 entries are the list
+    // (a longer one only repeats the same per-glob code, and made this target 10× slower).
+    let list = whole.split(',').take(64).collect::<Vec<_>>().join(",");
     let patterns = Patterns::parse(&list);
     assert_eq!(patterns.as_str(), list);
     let globs: Vec<&str> = patterns.globs().collect();
@@ -60,12 +64,13 @@ pub fn scope_patterns(data: &[u8]) {
     let other = f.text(1);
     for (np, ns) in [(None, None), (Some(""), Some(other.as_str()))] {
         let s = GoScope::new(Some(&list), np, ns);
+        let own = ns.filter(|v| !v.is_empty()).map(Patterns::parse);
         for t in &targets {
             assert_eq!(s.is_private(t), patterns.matching(t));
             assert_eq!(s.is_noproxy(t), patterns.matches(t));
-            let nosum = match ns {
-                Some(v) if !v.is_empty() => Patterns::parse(v).matches(t),
-                _ => patterns.matches(t),
+            let nosum = match &own {
+                Some(p) => p.matches(t),
+                None => patterns.matches(t),
             };
             assert_eq!(s.is_nosumdb(t), nosum);
         }
