@@ -243,7 +243,7 @@ fn retry(settings: &Settings, url: &RequestUrl, out: &mut dyn Write) -> Result<(
         })
         .unwrap_or_default();
     // The URL itself only when none of the keys already reaches it.
-    let reached = keys.iter().any(|(k, _)| url.lookup_keys().contains(k));
+    let reached = keys.iter().any(|(k, _)| url.reaches(k));
     let mut lines = keys.into_iter().map(|(_, l)| l);
     let mut set = match (reached, lines.next()) {
         (true, Some(first)) => CredentialSet::new(first, header),

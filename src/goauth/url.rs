@@ -148,24 +148,38 @@ impl RequestUrl {
 
     /// The key Go stores a credential under when this URL is the URL line.
     pub(crate) fn cache_key(&self) -> String {
-        let k = &self.raw["https://".len()..];
-        k.strip_suffix('/').unwrap_or(k).to_string()
+        self.key().to_string()
     }
 
-    /// The keys Go's `loadCredential` tries for this request, longest first.
-    pub(crate) fn lookup_keys(&self) -> Vec<String> {
-        let mut key = self.cache_key();
-        let mut keys = vec![key.clone()];
+    fn key(&self) -> &str {
+        let k = &self.raw["https://".len()..];
+        k.strip_suffix('/').unwrap_or(k)
+    }
+
+    /// The keys Go's `loadCredential` tries for this request, longest first: the cache key,
+    /// then cut at its last `/` again and again. Slices of the URL, none copied.
+    pub(crate) fn lookup_keys(&self) -> Vec<&str> {
+        let mut key = self.key();
+        let mut keys = vec![key];
         while let Some(i) = key.rfind('/') {
-            key.truncate(i);
-            keys.push(key.clone());
+            key = &key[..i];
+            keys.push(key);
         }
         keys
     }
 
+    /// Whether `key` is one of [`Self::lookup_keys`], in one pass: every cut ends just before a
+    /// `/`, so `key` is the whole cache key or a head of it followed by `/`. (Building the keys
+    /// is quadratic in the URL's length; a URL from Go may be long.)
+    pub(crate) fn reaches(&self, key: &str) -> bool {
+        let k = self.key();
+        k.strip_prefix(key)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// Whether Go would attach `prefix`'s headers to this request (absent a longer prefix).
     pub(crate) fn is_under(&self, prefix: &UrlPrefix) -> bool {
-        self.lookup_keys().contains(&prefix.cache_key())
+        self.reaches(&prefix.cache_key())
     }
 }
 
