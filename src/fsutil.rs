@@ -29,6 +29,23 @@ pub fn euid() -> u32 {
     0
 }
 
+/// Runs `f` with the process umask at 077, so whatever it creates is private from its first
+/// moment (a Unix socket's file gets its mode from the umask at bind(2), before any chmod could
+/// run), then puts the umask back. The umask is process-wide: callers keep `f` to the one call.
+#[cfg(unix)]
+pub(crate) fn with_private_umask<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: umask(2) has no preconditions and cannot fail; it only returns the previous mask.
+    #[allow(unsafe_code)]
+    let old = unsafe { libc::umask(0o077) };
+    let out = f();
+    // SAFETY: as above; restores the mask that was in place.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::umask(old);
+    }
+    out
+}
+
 /// Creates `dir` (and parents) with mode 0700 where missing.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     let mut b = fs::DirBuilder::new();
@@ -105,6 +122,36 @@ fn permissions(_mode: u32) -> fs::Permissions {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// The process umask, as the kernel reports it (Linux 4.7+), without changing it.
+    #[cfg(target_os = "linux")]
+    fn umask_now() -> String {
+        fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:").map(|v| v.trim().to_string()))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_private_umask_makes_what_is_created_private_and_is_put_back() {
+        let d = tempfile::tempdir().unwrap();
+        #[cfg(target_os = "linux")]
+        let before = umask_now();
+        let p = d.path().join("f");
+        let f = with_private_umask(|| {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o666)
+                .open(&p)
+        })
+        .unwrap();
+        assert_eq!(f.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        #[cfg(target_os = "linux")]
+        assert_eq!(umask_now(), before, "the umask was not put back");
+    }
 
     #[test]
     fn writes_private_and_replaces() {

@@ -106,7 +106,10 @@ impl Server {
         limits: Limits,
         handler: Arc<dyn Handler>,
     ) -> io::Result<Server> {
-        let listener = UnixListener::bind(path)?;
+        // A path in the filesystem (never an abstract name, which no file mode guards), bound
+        // under umask 077 so it is 0600 from its first moment, and set 0600 again in case the
+        // platform ignored the umask for sockets.
+        let listener = crate::fsutil::with_private_umask(|| UnixListener::bind(path))?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         let md = std::fs::symlink_metadata(path)?;
         listener.set_nonblocking(true)?;

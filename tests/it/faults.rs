@@ -778,3 +778,39 @@ fn keyring_that_stops_answering_between_two_requests() {
         stderr_str(&out)
     );
 }
+
+#[test]
+fn keyring_that_dies_while_a_request_waits_on_it() {
+    let ss = support::SecretService::start();
+    let (s, _service, env) = pat_world(&ss);
+    pat_login(&s, &env);
+    let (first, _) = pat_get(&s, &env);
+    assert!(first.status.success(), "{}", stderr_str(&first));
+    // Frozen first, so the next get's request is sent and waiting when the daemon is killed.
+    let keyring = ss.process_groups()[0];
+    let _resume = Resume(keyring);
+    let stopped = Command::new("kill")
+        .args(["-STOP", "--", &format!("-{keyring}")])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let (out, took) = std::thread::scope(|scope| {
+        let get = scope.spawn(|| pat_get(&s, &env));
+        std::thread::sleep(Duration::from_millis(1500));
+        let killed = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{keyring}")])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        get.join().unwrap()
+    });
+    assert!(took < GET_BOUND, "get took {took:?} with the keyring dying");
+    assert!(!out.status.success(), "a dead keyring gave a credential");
+    assert_eq!(stdout_str(&out), "");
+    assert!(
+        stderr_str(&out).contains("keyring"),
+        "unclear error: {}",
+        stderr_str(&out)
+    );
+    assert_no_leak(&out, &[PAT.into()], "keyring died mid-request");
+}

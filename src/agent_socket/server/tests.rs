@@ -50,6 +50,26 @@ fn answers_and_checks_who_serves() {
 }
 
 #[test]
+fn the_socket_is_a_private_file_never_an_abstract_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), Limits::default());
+    let md = std::fs::symlink_metadata(server.path()).unwrap();
+    assert!(md.file_type().is_socket(), "not a socket file: {md:?}");
+    assert_eq!(md.permissions().mode() & 0o777, 0o600);
+    #[cfg(target_os = "linux")]
+    {
+        // The kernel's table of Unix sockets names a bound path as is, an abstract one with `@`.
+        let table = std::fs::read_to_string("/proc/net/unix").unwrap();
+        let path = server.path().to_str().unwrap();
+        assert!(
+            table.lines().any(|l| l.ends_with(&format!(" {path}"))),
+            "{path} is not in /proc/net/unix"
+        );
+        assert!(!table.lines().any(|l| l.contains(" @") && l.ends_with(path)));
+    }
+}
+
+#[test]
 fn a_silent_peer_does_not_hold_up_another_and_is_cut_at_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let limits = Limits {
