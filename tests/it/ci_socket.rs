@@ -9,7 +9,6 @@
 #![cfg(unix)]
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -546,62 +545,11 @@ fn port_rules_are_served_for_their_port_only() {
 // ---------------------------------------------------------------------------------------------
 // A netrc entry and plain http.
 
-/// A plain-http "proxy" on 127.0.0.1 that answers every request 401 (asking for Basic) and
-/// records what it was sent.
-struct Recorder {
-    port: u16,
-    seen: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Recorder {
-    fn start() -> Recorder {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
-        std::thread::spawn(move || {
-            for c in l.incoming().flatten() {
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    let mut c = c;
-                    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                    let mut buf = [0u8; 4096];
-                    let mut head = Vec::new();
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match c.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    s.lock().unwrap().extend_from_slice(&head);
-                    let _ = c.write_all(
-                        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                });
-            }
-        });
-        Recorder { port, seen }
-    }
-
-    fn saw_token(&self) -> bool {
-        use base64::Engine as _;
-        let basic =
-            base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{TOKEN}"));
-        let seen = String::from_utf8_lossy(&self.seen.lock().unwrap()).to_string();
-        seen.contains(&basic)
-    }
-
-    fn requests(&self) -> usize {
-        let seen = String::from_utf8_lossy(&self.seen.lock().unwrap()).to_string();
-        seen.matches(" HTTP/1.1\r\n").count()
-    }
-}
-
 #[test]
 fn plain_http_never_carries_the_token_in_either_exec_mode_but_a_bare_netrc_would() {
     let job = Job::new("git.corp.test", "git.corp.test");
-    let rec = Recorder::start();
-    let proxy = format!("http://127.0.0.1:{}", rec.port);
+    let rec = support::PlainHttpRecorder::start();
+    let proxy = rec.url();
     let http_git = "git ls-remote http://git.corp.test/team/lib.git";
     // Plain http goes to the recorder; the token service on 127.0.0.1 is reached directly.
     let env = [
@@ -632,7 +580,10 @@ fn plain_http_never_carries_the_token_in_either_exec_mode_but_a_bare_netrc_would
     );
     support::assert_success(&out, "ci exec");
     assert!(rec.requests() > 0, "control: git did try plain http");
-    assert!(!rec.saw_token(), "the token went out over plain http");
+    assert!(
+        !rec.saw("x-access-token", TOKEN),
+        "the token went out over plain http"
+    );
 
     // What README warns about: a bare `ci netrc` entry, and git outside `ci exec`.
     job.sts.expect_tokens(&[TOKEN]);
@@ -649,7 +600,7 @@ fn plain_http_never_carries_the_token_in_either_exec_mode_but_a_bare_netrc_would
         .args(http_git.split(' ').skip(1))
         .envs(env)
         .output();
-    let exposed = rec.saw_token();
+    let exposed = rec.saw("x-access-token", TOKEN);
     let wipe = job
         .s
         .command(support::gocred_bin())

@@ -462,6 +462,7 @@ fn runs(cond: Option<&str>, failed: bool, inputs: &BTreeMap<String, String>) -> 
         Some("inputs.run != ''") => !failed && has_run,
         Some("inputs.run == ''") => !failed && !has_run,
         Some("always() && inputs.run != ''") => has_run,
+        Some("always()") => true,
         Some(other) => panic!("the emulator does not know if: {other}"),
     }
 }
@@ -482,7 +483,19 @@ impl Runner<'_> {
     /// Runs the action's steps as a job does, with `inputs` over the defaults. Steps that do
     /// not run are left out of the result.
     fn job(&self, given: &[(&str, &str)]) -> Vec<StepRun> {
-        let (mut inputs, steps) = action_steps();
+        self.job_around(given, Vec::new(), Vec::new())
+    }
+
+    /// [`Runner::job`] between the workflow's own steps: `before` runs first, `later` after
+    /// (each sees what the steps before it put in `GITHUB_ENV` and `GITHUB_PATH`).
+    fn job_around(
+        &self,
+        given: &[(&str, &str)],
+        before: Vec<Step>,
+        later: Vec<Step>,
+    ) -> Vec<StepRun> {
+        let (mut inputs, action) = action_steps();
+        let steps: Vec<Step> = before.into_iter().chain(action).chain(later).collect();
         for (k, v) in given {
             assert!(inputs.contains_key(*k), "no input {k}");
             inputs.insert(k.to_string(), v.to_string());
@@ -718,6 +731,92 @@ fn github_action_wipes_after_a_failing_run_and_never_falls_back_on_a_bad_checksu
     assert_eq!(names, ["Install gocred", "Wipe (gocred ci wipe)"]);
 }
 
+/// A step of the workflow itself, after the action's.
+fn user_step(name: &str, cond: Option<&str>, env: &[(&str, &str)], run: &str) -> Step {
+    Step {
+        name: name.to_string(),
+        cond: cond.map(str::to_string),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        run: run.to_string(),
+        working_directory: None,
+    }
+}
+
+/// The module's repository over plain http (`http_proxy` sends it to a recorder, no DNS).
+const HTTP_GIT: &str = "git ls-remote http://git.corp.test/lax/lib.git";
+
+#[test]
+fn github_action_without_run_writes_the_netrc_and_later_steps_git_refuses_plain_http() {
+    let m = Machine::new("curl");
+    let r = runner(&m, "1");
+    m.env_rule_config(&r.workspace.join(".gocred.toml"));
+    support::write_file(
+        &r.workspace.join("go.mod"),
+        std::fs::read_to_string(m.s.path("consumer/go.mod")).unwrap(),
+    );
+    // One recorder for git as the action leaves it, one for a command that allows http again.
+    let (refused, allowed) = (
+        support::PlainHttpRecorder::start(),
+        support::PlainHttpRecorder::start(),
+    );
+    let (p1, p2) = (refused.url(), allowed.url());
+    let job = r.job_around(
+        &[("base-url", m.base_url.as_str()), ("goprivate", GIT_HOST)],
+        // The job has a GIT_CONFIG_* entry of its own before the action: it is kept.
+        vec![user_step(
+            "own git config",
+            None,
+            &[],
+            "{ echo GIT_CONFIG_COUNT=1; echo GIT_CONFIG_KEY_0=user.name; \
+             echo GIT_CONFIG_VALUE_0=ci-user; } >> \"$GITHUB_ENV\"",
+        )],
+        vec![
+            user_step("go", None, &[], &format!("go mod download {MODULE}")),
+            user_step(
+                "plain http",
+                None,
+                &[("http_proxy", p1.as_str()), ("HTTP_PROXY", p1.as_str())],
+                &format!("if {HTTP_GIT} 2> http-err; then exit 9; fi; git config user.name"),
+            ),
+            user_step(
+                "allowed on purpose",
+                None,
+                &[("http_proxy", p2.as_str()), ("HTTP_PROXY", p2.as_str())],
+                &format!(
+                    "git -c protocol.http.allow=always {} || true",
+                    &HTTP_GIT[4..]
+                ),
+            ),
+            user_step("Wipe", Some("always()"), &[], "gocred ci wipe"),
+        ],
+    );
+    for s in &job {
+        assert_success(&s.out, &s.name);
+    }
+    step(&job, "Write the job's netrc");
+    assert!(
+        m.users_seen_by_git_endpoint().iter().any(|u| u == USER),
+        "git did not authenticate over https"
+    );
+    let err = std::fs::read_to_string(r.workspace.join("http-err")).unwrap();
+    assert!(err.contains("transport 'http' not allowed"), "{err}");
+    assert_eq!(refused.requests(), 0, "git went out over plain http");
+    assert_eq!(stdout_str(&step(&job, "plain http").out).trim(), "ci-user");
+    assert!(
+        allowed.requests() > 0,
+        "control: git did not try plain http"
+    );
+    assert!(
+        allowed.saw(USER, TOKEN),
+        "control: with http allowed, libcurl sends the entry (the README says so)"
+    );
+    let netrc = std::fs::read_to_string(m.s.path(".netrc")).unwrap_or_default();
+    assert!(!netrc.contains(TOKEN), "token left in ~/.netrc: {netrc}");
+}
+
 // ---- GitLab CI: the template's scripts in a Go image without cargo ---------------------------
 
 #[test]
@@ -753,7 +852,12 @@ fn gitlab_template_installs_the_release_in_a_go_image_without_cargo_and_wipes() 
         ("CI".to_string(), "true".to_string()),
         ("CI_JOB_ID".to_string(), "4711".to_string()),
         ("CI_PROJECT_DIR".to_string(), project.display().to_string()),
+        // A GIT_CONFIG_* entry of the job's own: the template appends to it.
+        ("GIT_CONFIG_COUNT".to_string(), "1".to_string()),
+        ("GIT_CONFIG_KEY_0".to_string(), "user.name".to_string()),
+        ("GIT_CONFIG_VALUE_0".to_string(), "ci-user".to_string()),
     ]);
+    let rec = support::PlainHttpRecorder::start();
     let lines = |key: &str| -> String {
         job[key]
             .as_sequence()
@@ -765,8 +869,11 @@ fn gitlab_template_installs_the_release_in_a_go_image_without_cargo_and_wipes() 
     };
     // before_script and script share one shell; after_script gets a new one.
     let main = format!(
-        "{}\ngo mod download {MODULE}\ngrep -q {USER} ~/.netrc\n",
-        lines("before_script")
+        "{}\ngo mod download {MODULE}\ngrep -q {USER} ~/.netrc\n\
+         if http_proxy={p} {HTTP_GIT} 2> http-err; then exit 9; fi\n\
+         test \"$(git config user.name)\" = ci-user\n",
+        lines("before_script"),
+        p = rec.url(),
     );
     let shell = |script: &str| {
         m.cmd("sh", &[])
@@ -785,6 +892,10 @@ fn gitlab_template_installs_the_release_in_a_go_image_without_cargo_and_wipes() 
     );
     assert!(m.local_bin().join("gocred").is_file());
     assert!(m.users_seen_by_git_endpoint().iter().any(|u| u == USER));
+    // The rest of the job's git refuses plain http, so the netrc entry never goes out over it.
+    let err = std::fs::read_to_string(project.join("http-err")).unwrap();
+    assert!(err.contains("transport 'http' not allowed"), "{err}");
+    assert_eq!(rec.requests(), 0, "git went out over plain http");
     let after = shell(&lines("after_script"));
     assert_success(&after, "after_script");
     let netrc = std::fs::read_to_string(m.s.path(".netrc")).unwrap_or_default();
