@@ -5,7 +5,7 @@
 //! A new file under `tests/` must be declared here (`mod name;`): `autotests = false` in
 //! Cargo.toml means cargo builds nothing else, and `layout` fails while a file is left out.
 
-#![cfg_attr(not(unix), allow(dead_code, unused_imports))] // the Unix-only modules are the users
+#![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))] // the Unix- and Linux-only modules are the users
 
 mod support;
 
